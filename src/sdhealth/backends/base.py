@@ -1,0 +1,175 @@
+"""The backend contract and the registry of backends.
+
+A backend integrates an IR model: it takes the model, a :class:`RunSpec` (clock, method,
+columns) and parameter values, and returns a :class:`RunResult` of plain arrays with a status.
+It knows nothing of YAML or of the user-facing ``sdhealth.Model``; that layer builds the
+DataFrame (:meth:`RunResult.to_frame`) and applies policies before calling the backend.
+
+Backends register under a name with :func:`register_backend` and are found with
+:func:`get_backend`, which returns one shared instance per name (backends keep caches of
+translated or compiled models, so sharing the instance shares the cache).
+
+>>> get_backend("no-such-engine")  # doctest: +ELLIPSIS
+Traceback (most recent call last):
+...
+sdhealth.errors.BackendError: unknown backend 'no-such-engine'; available: ...pysd...
+"""
+
+from __future__ import annotations
+
+import abc
+import importlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import ClassVar, TypeVar
+
+import numpy as np
+import pandas as pd
+
+from sdhealth.errors import BackendError
+from sdhealth.ir.model import Model, TimeSpec
+
+__all__ = [
+    "RunSpec",
+    "RunResult",
+    "Backend",
+    "register_backend",
+    "get_backend",
+    "available_backends",
+    "METHODS",
+]
+
+#: Integration methods a run may ask for (each backend says which it supports).
+METHODS = ("euler", "rk2", "rk4")
+
+#: Backends that ship with sdhealth, imported on first use: name -> module.
+_BUILTIN_MODULES: dict[str, str] = {"pysd": "sdhealth.backends.pysd"}
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """What to run: the clock, the integration method and which variables to return.
+
+    ``saveper`` defaults to ``dt``. ``return_columns`` holds variable keys (or names; they are
+    matched as keys); ``None`` returns every non-internal stock, flow, auxiliary and constant.
+
+    >>> RunSpec.from_time(TimeSpec(0, 10, 0.5), stop=20)
+    RunSpec(start=0, stop=20, dt=0.5, saveper=None, method='euler', return_columns=None)
+    """
+
+    start: float
+    stop: float
+    dt: float
+    saveper: float | None = None
+    method: str = "euler"
+    return_columns: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if not self.dt > 0:
+            raise BackendError(f"time step dt must be positive, got {self.dt}")
+        if not self.stop >= self.start:
+            raise BackendError(f"stop ({self.stop}) is before start ({self.start})")
+        if self.saveper is not None and not self.saveper > 0:
+            raise BackendError(f"saveper must be positive, got {self.saveper}")
+        if self.method not in METHODS:
+            raise BackendError(
+                f"unknown integration method {self.method!r}; use one of {', '.join(METHODS)}"
+            )
+
+    @classmethod
+    def from_time(cls, time: TimeSpec, **overrides: object) -> RunSpec:
+        """A spec with a model's clock, changed by any ``overrides`` that are not ``None``."""
+        spec = cls(time.start, time.stop, time.dt, time.saveper)
+        changes = {k: v for k, v in overrides.items() if v is not None}
+        return replace(spec, **changes)  # type: ignore[arg-type]
+
+    @property
+    def save_every(self) -> float:
+        return self.dt if self.saveper is None else self.saveper
+
+
+@dataclass(frozen=True, eq=False)
+class RunResult:
+    """The output of one run: ``values[i, j]`` is column ``j`` at ``times[i]``.
+
+    ``columns`` are the modellers' display names; ``status`` is ``"ok"`` for a finished run;
+    ``warnings`` holds what the engine reported along the way (captured, never printed).
+    """
+
+    times: np.ndarray
+    values: np.ndarray
+    columns: tuple[str, ...]
+    status: str = "ok"
+    message: str = ""
+    warnings: tuple[str, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        if self.values.shape != (len(self.times), len(self.columns)):
+            raise ValueError(
+                f"values have shape {self.values.shape}, expected "
+                f"({len(self.times)}, {len(self.columns)})"
+            )
+
+    @property
+    def success(self) -> bool:
+        return self.status == "ok"
+
+    def to_frame(self) -> pd.DataFrame:
+        """A DataFrame indexed by time (``"time"``) with the display names as columns."""
+        index = pd.Index(self.times, name="time")
+        return pd.DataFrame(self.values, index=index, columns=list(self.columns))
+
+
+class Backend(abc.ABC):
+    """An engine that integrates IR models.
+
+    Subclasses set ``name`` (done by :func:`register_backend`) and implement :meth:`run`.
+    ``run`` must not change ``model``, must not let one run's parameters leak into the next,
+    and raises :class:`~sdhealth.errors.SimulationError` for numerical failures and
+    :class:`~sdhealth.errors.BackendError` for what the engine cannot do.
+    """
+
+    name: ClassVar[str] = ""
+
+    @abc.abstractmethod
+    def run(self, model: Model, spec: RunSpec, params: Mapping[str, float]) -> RunResult:
+        """Integrate ``model`` as ``spec`` says, with constants (by key) set from ``params``."""
+
+
+_REGISTRY: dict[str, type[Backend]] = {}
+_INSTANCES: dict[str, Backend] = {}
+
+B = TypeVar("B", bound=type[Backend])
+
+
+def register_backend(name: str) -> Callable[[B], B]:
+    """Class decorator: make a :class:`Backend` subclass available as ``name``."""
+
+    def decorate(cls: B) -> B:
+        cls.name = name
+        _REGISTRY[name] = cls
+        _INSTANCES.pop(name, None)
+        return cls
+
+    return decorate
+
+
+def available_backends() -> tuple[str, ...]:
+    """Names :func:`get_backend` accepts, sorted."""
+    return tuple(sorted(set(_REGISTRY) | set(_BUILTIN_MODULES)))
+
+
+def get_backend(name: str) -> Backend:
+    """The shared instance of the backend registered as ``name``.
+
+    Built-in backends are imported on first use, so asking for one never depends on import
+    order. An unknown name is a :class:`~sdhealth.errors.BackendError` listing the known ones.
+    """
+    if name not in _REGISTRY and name in _BUILTIN_MODULES:
+        importlib.import_module(_BUILTIN_MODULES[name])
+    if name not in _REGISTRY:
+        known = ", ".join(available_backends())
+        raise BackendError(f"unknown backend {name!r}; available: {known}")
+    if name not in _INSTANCES:
+        _INSTANCES[name] = _REGISTRY[name]()
+    return _INSTANCES[name]

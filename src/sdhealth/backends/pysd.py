@@ -1,0 +1,518 @@
+"""The PySD backend: the reference integrator, fed with Vensim text printed from the IR.
+
+A run prints the model with :func:`sdhealth.ir.vensim.model_to_vensim` (identifier names),
+translates it with PySD once per distinct text, and runs the translated model:
+
+- **Translation cache.** The text's SHA-256 (with PySD's version and this module's cache
+  format) names a folder ``<cache>/pysd/<hash>/`` holding ``model.mdl`` and PySD's
+  ``model.py``. ``<cache>`` is ``$SDHEALTH_CACHE_DIR``, else ``$XDG_CACHE_HOME/sdhealth``, else
+  ``~/.cache/sdhealth``. A folder appears only complete: translation happens in a temporary
+  folder that is then renamed. Loaded models are also kept in memory.
+- **No leaks between runs.** PySD's ``run(params=...)`` replaces components for good, so a
+  run with parameters uses a freshly loaded copy (a few milliseconds); the cached copy only
+  ever runs with the model's own values.
+- **Start time.** PySD takes a start time through ``initial_condition=(start, {})``; the clock
+  is moved to ``start`` first so initial values are computed at ``start``.
+- **Quiet.** PySD's warnings and prints are captured into :attr:`RunResult.warnings`.
+- **Checks.** Any NaN or infinity, or a ``non_negative`` stock below ``-1e-9``, is a
+  :class:`~sdhealth.errors.SimulationError` naming the variable and the first time.
+
+PySD integrates with Euler only (other methods are a :class:`~sdhealth.errors.BackendError`).
+Two Vensim rules PySD 3.14's translator misses are spelt out in the IR before printing
+(:func:`for_pysd`): linear extrapolation of lookups (PySD's Vensim translator holds the end
+values of every lookup) and ``PULSE`` with a zero width (one ``TIME STEP`` in Vensim, no pulse
+in PySD).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import os
+import shutil
+import tempfile
+import warnings
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import sympy
+
+with warnings.catch_warnings():  # PySD's own imports raise deprecation warnings
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import pysd
+
+from sdhealth.backends.base import Backend, RunResult, RunSpec, register_backend
+from sdhealth.errors import BackendError, ModelError, SimulationError, UnknownNameError
+from sdhealth.ir import functions as fn
+from sdhealth.ir.model import (
+    Auxiliary,
+    Constant,
+    Equation,
+    Extrapolation,
+    Flow,
+    Lookup,
+    Model,
+    Stock,
+    Variable,
+)
+from sdhealth.ir.names import NameTable, canonical, suggest
+from sdhealth.ir.vensim import model_to_vensim
+
+__all__ = [
+    "PySDBackend",
+    "cache_root",
+    "for_pysd",
+    "extrapolate_lookups",
+    "widen_zero_pulses",
+    "NEGATIVE_TOLERANCE",
+]
+
+#: Bump when the printed text of an unchanged model may translate differently.
+_CACHE_FORMAT = "sdhealth-pysd-1"
+
+#: How far below zero a ``non_negative`` stock may go (rounding) before a run fails.
+NEGATIVE_TOLERANCE = 1e-9
+
+_MEMORY_CACHE_SIZE = 32
+
+#: Warnings about library internals (pandas deprecations inside PySD): not the user's concern.
+_LIBRARY_NOISE = (DeprecationWarning, PendingDeprecationWarning, FutureWarning)
+
+
+def cache_root() -> Path:
+    """The folder for sdhealth's caches (the PySD backend uses its ``pysd`` subfolder)."""
+    if os.environ.get("SDHEALTH_CACHE_DIR"):
+        return Path(os.environ["SDHEALTH_CACHE_DIR"]).expanduser()
+    if os.environ.get("XDG_CACHE_HOME"):
+        return Path(os.environ["XDG_CACHE_HOME"]).expanduser() / "sdhealth"
+    return Path.home() / ".cache" / "sdhealth"
+
+
+# --------------------------------------------------------------------------- IR rewrites
+
+
+def _extrapolated_call(table: Lookup, x: sympy.Expr, call: sympy.Expr) -> sympy.Expr:
+    """``call`` inside the straight lines through the first and the last two points."""
+    xs, ys = table.xs, table.ys
+    if len(xs) < 2:
+        return call
+    low_slope = (ys[1] - ys[0]) / (xs[1] - xs[0])
+    high_slope = (ys[-1] - ys[-2]) / (xs[-1] - xs[-2])
+    return sympy.Piecewise(
+        (ys[0] + low_slope * (x - xs[0]), x < xs[0]),
+        (ys[-1] + high_slope * (x - xs[-1]), x > xs[-1]),
+        (call, True),
+    )
+
+
+def _map_equations(model: Model, change: Callable[[sympy.Expr], sympy.Expr]) -> Model:
+    """``model`` with ``change`` applied to every equation (unchanged ones stay identical)."""
+
+    def apply(equation: Equation) -> Equation:
+        expr = change(equation.expr)
+        return equation if expr == equation.expr else replace(equation, expr=expr)
+
+    variables: list[Variable] = []
+    for variable in model.variables:
+        if isinstance(variable, Stock):
+            variable = replace(variable, initial=apply(variable.initial))
+        elif isinstance(variable, (Flow, Auxiliary)):
+            variable = replace(variable, equation=apply(variable.equation))
+        variables.append(variable)
+    return replace(model, variables=tuple(variables))
+
+
+def extrapolate_lookups(model: Model) -> Model:
+    """``model`` with linear extrapolation of lookups spelt out as ``IF THEN ELSE``.
+
+    PySD's Vensim translator gives every lookup hold extrapolation. Each call ``L(x)`` of a
+    lookup with :attr:`Extrapolation.LINEAR` becomes ``IF THEN ELSE(x < x0, y0 + k0*(x - x0),
+    IF THEN ELSE(x > xn, yn + kn*(x - xn), L(x)))`` with the slopes of the end segments, and
+    the lookup itself is marked hold. Models without such lookups come back unchanged.
+    """
+    linear = {
+        v.key: v
+        for v in model.variables
+        if isinstance(v, Lookup) and v.extrapolation is Extrapolation.LINEAR
+    }
+    if not linear:
+        return model
+
+    def is_linear_call(node: sympy.Basic) -> bool:
+        return isinstance(node, fn.LOOKUP) and node.args[0].name in linear
+
+    def extrapolate(node: sympy.Basic) -> sympy.Expr:
+        return _extrapolated_call(linear[node.args[0].name], node.args[1], node)
+
+    model = _map_equations(model, lambda expr: expr.replace(is_linear_call, extrapolate))
+    variables = tuple(
+        replace(v, extrapolation=Extrapolation.HOLD) if isinstance(v, Lookup) else v
+        for v in model.variables
+    )
+    return replace(model, variables=variables)
+
+
+def widen_zero_pulses(model: Model) -> Model:
+    """``model`` with ``PULSE(start, width)`` given one ``TIME STEP`` where ``width`` is 0.
+
+    Vensim treats a zero width as ``TIME STEP``; PySD 3.14 returns no pulse at all. The width
+    becomes ``IF THEN ELSE(width = 0, TIME STEP, width)`` (just ``TIME STEP`` for a literal 0).
+    """
+
+    def widen(node: sympy.Basic) -> sympy.Expr:
+        start, width = node.args
+        wide = sympy.Piecewise((fn.TIME_STEP, sympy.Eq(width, 0)), (width, True))
+        return fn.PULSE(start, wide) if wide != width else node
+
+    def is_pulse(node: sympy.Basic) -> bool:
+        return isinstance(node, fn.PULSE)
+
+    return _map_equations(model, lambda expr: expr.replace(is_pulse, widen))
+
+
+def for_pysd(model: Model) -> Model:
+    """The model PySD is given: Vensim semantics that its translator lacks spelt out."""
+    return widen_zero_pulses(extrapolate_lookups(model))
+
+
+# --------------------------------------------------------------------------- checks of input
+
+
+def _lookup_key(model: Model, name: str, role: str) -> str:
+    if name not in model:
+        close = suggest(name, model.names)
+        hint = f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
+        raise UnknownNameError(f"unknown {role} {name!r}{hint}")
+    return canonical(name)
+
+
+def _parameter_values(model: Model, params: Mapping[str, float]) -> dict[str, float]:
+    """``params`` by key, each naming a constant of ``model``."""
+    values: dict[str, float] = {}
+    for name, value in params.items():
+        key = _lookup_key(model, name, "parameter")
+        if not isinstance(model[key], Constant):
+            kind = type(model[key]).__name__.lower()
+            raise ModelError(f"parameter {model[key].name!r} is a {kind}, not a constant")
+        values[key] = float(value)
+    return values
+
+
+def _output_keys(model: Model, requested: Sequence[str] | None) -> tuple[str, ...]:
+    if requested is None:
+        return tuple(
+            v.key
+            for v in model.variables
+            if isinstance(v, (Stock, Flow, Auxiliary, Constant))
+            and not getattr(v, "internal", False)
+        )
+    keys = tuple(_lookup_key(model, name, "column") for name in requested)
+    for key in keys:
+        if isinstance(model[key], Lookup):
+            raise ModelError(f"{model[key].name!r} is a lookup: it has no values over time")
+    return keys
+
+
+def _reject_subscripts(model: Model) -> None:
+    for variable in model.variables:
+        if variable.dims:
+            raise BackendError(
+                f"the pysd backend does not run subscripted variables yet ({variable.name!r})"
+            )
+
+
+# --------------------------------------------------------------------------- PySD plumbing
+
+
+@contextlib.contextmanager
+def _captured() -> Iterator[list[str]]:
+    """Collect PySD's warnings and prints instead of letting them reach the terminal."""
+    notes: list[str] = []
+    printed = io.StringIO()
+    with (
+        warnings.catch_warnings(record=True) as caught,
+        contextlib.redirect_stdout(printed),
+        contextlib.redirect_stderr(printed),
+    ):
+        warnings.simplefilter("default")
+        try:
+            yield notes
+        finally:
+            lines = [
+                " ".join(str(w.message).split())
+                for w in caught
+                if not issubclass(w.category, _LIBRARY_NOISE)
+            ]
+            lines += [line.strip() for line in printed.getvalue().splitlines() if line.strip()]
+            notes.extend(dict.fromkeys(lines))
+
+
+@dataclass(frozen=True)
+class _Translation:
+    """A translated model: where PySD's module lives and the names it uses."""
+
+    py_path: Path
+    names: NameTable
+
+    def identifier(self, key: str) -> str:
+        return self.names.identifier(key)
+
+    def display(self, identifier: str) -> str | None:
+        try:
+            return self.names.display(identifier)
+        except KeyError:
+            return None
+
+
+def _failing_function(error: BaseException, py_path: Path) -> str | None:
+    """The innermost function of the translated module in ``error``'s traceback."""
+    name = None
+    trace = error.__traceback__
+    while trace is not None:
+        if Path(trace.tb_frame.f_code.co_filename) == py_path:
+            name = trace.tb_frame.f_code.co_name
+        trace = trace.tb_next
+    return name
+
+
+def _run_error(error: BaseException, translation: _Translation, time: float) -> SimulationError:
+    """A failure inside PySD (``x/0`` raises in Python) named by variable and time."""
+    function = _failing_function(error, translation.py_path)
+    name = translation.display(function) if function else None
+    where = f"{name!r} could not be computed" if name else "the run failed"
+    return SimulationError(f"{where} at time {time:g}: {error}", name, time)
+
+
+def _translate(text: str, folder: Path) -> None:
+    """Translate ``text`` into ``folder`` (``model.mdl`` + ``model.py``), all or nothing."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        mdl = scratch / "model.mdl"
+        mdl.write_text(text, encoding="utf-8")
+        try:
+            pysd.read_vensim(str(mdl), initialize=False)
+        except Exception as error:  # PySD raises many kinds; all mean "cannot translate"
+            raise BackendError(f"PySD could not translate the model: {error}") from error
+        try:
+            os.rename(scratch, folder)
+        except OSError:  # another process finished the same translation first
+            if not (folder / "model.py").exists():
+                raise
+    finally:
+        if scratch.exists():
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _load(py_path: Path) -> Any:
+    try:
+        return pysd.load(str(py_path), initialize=False)
+    except Exception as error:
+        raise BackendError(f"PySD could not load the translated model: {error}") from error
+
+
+# --------------------------------------------------------------------------- results
+
+
+def _first_bad_row(bad: np.ndarray) -> int | None:
+    rows = np.flatnonzero(bad.any(axis=1))
+    return int(rows[0]) if rows.size else None
+
+
+def _root_of(model: Model, bad_keys: Sequence[str]) -> str:
+    """Of the variables that went bad together, the first whose own inputs are fine."""
+    bad = set(bad_keys)
+    for key in bad_keys:
+        variable = model[key]
+        inputs = {k for eq in variable.equations() for k in eq.free_keys}
+        if isinstance(variable, Stock) or not inputs & bad:
+            return key
+    return bad_keys[0]
+
+
+def _non_finite(
+    model: Model, times: np.ndarray, values: np.ndarray, keys: Sequence[str]
+) -> tuple[str, float, float] | None:
+    """``(key, time, value)`` of the first NaN or infinity, or ``None``."""
+    bad = ~np.isfinite(values)
+    row = _first_bad_row(bad)
+    if row is None:
+        return None
+    bad_keys = [keys[int(j)] for j in np.flatnonzero(bad[row])]
+    key = _root_of(model, bad_keys)
+    return key, float(times[row]), float(values[row, keys.index(key)])
+
+
+def _negative_stock(
+    model: Model, times: np.ndarray, values: np.ndarray, keys: Sequence[str]
+) -> tuple[str, float, float] | None:
+    """``(key, time, value)`` of the first ``non_negative`` stock below zero, or ``None``."""
+    columns = [
+        j for j, k in enumerate(keys) if isinstance(stock := model[k], Stock) and stock.non_negative
+    ]
+    if not columns:
+        return None
+    with np.errstate(invalid="ignore"):
+        bad = values[:, columns] < -NEGATIVE_TOLERANCE
+    row = _first_bad_row(bad)
+    if row is None:
+        return None
+    j = columns[int(np.flatnonzero(bad[row])[0])]
+    return keys[j], float(times[row]), float(values[row, j])
+
+
+def _number_error(model: Model, key: str, time: float, value: float) -> SimulationError:
+    name = model[key].name
+    what = "not a number (NaN)" if np.isnan(value) else f"infinite ({value})"
+    return SimulationError(f"{name!r} became {what} at time {time:g}", name, time)
+
+
+def _negative_error(model: Model, key: str, time: float, value: float) -> SimulationError:
+    name = model[key].name
+    return SimulationError(
+        f"stock {name!r} went negative ({value:.6g}) at time {time:g}", name, time
+    )
+
+
+# --------------------------------------------------------------------------- the backend
+
+
+@register_backend("pysd")
+class PySDBackend(Backend):
+    """Runs IR models through PySD (Euler, Vensim semantics); the reference backend.
+
+    Parameters
+    ----------
+    cache_dir
+        Where translations are kept (default: ``cache_root() / "pysd"``, read at each run so
+        ``SDHEALTH_CACHE_DIR`` may change between runs).
+    """
+
+    def __init__(self, cache_dir: str | os.PathLike[str] | None = None) -> None:
+        self._cache_dir = None if cache_dir is None else Path(cache_dir)
+        self._loaded: OrderedDict[Path, Any] = OrderedDict()
+        self._translated: OrderedDict[tuple[Path, Model], _Translation] = OrderedDict()
+
+    @property
+    def cache_dir(self) -> Path:
+        return self._cache_dir if self._cache_dir is not None else cache_root() / "pysd"
+
+    def translate(self, model: Model) -> _Translation:
+        """Print and translate ``model`` unless an identical text was translated before."""
+        memo = (self.cache_dir, model)
+        known = self._translated.get(memo)
+        if known is not None and known.py_path.exists():
+            return known
+        translation = self._translate(model)
+        self._translated[memo] = translation
+        if len(self._translated) > _MEMORY_CACHE_SIZE:
+            self._translated.popitem(last=False)
+        return translation
+
+    def _translate(self, model: Model) -> _Translation:
+        printable = for_pysd(model)
+        text = model_to_vensim(printable, names="identifier")
+        digest = hashlib.sha256(f"{_CACHE_FORMAT}\n{pysd.__version__}\n{text}".encode()).hexdigest()
+        folder = self.cache_dir / digest
+        py_path = folder / "model.py"
+        if not py_path.exists():
+            if folder.exists():  # damaged by hand: start again
+                shutil.rmtree(folder, ignore_errors=True)
+            _translate(text, folder)
+        return _Translation(py_path, NameTable.build(model.names))
+
+    def _cached_model(self, py_path: Path) -> Any:
+        if py_path in self._loaded:
+            self._loaded.move_to_end(py_path)
+            return self._loaded[py_path]
+        loaded = _load(py_path)
+        self._loaded[py_path] = loaded
+        if len(self._loaded) > _MEMORY_CACHE_SIZE:
+            self._loaded.popitem(last=False)
+        return loaded
+
+    def run(self, model: Model, spec: RunSpec, params: Mapping[str, float]) -> RunResult:
+        """Run ``model`` through PySD; see the module docstring for the rules."""
+        if spec.method != "euler":
+            raise BackendError("the pysd backend integrates with Euler only; use method='euler'")
+        _reject_subscripts(model)
+        values_by_key = _parameter_values(model, params)
+        keys = _output_keys(model, spec.return_columns)
+        watched = tuple(dict.fromkeys(keys + tuple(s.key for s in model.stocks)))
+        with _captured() as notes:
+            translation = self.translate(model)
+            times, values = self._simulate(translation, spec, values_by_key, watched)
+        self._check(model, translation, spec, values_by_key, times, values, watched)
+        chosen = [watched.index(k) for k in keys]
+        return RunResult(
+            times=times,
+            values=values[:, chosen],
+            columns=tuple(model[k].name for k in keys),
+            warnings=tuple(notes),
+        )
+
+    def _simulate(
+        self,
+        translation: _Translation,
+        spec: RunSpec,
+        values_by_key: Mapping[str, float],
+        keys: Sequence[str],
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """One PySD run; returns ``(times, values)`` with a column per key."""
+        if values_by_key:
+            engine = _load(translation.py_path)  # a private copy: params stay in this run
+        else:
+            engine = self._cached_model(translation.py_path)
+        idents = [translation.identifier(k) for k in keys]
+        params = {translation.identifier(k): v for k, v in values_by_key.items()}
+        engine.time.set_control_vars(initial_time=spec.start)
+        try:
+            frame = engine.run(
+                params=params or None,
+                return_columns=idents,
+                initial_condition=(spec.start, {}),
+                final_time=spec.stop,
+                time_step=spec.dt,
+                saveper=spec.save_every,
+                progress=False,
+            )
+        except (ArithmeticError, ValueError, TypeError) as error:
+            raise _run_error(error, translation, engine.time()) from error
+        times = frame.index.to_numpy(dtype=float)
+        values = frame[idents].to_numpy(dtype=float) if idents else np.empty((len(times), 0))
+        return times, values
+
+    def _check(
+        self,
+        model: Model,
+        translation: _Translation,
+        spec: RunSpec,
+        values_by_key: Mapping[str, float],
+        times: np.ndarray,
+        values: np.ndarray,
+        keys: Sequence[str],
+    ) -> None:
+        """Raise for NaN/infinity or a negative ``non_negative`` stock, whichever is first.
+
+        At the same time the negative stock wins: it is usually why a square root or a
+        logarithm became NaN.
+        """
+        number = _non_finite(model, times, values, keys)
+        negative = _negative_stock(model, times, values, keys)
+        if negative is not None and (number is None or negative[1] <= number[1]):
+            raise _negative_error(model, *negative)
+        if number is None:
+            return
+        everything = tuple(
+            v.key for v in model.variables if isinstance(v, (Stock, Flow, Auxiliary, Constant))
+        )
+        if set(everything) - set(keys):  # look at every variable to name where it began
+            with _captured():
+                times, values = self._simulate(translation, spec, values_by_key, everything)
+            number = _non_finite(model, times, values, everything) or number
+        raise _number_error(model, *number)

@@ -1,0 +1,154 @@
+"""The ``sdhealth`` command line: thin wrappers over the public API.
+
+``main(argv) -> int`` never calls ``sys.exit`` and is tested in-process. Only this module
+prints. A user error (bad file, unknown name, failed run) is one line on stderr and exit
+status 2 -- never a traceback. ``sdhealth check`` exits 2 when the model has errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import TextIO
+
+import pandas as pd
+
+from sdhealth import __version__
+from sdhealth.errors import SdhealthError
+from sdhealth.model import Model, check, load
+
+__all__ = ["main", "build_parser"]
+
+EXIT_OK, EXIT_USER_ERROR, EXIT_INTERRUPTED = 0, 2, 130
+
+
+class _UsageError(SdhealthError):
+    """Bad command-line arguments (argparse's own errors become this)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise _UsageError(f"{self.prog}: {message}")
+
+
+def _param(text: str) -> tuple[str, float]:
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip():
+        raise _UsageError(f"--param expects NAME=VALUE, got {text!r}")
+    try:
+        return name.strip(), float(value)
+    except ValueError:
+        raise _UsageError(f"--param {name.strip()!r}: {value!r} is not a number") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="sdhealth",
+        description="System-dynamics models of health and care systems: check and run them.",
+    )
+    parser.add_argument("--version", action="version", version=f"sdhealth {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    run = commands.add_parser("run", help="simulate a model and summarise the results")
+    run.add_argument("model", help="model file (.yaml)")
+    run.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="set a constant for this run (repeatable)",
+    )
+    run.add_argument("--out", metavar="FILE", help="write results (.csv or .parquet)")
+    run.add_argument("--plot", metavar="FILE", help="write a plot of the stocks (.png/.svg)")
+    run.add_argument("--stop", type=float, help="final time (default: the model's)")
+    run.add_argument("--dt", type=float, help="time step (default: the model's)")
+    run.set_defaults(handler=_run)
+
+    chk = commands.add_parser("check", help="check a model for errors and warnings")
+    chk.add_argument("model", help="model file (.yaml)")
+    chk.set_defaults(handler=_check)
+    return parser
+
+
+def _format_value(value: float) -> str:
+    return f"{value:,.4g}" if abs(value) < 1e5 else f"{value:,.0f}"
+
+
+def _summary(model: Model, results: pd.DataFrame, out: TextIO) -> None:
+    clock = model.time
+    times = results.index
+    print(
+        f"{model.name}: simulated {times[0]:g} to {times[-1]:g} {clock.units} "
+        f"({len(times)} saved points)",
+        file=out,
+    )
+    stocks = [s for s in model.stocks if s in results.columns]
+    if not stocks:
+        return
+    width = max(len(s) for s in stocks)
+    print(f"\n{'stock':<{width}}  {'initial':>14}  {'final':>14}", file=out)
+    for name in stocks:
+        series = results[name]
+        print(
+            f"{name:<{width}}  {_format_value(series.iloc[0]):>14}  "
+            f"{_format_value(series.iloc[-1]):>14}",
+            file=out,
+        )
+
+
+def _run(args: argparse.Namespace, out: TextIO) -> int:
+    from sdhealth.io.results import write_results
+    from sdhealth.report.plots import save_run_plot
+
+    model = load(args.model)
+    params = dict(_param(p) for p in args.param)
+    results = model.run(params=params, stop=args.stop, dt=args.dt)
+    _summary(model, results, out)
+    if args.out:
+        write_results(results, args.out)
+        print(f"\nresults written to {args.out}", file=out)
+    if args.plot:
+        columns = [s for s in model.stocks if s in results.columns] or None
+        save_run_plot(results, args.plot, columns, title=model.name, time_units=model.time.units)
+        print(f"plot written to {args.plot}", file=out)
+    return EXIT_OK
+
+
+def _check(args: argparse.Namespace, out: TextIO) -> int:
+    issues = check(args.model)
+    for issue in issues:
+        print(issue, file=out)
+    errors = sum(issue.is_error for issue in issues)
+    warnings = len(issues) - errors
+    if not issues:
+        print(f"{args.model}: no problems found", file=out)
+    else:
+        print(
+            f"{args.model}: {errors} error{'s' * (errors != 1)}, "
+            f"{warnings} warning{'s' * (warnings != 1)}",
+            file=out,
+        )
+    return EXIT_USER_ERROR if errors else EXIT_OK
+
+
+def main(
+    argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None
+) -> int:
+    """Run the command line with ``argv`` (default ``sys.argv[1:]``); return the exit status."""
+    out = out or sys.stdout
+    err = err or sys.stderr
+    try:
+        args = build_parser().parse_args(argv)
+        return int(args.handler(args, out))
+    except SdhealthError as exc:
+        print(f"{exc}", file=err)
+        return EXIT_USER_ERROR
+    except OSError as exc:
+        print(f"sdhealth: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=err)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("sdhealth: interrupted", file=err)
+        return EXIT_INTERRUPTED
+    except SystemExit as exc:  # --help / --version
+        return int(exc.code or 0)

@@ -1,0 +1,1 @@
+"""Compilation stages between the IR and the backends: stateful expansion, dependency order."""

@@ -1,0 +1,416 @@
+"""Expansion of stateful builtins (delays, smooths, trends) into explicit internal stocks.
+
+:func:`expand_stateful` is a pure function from a model to a model in which no equation calls a
+stateful builtin any more, except ``DELAY FIXED`` (a pipeline is not a finite set of stocks; see
+:class:`sdhealth.ir.functions.DELAY_FIXED`). Every backend and every analysis that runs after
+compilation therefore sees the same stocks. The structures follow Vensim's definitions and give,
+under Euler, the results of PySD's own implementation (``pysd.py_backend.statefuls``):
+
+``DELAY1(u, T)``, ``DELAY1I(u, T, i)``, ``DELAY3``, ``DELAY3I``, ``DELAY N(u, T, i, n)``
+    ``n`` stages (1, 3 or the constant ``n``), each a stock ``S_k`` with initial value
+    ``i*T/n`` (``i = u`` without an initial argument) drained by ``S_k/(T/n)`` into the next
+    stage. The delay's output is the last stage's outflow. PySD keeps ``n*S_k`` as its state,
+    which is the same dynamics.
+``SMOOTH(u, T)``, ``SMOOTHI``, ``SMOOTH3``, ``SMOOTH3I``, ``SMOOTH N(u, T, i, n)``
+    a cascade of ``n`` first-order smooths of ``T/n`` each: stage ``k`` has initial value ``i``
+    and changes by ``(target - S_k)/(T/n)`` where the target of stage 1 is ``u`` and the target
+    of stage ``k`` is stage ``k-1``. The output is the last stage (PySD's ``Smooth``).
+``TREND(u, A, g)``
+    a stock ``AV`` with initial value ``u/(1 + g*A)`` changing by ``(u - AV)/A``; the output is
+    ``ZIDZ(u - AV, A*ABS(AV))``.
+``FORECAST(u, A, h)``
+    a stock ``AV`` with initial value ``u`` (PySD: ``u/(1 + 0)``) changing by ``(u - AV)/A``;
+    the output is ``u*(1 + ZIDZ(u - AV, A*AV)*h)``.
+
+Known differences from PySD, all outside ordinary use: PySD lowers the order of a delay whose
+``order*TIME STEP`` exceeds the delay time (with a warning); sdhealth keeps the order Vensim
+asks for. For ``DELAY N`` with a delay time that changes during the run, PySD's ``DelayN`` lags
+the delay time of each stage by one time step, which no set of stocks expresses; sdhealth uses
+the current delay time in every stage (as ``DELAY3`` does). With a constant delay time both agree.
+
+Naming: the parts of a call in variable ``X`` are named ``"X DELAY3 1 stage 2"``,
+``"X DELAY3 1 output"``, ``"X SMOOTH 2 stage 1 change"`` ... (the number counts that
+function's calls in ``X``, skipping numbers whose names are already taken, so a generated name
+never collides with a modeller's). Identical calls (same function, same arguments after inner
+calls are expanded) anywhere in the model share one structure. Nested calls are expanded from
+the inside out. Generated variables are ``internal=True``, inherit the owner's ``dims`` and
+``sector``, have unknown units and are placed right after the variable whose equation made them.
+
+A rewritten equation keeps its location (so errors still point at the modeller's text) but not
+its text and references, which describe the unexpanded expression.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+
+import sympy
+
+from sdhealth.errors import Issue, ModelError, Severity
+from sdhealth.ir import functions as fn
+from sdhealth.ir.model import (
+    Auxiliary,
+    Constant,
+    Equation,
+    Flow,
+    Model,
+    SourceLocation,
+    Stock,
+    Variable,
+    symbol,
+)
+from sdhealth.ir.names import canonical
+
+__all__ = ["expand_stateful", "constant_order", "order_problem", "ORDER_ARGUMENT"]
+
+#: Stateful builtins whose order is an argument -> the index of that argument.
+ORDER_ARGUMENT: dict[type[fn.SDFunction], int] = {fn.DELAY_N: 3, fn.SMOOTH_N: 3}
+
+
+def constant_order(expr: sympy.Expr, constants: Mapping[str, float]) -> int:
+    """The order of a ``DELAY N``/``SMOOTH N`` call, evaluated from numbers and constants.
+
+    Parameters
+    ----------
+    expr
+        The order argument.
+    constants
+        Constant values by variable key.
+
+    Raises
+    ------
+    ValueError
+        If the order reads anything but numbers and constants, or is not a whole number >= 1.
+        The message completes "the order ... must be a constant whole number, but ...".
+
+    >>> constant_order(sympy.Symbol("n") + 1, {"n": 2.0})
+    3
+    """
+    values = {
+        sym: sympy.Float(constants[sym.name])
+        for sym in expr.free_symbols
+        if isinstance(sym, sympy.Symbol) and sym.name in constants
+    }
+    value = expr.xreplace(values)
+    if not value.is_number:
+        names = sorted(s.name for s in value.free_symbols)
+        raise ValueError(
+            f"it reads {', '.join(repr(n) for n in names)}, which "
+            f"{'is' if len(names) == 1 else 'are'} not constant"
+        )
+    number = complex(value.evalf())
+    if number.imag != 0:
+        raise ValueError(f"it is {number}")
+    if number.real != round(number.real) or number.real < 1:
+        raise ValueError(f"it is {number.real:g}")
+    return int(round(number.real))
+
+
+def order_problem(call: sympy.Basic, owner: str, constants: Mapping[str, float]) -> str | None:
+    """What is wrong with the order of a ``DELAY N``/``SMOOTH N`` call in ``owner``, if anything.
+
+    >>> order_problem(fn.SMOOTH_N(sympy.Symbol("x"), 4, 0, 2.5), "B", {})
+    "the order of SMOOTH N in 'B' must be a constant whole number, but it is 2.5"
+    """
+    try:
+        constant_order(call.args[ORDER_ARGUMENT[type(call)]], constants)
+    except ValueError as error:
+        return (
+            f"the order of {call.func.vensim} in '{owner}' must be a constant whole number, "
+            f"but {error}"
+        )
+    return None
+
+
+@dataclass
+class _Expander:
+    """The mutable working state of one expansion (never escapes :func:`expand_stateful`)."""
+
+    model: Model
+    constants: dict[str, float]
+    taken: set[str]
+    cache: dict[sympy.Basic, sympy.Expr] = field(default_factory=dict)
+    counters: dict[tuple[str, str], int] = field(default_factory=dict)
+    made: list[Variable] = field(default_factory=list)
+    owner: Variable | None = None
+    location: SourceLocation | None = None
+    doc: str = ""
+
+    def rewrite(self, expr: sympy.Basic) -> sympy.Basic:
+        """``expr`` with every stateful call below it replaced, innermost first."""
+        if not expr.args:
+            return expr
+        args = tuple(self.rewrite(arg) for arg in expr.args)
+        node = expr.func(*args) if args != expr.args else expr
+        if isinstance(node, fn.StatefulFunction) and not isinstance(node, fn.DELAY_FIXED):
+            if node not in self.cache:
+                self.doc = f"Generated from {node.func.vensim} in '{self._owner().name}'."
+                self.cache[node] = _EXPANDERS[type(node)](self, node)
+            return self.cache[node]
+        return node
+
+    def base_name(self, function: fn.SDFunction, parts: tuple[str, ...]) -> str:
+        """``"<owner> <FUNCTION> <k>"`` with the first ``k`` whose parts are all free names."""
+        assert self.owner is not None
+        counter_key = (self.owner.key, function.vensim)
+        k = self.counters.get(counter_key, 0)
+        while True:
+            k += 1
+            base = f"{self.owner.name} {function.vensim} {k}"
+            if not any(canonical(f"{base} {part}") in self.taken for part in parts):
+                break
+        self.counters[counter_key] = k
+        self.taken.update(canonical(f"{base} {part}") for part in parts)
+        return base
+
+    def equation(self, expr: sympy.Expr) -> Equation:
+        return Equation(expr, location=self.location)
+
+    def stock(
+        self,
+        name: str,
+        initial: sympy.Expr,
+        inflows: tuple[str, ...],
+        outflows: tuple[str, ...] = (),
+    ) -> sympy.Symbol:
+        """Add an internal stock and return its symbol."""
+        owner = self._owner()
+        self.made.append(
+            Stock(
+                name=name,
+                initial=self.equation(initial),
+                inflows=inflows,
+                outflows=outflows,
+                internal=True,
+                doc=self.doc,
+                dims=owner.dims,
+                sector=owner.sector,
+                location=self.location,
+            )
+        )
+        return symbol(name)
+
+    def flow(self, name: str, expr: sympy.Expr) -> sympy.Symbol:
+        """Add an internal flow and return its symbol."""
+        owner = self._owner()
+        self.made.append(
+            Flow(
+                name=name,
+                equation=self.equation(expr),
+                internal=True,
+                doc=self.doc,
+                dims=owner.dims,
+                sector=owner.sector,
+                location=self.location,
+            )
+        )
+        return symbol(name)
+
+    def auxiliary(self, name: str, expr: sympy.Expr) -> sympy.Symbol:
+        """Add an internal auxiliary and return its symbol."""
+        owner = self._owner()
+        self.made.append(
+            Auxiliary(
+                name=name,
+                equation=self.equation(expr),
+                internal=True,
+                doc=self.doc,
+                dims=owner.dims,
+                sector=owner.sector,
+                location=self.location,
+            )
+        )
+        return symbol(name)
+
+    def _owner(self) -> Variable:
+        assert self.owner is not None
+        return self.owner
+
+    def order_of(self, call: sympy.Basic) -> int:
+        """The constant order of a ``DELAY N``/``SMOOTH N`` call (``ModelError`` otherwise)."""
+        problem = order_problem(call, self._owner().name, self.constants)
+        if problem is not None:
+            where = self.location or SourceLocation()
+            path = where.path or self.model.path
+            issue = Issue(
+                Severity.ERROR,
+                "delay-order",
+                problem,
+                path,
+                where.line,
+                where.column,
+                self._owner().name,
+            )
+            raise ModelError.from_issues([issue])
+        return constant_order(call.args[ORDER_ARGUMENT[type(call)]], self.constants)
+
+
+@dataclass(frozen=True)
+class _Cascade:
+    """A delay (material, drained stage to stage) or smooth (information) cascade."""
+
+    material: bool
+    order: int | None  # None: the order is the call's ORDER_ARGUMENT
+    has_initial: bool
+
+    def __call__(self, ex: _Expander, call: sympy.Basic) -> sympy.Expr:
+        u, time = call.args[0], call.args[1]
+        initial = call.args[2] if self.has_initial else u
+        n = self.order if self.order is not None else ex.order_of(call)
+        stage_time = time / n
+        if self.material:
+            return _delay(ex, call, u, stage_time, initial, n)
+        return _smooth(ex, call, u, stage_time, initial, n)
+
+
+def _delay(
+    ex: _Expander,
+    call: sympy.Basic,
+    u: sympy.Expr,
+    stage_time: sympy.Expr,
+    initial: sympy.Expr,
+    n: int,
+) -> sympy.Expr:
+    stages = [f"stage {k}" for k in range(1, n + 1)]
+    outflows = [f"stage {k} outflow" for k in range(1, n)] + ["output"]
+    base = ex.base_name(call, ("inflow", *stages, *outflows))
+    inflow = f"{base} inflow"
+    output = ex.flow(inflow, u)
+    for stage, outflow in zip(stages, outflows, strict=True):
+        stock = ex.stock(f"{base} {stage}", initial * stage_time, (inflow,), (f"{base} {outflow}",))
+        output = ex.flow(f"{base} {outflow}", stock / stage_time)
+        inflow = f"{base} {outflow}"
+    return output
+
+
+def _smooth(
+    ex: _Expander,
+    call: sympy.Basic,
+    u: sympy.Expr,
+    stage_time: sympy.Expr,
+    initial: sympy.Expr,
+    n: int,
+) -> sympy.Expr:
+    stages = [f"stage {k}" for k in range(1, n + 1)]
+    base = ex.base_name(call, (*stages, *(f"{s} change" for s in stages)))
+    target = u
+    for stage in stages:
+        change = f"{base} {stage} change"
+        stock = ex.stock(f"{base} {stage}", initial, (change,))
+        ex.flow(change, (target - stock) / stage_time)
+        target = stock
+    return target
+
+
+def _average(
+    ex: _Expander,
+    call: sympy.Basic,
+    u: sympy.Expr,
+    average_time: sympy.Expr,
+    initial: sympy.Expr,
+    output: Callable[[sympy.Symbol], sympy.Expr],
+) -> sympy.Expr:
+    """The stock ``AV`` that TREND and FORECAST share, and an auxiliary for their output."""
+    base = ex.base_name(call, ("average", "average change", "output"))
+    average = ex.stock(f"{base} average", initial, (f"{base} average change",))
+    ex.flow(f"{base} average change", (u - average) / average_time)
+    return ex.auxiliary(f"{base} output", output(average))
+
+
+def _trend(ex: _Expander, call: sympy.Basic) -> sympy.Expr:
+    u, average_time, initial_trend = call.args
+    return _average(
+        ex,
+        call,
+        u,
+        average_time,
+        u / (1 + initial_trend * average_time),
+        lambda av: fn.ZIDZ(u - av, average_time * sympy.Abs(av)),
+    )
+
+
+def _forecast(ex: _Expander, call: sympy.Basic) -> sympy.Expr:
+    u, average_time, horizon = call.args
+    return _average(
+        ex,
+        call,
+        u,
+        average_time,
+        u,
+        lambda av: u * (1 + fn.ZIDZ(u - av, average_time * av) * horizon),
+    )
+
+
+_EXPANDERS: dict[type[fn.SDFunction], Callable[[_Expander, sympy.Basic], sympy.Expr]] = {
+    fn.DELAY1: _Cascade(material=True, order=1, has_initial=False),
+    fn.DELAY1I: _Cascade(material=True, order=1, has_initial=True),
+    fn.DELAY3: _Cascade(material=True, order=3, has_initial=False),
+    fn.DELAY3I: _Cascade(material=True, order=3, has_initial=True),
+    fn.DELAY_N: _Cascade(material=True, order=None, has_initial=True),
+    fn.SMOOTH: _Cascade(material=False, order=1, has_initial=False),
+    fn.SMOOTHI: _Cascade(material=False, order=1, has_initial=True),
+    fn.SMOOTH3: _Cascade(material=False, order=3, has_initial=False),
+    fn.SMOOTH3I: _Cascade(material=False, order=3, has_initial=True),
+    fn.SMOOTH_N: _Cascade(material=False, order=None, has_initial=True),
+    fn.TREND: _trend,
+    fn.FORECAST: _forecast,
+}
+
+
+def _rewrite_equation(ex: _Expander, equation: Equation) -> Equation:
+    ex.location = equation.location
+    expr = ex.rewrite(equation.expr)
+    if expr == equation.expr:
+        return equation
+    return Equation(expr, location=equation.location)
+
+
+def _rewrite_variable(ex: _Expander, variable: Variable) -> Variable:
+    ex.owner = variable
+    if isinstance(variable, Stock):
+        return replace(variable, initial=_rewrite_equation(ex, variable.initial))
+    if isinstance(variable, (Flow, Auxiliary)):
+        return replace(variable, equation=_rewrite_equation(ex, variable.equation))
+    return variable
+
+
+def expand_stateful(model: Model) -> Model:
+    """A copy of ``model`` with every stateful builtin call replaced by internal stocks.
+
+    Parameters
+    ----------
+    model
+        Any model; it is not changed.
+
+    Returns
+    -------
+    Model
+        The same model where no equation calls a stateful builtin other than ``DELAY FIXED``;
+        the generated stocks, flows and auxiliaries are ``internal=True``. A model without
+        stateful calls is returned as is.
+
+    Raises
+    ------
+    ModelError
+        If the order of a ``DELAY N`` or ``SMOOTH N`` is not a constant whole number.
+
+    >>> from sdhealth.ir import Auxiliary, Constant, Equation, Model, symbol
+    >>> m = Model("m", variables=(
+    ...     Constant(name="x", value=1.0),
+    ...     Auxiliary(name="y", equation=Equation(fn.SMOOTH(symbol("x"), 2)))))
+    >>> [v.name for v in expand_stateful(m).variables]
+    ['x', 'y', 'y SMOOTH 1 stage 1', 'y SMOOTH 1 stage 1 change']
+    >>> expand_stateful(m)["y"].equation.expr
+    y smooth 1 stage 1
+    """
+    if not any(fn.is_stateful(eq.expr) for v in model.variables for eq in v.equations()):
+        return model
+    constants = {v.key: v.value for v in model.variables if isinstance(v, Constant)}
+    ex = _Expander(model, constants, {v.key for v in model.variables})
+    variables: list[Variable] = []
+    for variable in model.variables:
+        variables.append(_rewrite_variable(ex, variable))
+        variables.extend(ex.made)
+        ex.made.clear()
+    return replace(model, variables=tuple(variables))

@@ -1,0 +1,137 @@
+"""Typed errors and check findings: everything sdhealth raises derives from :class:`SdhealthError`.
+
+Library code never prints or exits; it raises one of these (or returns :class:`Issue` objects
+from checks).  The CLI turns any ``SdhealthError`` into one readable line and exit status 2.
+
+Every error that points into a file carries ``path``, ``line`` and ``column`` (1-based) and
+renders as ``path:line:col: message`` -- the form editors and terminals make clickable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+__all__ = [
+    "SdhealthError",
+    "ModelSyntaxError",
+    "ModelError",
+    "UnknownNameError",
+    "SimulationError",
+    "BackendError",
+    "Severity",
+    "Issue",
+    "format_location",
+]
+
+
+def format_location(path: str | None, line: int | None, column: int | None) -> str:
+    """Render ``path:line:col`` leaving out the parts that are unknown.
+
+    >>> format_location("m.yaml", 3, 7)
+    'm.yaml:3:7'
+    >>> format_location(None, None, None)
+    ''
+    """
+    parts = [str(p) for p in (path, line, column) if p is not None]
+    return ":".join(parts)
+
+
+def _with_location(message: str, path: str | None, line: int | None, column: int | None) -> str:
+    where = format_location(path, line, column)
+    return f"{where}: {message}" if where else message
+
+
+class SdhealthError(Exception):
+    """Base class of every error sdhealth raises on purpose."""
+
+
+class ModelSyntaxError(SdhealthError):
+    """Text that cannot be parsed: an equation, a YAML document, a unit string.
+
+    ``str(error)`` is ``path:line:col: message``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        path: str | None = None,
+        line: int | None = None,
+        column: int | None = None,
+    ) -> None:
+        self.message = message
+        self.path = path
+        self.line = line
+        self.column = column
+        super().__init__(_with_location(message, path, line, column))
+
+
+class ModelError(SdhealthError):
+    """A model that parses but cannot be run: undefined names, algebraic loops, bad lookups ...
+
+    ``issues`` holds every blocking finding; the message shows the first one (and how many more).
+    """
+
+    def __init__(self, message: str, issues: Sequence[Issue] = ()) -> None:
+        self.issues = tuple(issues)
+        super().__init__(message)
+
+    @classmethod
+    def from_issues(cls, issues: Sequence[Issue]) -> ModelError:
+        first = str(issues[0])
+        more = len(issues) - 1
+        suffix = f" (and {more} more error{'s' if more > 1 else ''})" if more else ""
+        return cls(first + suffix, issues)
+
+
+class UnknownNameError(ModelError, KeyError):
+    """A name that the model does not define (a parameter, a policy target, a column)."""
+
+    def __str__(self) -> str:  # KeyError would otherwise quote the message
+        return str(self.args[0])
+
+
+class SimulationError(SdhealthError):
+    """A numerical failure during a run, naming the variable and the time."""
+
+    def __init__(self, message: str, variable: str | None = None, time: float | None = None):
+        self.variable = variable
+        self.time = time
+        super().__init__(message)
+
+
+class BackendError(SdhealthError):
+    """A backend that is missing, misconfigured, or asked for something it cannot do."""
+
+
+class Severity(StrEnum):
+    """How serious a check finding is: errors stop a run, warnings do not."""
+
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One finding of :func:`sdhealth.check`.
+
+    ``code`` is a stable machine-readable tag (``unknown-name``, ``algebraic-loop``,
+    ``units`` ...); ``variable`` is the model name the finding is about, if any.
+    """
+
+    severity: Severity
+    code: str
+    message: str
+    path: str | None = None
+    line: int | None = None
+    column: int | None = None
+    variable: str | None = None
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity is Severity.ERROR
+
+    def __str__(self) -> str:
+        text = self.message if self.is_error else f"warning: {self.message}"
+        return _with_location(text, self.path, self.line, self.column)

@@ -1,0 +1,1 @@
+"""Policy experiments: timed policies (:mod:`~sdhealth.experiments.policies`)."""

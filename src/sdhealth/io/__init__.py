@@ -1,0 +1,39 @@
+"""Reading and writing models: one module per format, found through a suffix registry.
+
+``read_model(path)`` picks the reader by the file's suffix. Formats register themselves in
+:data:`READERS`; the I/O layer builds IR models and knows nothing of backends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from sdhealth.errors import SdhealthError
+from sdhealth.ir.model import Model
+
+__all__ = ["READERS", "read_model"]
+
+
+def _read_yaml(path: Path) -> Model:
+    from sdhealth.io.yaml import load_yaml
+
+    return load_yaml(path)
+
+
+#: File suffix (lower case) -> reader returning an IR model.
+READERS: dict[str, Callable[[Path], Model]] = {
+    ".yaml": _read_yaml,
+    ".yml": _read_yaml,
+}
+
+
+def read_model(path: Path) -> Model:
+    """Read the model at ``path`` with the reader registered for its suffix."""
+    reader = READERS.get(path.suffix.lower())
+    if reader is None:
+        known = ", ".join(sorted(READERS))
+        raise SdhealthError(f"{path}: unknown model format {path.suffix!r} (expected {known})")
+    if not path.is_file():
+        raise SdhealthError(f"{path}: no such model file")
+    return reader(path)

@@ -1,0 +1,719 @@
+"""Vensim expression syntax -> sympy: the one parser of equation and lookup-table text.
+
+Equations are written in Vensim's expression language so modellers can copy them between Vensim
+and sdhealth unchanged. This module owns reading that text: a hand-written tokenizer and a
+recursive-descent parser (one function per precedence level, each looping over its operators)
+build the IR's sympy expression directly. User text never reaches ``eval``, ``exec``,
+``sympy.sympify`` or ``sympy.parse_expr``.
+
+Operators, loosest first: ``:OR:``, ``:AND:``, ``:NOT:`` (prefix), comparisons
+(``= <> < > <= >=``), binary ``+ -``, ``* /``, unary ``+ -``, then ``^``. ``^`` binds tighter than
+unary minus (``-2^2`` is -4), is left-associative like PySD (``2^3^2`` is 64) and takes a signed
+exponent (``2^-1``). Chains of one operator become one n-ary sympy node, so a sum of thousands of
+terms costs neither recursion nor quadratic time.
+
+Names are words of letters, digits, ``_ & ' $`` separated by spaces or underscores (the first word
+starts with a letter or an underscore; later words may start with a digit: ``Patients waiting 52
+weeks``); anything but a double quote fits between double quotes (``"Beds (G&A)"``). A name's key is
+:func:`sdhealth.ir.names.canonical`. A backslash at the end of a line (Vensim's line continuation)
+counts as a space.
+
+Calls resolve through registries: ``IF THEN ELSE``, :data:`sdhealth.ir.functions.MATH_FUNCTIONS`,
+:data:`sdhealth.ir.functions.BUILTIN_FUNCTIONS` (``WITH LOOKUP`` reads its table argument
+specially). Any other ``name(x)`` is a call of the named lookup ``name``, with one rule for
+typos: a name written in capitals (``SMOTH(``) whose difflib ratio to a builtin's name is at least
+0.8 is reported as a misspelt builtin, because lookups are rarely named in capitals and a silent
+lookup call would hide the typo; write such a lookup's name in mixed case or in double quotes. A
+lookup call with other than one argument is an unknown function too (did-you-mean at ratio 0.6).
+Known Vensim functions sdhealth does not offer (:data:`UNSUPPORTED_FUNCTIONS`) are errors, never
+lookup calls.
+
+Booleans and numbers convert where the other is expected (see the common representation rules):
+a number used as a condition ``c`` becomes ``Ne(c, 0)``; a condition used as a number becomes
+``Piecewise((1, c), (0, True))``; the result of an equation is always a number.
+
+Every syntax error is a :class:`~sdhealth.errors.ModelSyntaxError` pointing at the offending
+character (file, line and column of ``location`` shifted into the text; without a location,
+line and column count from the start of the text). Arity errors point at the function's name, and an
+unexpected end points just after the last token.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from enum import Enum
+from typing import NoReturn
+
+import sympy
+from sympy.logic.boolalg import Boolean
+
+from sdhealth.errors import ModelSyntaxError
+from sdhealth.ir import functions as fn
+from sdhealth.ir.model import Equation, SourceLocation, symbol
+from sdhealth.ir.names import canonical
+
+__all__ = [
+    "parse_expression",
+    "parse_equation",
+    "parse_lookup_points",
+    "MAX_NESTING",
+    "UNSUPPORTED_FUNCTIONS",
+]
+
+#: Deepest nesting of parentheses and calls accepted (keeps the parser's recursion bounded).
+MAX_NESTING = 50
+
+#: Vensim functions the expression language does not offer (yet): a clear error, not a lookup call.
+UNSUPPORTED_FUNCTIONS = frozenset(
+    canonical(name)
+    for name in (
+        "A FUNCTION OF|ACTIVE INITIAL|ALLOCATE BY PRIORITY|DELAY CONVEYOR|ELMCOUNT|GAME|"
+        "GET DATA AT TIME|GET DIRECT CONSTANTS|GET DIRECT DATA|GET DIRECT LOOKUPS|"
+        "GET XLS CONSTANTS|GET XLS DATA|GET XLS LOOKUPS|LOOKUP AREA|LOOKUP BACKWARD|"
+        "LOOKUP EXTRAPOLATE|LOOKUP FORWARD|LOOKUP INVERT|NPV|PROD|QUEUE FIFO|RANDOM 0 1|"
+        "RANDOM EXPONENTIAL|RANDOM NORMAL|RANDOM POISSON|RANDOM TRIANGULAR|RANDOM UNIFORM|"
+        "SAMPLE IF TRUE|SUM|TABBED ARRAY|VECTOR SELECT|VMAX|VMIN"
+    ).split("|")
+)
+
+_NUMBER = re.compile(r"(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+_NAME = re.compile(r"[^\W\d][\w&'$]*(?:(?:[ \t]|\\[ \t]*\r?\n)+[\w&'$]+)*")
+_SPACE = re.compile(r"(?:\s|\\[ \t]*\r?\n)+")
+_CONTINUATION = re.compile(r"\\[ \t]*\r?\n")
+_KEYWORD = re.compile(r":([A-Za-z]+):")
+_OPERATORS = ("<=", ">=", "<>", "+", "-", "*", "/", "^", "(", ")", ",", "=", "<", ">", "[", "]")
+_LOGICAL = {"AND", "OR", "NOT"}
+_CHARACTER_HINTS = {
+    "!": " (write '<>' for 'not equal' and :NOT: for negation)",
+    "&": " (write :AND: for 'and')",
+    "|": " (write :OR: for 'or')",
+    "%": " (write MODULO(a, b) for a remainder)",
+    "'": " (put names in double quotes)",
+}
+_TOKEN_HINTS = {
+    ("*", "*"): " (write '^' for a power)",
+    ("=", "="): " (write a single '=' to compare)",
+    ("=", "<"): " (write '<=')",
+    ("=", ">"): " (write '>=')",
+}
+
+
+class _Kind(Enum):
+    NUMBER = "number"
+    NAME = "name"
+    OPERATOR = "operator"
+    END = "end"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class _Token:
+    """One token: ``text`` as written (logical operators upper-cased), ``[offset, end)``."""
+
+    kind: _Kind
+    text: str
+    offset: int
+    end: int
+    quoted: bool = False
+    message: str = ""
+
+    def is_op(self, *texts: str) -> bool:
+        return self.kind is _Kind.OPERATOR and self.text in texts
+
+
+def _tokenize(text: str) -> list[_Token]:
+    """All tokens of ``text``; a lexical error becomes a final ERROR token.
+
+    The parser raises an ERROR token only when it reaches it, so the first error in reading order
+    is the one reported.
+    """
+    tokens: list[_Token] = []
+    pos = 0
+    while True:
+        space = _SPACE.match(text, pos)
+        if space:
+            pos = space.end()
+        if pos >= len(text):
+            end = tokens[-1].end if tokens else 0
+            tokens.append(_Token(_Kind.END, "", end, end))
+            return tokens
+        token = _next_token(text, pos)
+        tokens.append(token)
+        if token.kind is _Kind.ERROR:
+            return tokens
+        pos = token.end
+
+
+def _next_token(text: str, pos: int) -> _Token:
+    char = text[pos]
+    if char == '"':
+        close = text.find('"', pos + 1)
+        if close < 0:
+            return _Token(_Kind.ERROR, char, pos, pos + 1, message="unterminated quoted name")
+        return _Token(_Kind.NAME, text[pos : close + 1], pos, close + 1, quoted=True)
+    for kind, pattern in ((_Kind.NUMBER, _NUMBER), (_Kind.NAME, _NAME)):
+        match = pattern.match(text, pos)
+        if match:
+            return _Token(kind, match.group(), pos, match.end())
+    if char == ":":
+        return _colon_token(text, pos)
+    for op in _OPERATORS:
+        if text.startswith(op, pos):
+            return _Token(_Kind.OPERATOR, op, pos, pos + len(op))
+    hint = _CHARACTER_HINTS.get(char, "")
+    return _Token(_Kind.ERROR, char, pos, pos + 1, message=f"unexpected character {char!r}{hint}")
+
+
+def _colon_token(text: str, pos: int) -> _Token:
+    if text.startswith(":=", pos):
+        message = "unexpected ':=' (write only the right-hand side of the equation)"
+        return _Token(_Kind.ERROR, ":=", pos, pos + 2, message=message)
+    match = _KEYWORD.match(text, pos)
+    if match and match.group(1).upper() in _LOGICAL:
+        return _Token(_Kind.OPERATOR, f":{match.group(1).upper()}:", pos, match.end())
+    if match:
+        message = f"unknown operator {match.group()!r} (expected :AND:, :OR: or :NOT:)"
+        return _Token(_Kind.ERROR, match.group(), pos, match.end(), message=message)
+    return _Token(_Kind.ERROR, ":", pos, pos + 1, message="unexpected character ':'")
+
+
+# --- booleans and numbers ---------------------------------------------------------------------
+
+
+def _is_boolean(value: sympy.Basic) -> bool:
+    # A sympy Symbol is both an Expr and a Boolean; only non-Expr booleans are conditions.
+    return isinstance(value, Boolean) and not isinstance(value, sympy.Expr)
+
+
+def _as_number(value: sympy.Basic) -> sympy.Expr:
+    """A condition used where a number is expected: 1 where true, 0 where false."""
+    if value is sympy.true:
+        return sympy.Integer(1)
+    if value is sympy.false:
+        return sympy.Integer(0)
+    if _is_boolean(value):
+        return _unevaluated_if_needed(sympy.Piecewise, (1, value), (0, True))
+    return value
+
+
+def _as_condition(value: sympy.Basic) -> sympy.Basic:
+    """A number used where a condition is expected: true where it is not zero."""
+    return value if _is_boolean(value) else _relation(sympy.Ne, value, sympy.Integer(0))
+
+
+def _unevaluated_if_needed(cls: Callable[..., sympy.Basic], *args: object) -> sympy.Basic:
+    """``cls(*args)``, left unevaluated where sympy cannot order the values (``SQRT(-1) > 0``)."""
+    try:
+        return cls(*args)
+    except TypeError:
+        return cls(*args, evaluate=False)
+
+
+def _relation(cls: type[sympy.Basic], left: sympy.Basic, right: sympy.Basic) -> sympy.Basic:
+    return _unevaluated_if_needed(cls, _as_number(left), _as_number(right))
+
+
+def _power(base: sympy.Basic, exponent: sympy.Basic) -> sympy.Expr:
+    """``base ^ exponent``; exact rationals with a large integer exponent become floats.
+
+    sympy would otherwise compute ``2^1000000000`` as an exact integer of a billion bits.
+    """
+    base, exponent = _as_number(base), _as_number(exponent)
+    if base.is_Rational and exponent.is_Integer and abs(exponent) > 64 and abs(base) != 1:
+        base = sympy.Float(base)
+    return sympy.Pow(base, exponent)
+
+
+def _if_then_else(condition: sympy.Basic, then: sympy.Expr, otherwise: sympy.Expr) -> sympy.Basic:
+    return _unevaluated_if_needed(sympy.Piecewise, (then, condition), (otherwise, True))
+
+
+_RELATIONS: dict[str, type[sympy.Basic]] = {
+    "=": sympy.Eq,
+    "<>": sympy.Ne,
+    "<": sympy.Lt,
+    ">": sympy.Gt,
+    "<=": sympy.Le,
+    ">=": sympy.Ge,
+}
+
+
+# --- the function registry --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _FunctionSpec:
+    """How to build one function call: Vensim spelling, accepted argument counts, builder."""
+
+    display: str
+    arities: frozenset[int] | None  # None: any number of arguments
+    build: Callable[..., sympy.Basic]
+    condition_arguments: frozenset[int] = frozenset()
+
+
+def _arities(nargs: object) -> frozenset[int] | None:
+    """Accepted argument counts from an int, a tuple of ints or sympy's ``nargs`` FiniteSet."""
+    if isinstance(nargs, int):
+        return frozenset({nargs})
+    if isinstance(nargs, (tuple, sympy.FiniteSet)):
+        return frozenset(int(n) for n in nargs)
+    return None
+
+
+def _function_registry() -> dict[str, _FunctionSpec]:
+    specs = {
+        "if then else": _FunctionSpec("IF THEN ELSE", frozenset({3}), _if_then_else, frozenset({0}))
+    }
+    for key, (build, counts) in fn.MATH_FUNCTIONS.items():
+        specs[key] = _FunctionSpec(key.upper(), _arities(counts), build)  # type: ignore[arg-type]
+    for key, cls in fn.BUILTIN_FUNCTIONS.items():
+        if cls is not fn.WITH_LOOKUP:  # its table argument is parsed by _Parser._with_lookup
+            specs[key] = _FunctionSpec(cls.vensim, _arities(cls.nargs), cls)
+    return specs
+
+
+_FUNCTIONS = _function_registry()
+_WITH_LOOKUP = canonical(fn.WITH_LOOKUP.vensim)
+_FUNCTION_DISPLAY = {key: spec.display for key, spec in _FUNCTIONS.items()}
+_FUNCTION_DISPLAY[_WITH_LOOKUP] = fn.WITH_LOOKUP.vensim
+
+
+def _closest_function(key: str, cutoff: float) -> str | None:
+    """The Vensim spelling of the builtin function whose name is closest to ``key``, if any."""
+    matches = difflib.get_close_matches(key, list(_FUNCTION_DISPLAY), n=1, cutoff=cutoff)
+    return _FUNCTION_DISPLAY[matches[0]] if matches else None
+
+
+def _arity_text(arities: Iterable[int]) -> str:
+    counts = sorted(arities)
+    words = " or ".join(str(n) for n in counts)
+    return f"{words} argument" + ("" if counts == [1] else "s")
+
+
+# --- the parser -------------------------------------------------------------------------------
+
+
+class _Parser:
+    """Recursive descent over one text; collects the variable references it meets."""
+
+    def __init__(self, text: str, location: SourceLocation | None, subject: str) -> None:
+        self.text = text
+        self.base = location if location is not None else SourceLocation(None, 1, 1)
+        self.subject = subject
+        self.tokens = _tokenize(text)
+        self.index = 0
+        self.depth = 0
+        self.references: list[tuple[str, int]] = []
+
+    # token stream
+
+    def peek(self) -> _Token:
+        token = self.tokens[self.index]
+        if token.kind is _Kind.ERROR:
+            self.error(token.message, token.offset)
+        return token
+
+    def advance(self) -> _Token:
+        token = self.peek()
+        if token.kind is not _Kind.END:
+            self.index += 1
+        return token
+
+    def accept(self, *texts: str) -> _Token | None:
+        return self.advance() if self.peek().is_op(*texts) else None
+
+    def follows(self, text: str) -> bool:
+        """Whether the token after the current one is operator ``text`` (never raises)."""
+        return self.index + 1 < len(self.tokens) and self.tokens[self.index + 1].is_op(text)
+
+    # errors
+
+    def error(self, message: str, offset: int) -> NoReturn:
+        where = self.base.shifted(self.text, offset)
+        raise ModelSyntaxError(message, where.path, where.line, where.column)
+
+    def describe(self, token: _Token) -> str:
+        if token.kind is _Kind.END:
+            return f"end of {self.subject}"
+        if token.kind is _Kind.OPERATOR:
+            return f"'{token.text}'"
+        return f"{token.kind.value} '{token.text}'"
+
+    def unexpected(self, token: _Token, hint: str = "") -> NoReturn:
+        self.error(f"unexpected {self.describe(token)}{hint}", token.offset)
+
+    def opened_at(self, opening: _Token, offset: int) -> str:
+        here = self.base.shifted(self.text, offset)
+        there = self.base.shifted(self.text, opening.offset)
+        if there.column is None:
+            return f"'{opening.text}'"
+        if there.line == here.line:
+            return f"'{opening.text}' opened at column {there.column}"
+        return f"'{opening.text}' opened at line {there.line}, column {there.column}"
+
+    def close(self, opening: _Token, closing: str = ")") -> None:
+        token = self.peek()
+        if token.is_op(closing):
+            self.advance()
+            return
+        message = f"expected '{closing}' to close {self.opened_at(opening, token.offset)}"
+        if token.kind is not _Kind.END:
+            message += f", found {self.describe(token)}"
+        self.error(message, token.offset)
+
+    def enter(self, opening: _Token) -> None:
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            self.error(
+                f"expression nested too deeply (more than {MAX_NESTING} levels)", opening.offset
+            )
+
+    def finish(self) -> None:
+        token = self.peek()
+        if token.kind is _Kind.END:
+            return
+        starts_value = token.kind in (_Kind.NUMBER, _Kind.NAME) or token.is_op("(")
+        self.unexpected(token, " (missing operator?)" if starts_value else "")
+
+    # precedence levels, loosest first
+
+    def expression(self) -> sympy.Basic:
+        operands = [self.conjunction()]
+        while self.accept(":OR:"):
+            operands.append(self.conjunction())
+        if len(operands) == 1:
+            return operands[0]
+        return sympy.Or(*(_as_condition(o) for o in operands))
+
+    def conjunction(self) -> sympy.Basic:
+        operands = [self.negation()]
+        while self.accept(":AND:"):
+            operands.append(self.negation())
+        if len(operands) == 1:
+            return operands[0]
+        return sympy.And(*(_as_condition(o) for o in operands))
+
+    def negation(self) -> sympy.Basic:
+        count = 0
+        while self.accept(":NOT:"):
+            count += 1
+        value = self.comparison()
+        for _ in range(count):
+            value = sympy.Not(_as_condition(value))
+        return value
+
+    def comparison(self) -> sympy.Basic:
+        value = self.additive()
+        while token := self.accept(*_RELATIONS):
+            value = _relation(_RELATIONS[token.text], value, self.additive())
+        return value
+
+    def additive(self) -> sympy.Basic:
+        first = self.multiplicative()
+        terms = [first]
+        while token := self.accept("+", "-"):
+            term = _as_number(self.multiplicative())
+            terms.append(term if token.text == "+" else -term)
+        if len(terms) == 1:
+            return first
+        return sympy.Add(_as_number(first), *terms[1:])
+
+    def multiplicative(self) -> sympy.Basic:
+        first = self.signed(self.power)
+        factors = [first]
+        while token := self.accept("*", "/"):
+            factor = _as_number(self.signed(self.power))
+            factors.append(factor if token.text == "*" else sympy.Pow(factor, -1))
+        if len(factors) == 1:
+            return first
+        return sympy.Mul(_as_number(first), *factors[1:])
+
+    def signed(self, operand: Callable[[], sympy.Basic]) -> sympy.Basic:
+        """Prefix ``+``/``-`` signs (any number) before ``operand``."""
+        signs = []
+        while token := self.accept("+", "-"):
+            signs.append(token.text)
+        value = operand()
+        if not signs:
+            return value
+        value = _as_number(value)
+        return -value if signs.count("-") % 2 else value
+
+    def power(self) -> sympy.Basic:
+        value = self.primary()
+        while self.accept("^"):
+            value = _power(value, self.signed(self.primary))
+        return value
+
+    def primary(self) -> sympy.Basic:
+        token = self.peek()
+        if token.kind is _Kind.NUMBER:
+            return self.number(self.advance())
+        if token.kind is _Kind.NAME:
+            return self.name()
+        if token.is_op("("):
+            opening = self.advance()
+            self.enter(opening)
+            value = self.expression()
+            self.close(opening)
+            self.depth -= 1
+            return value
+        previous = self.tokens[self.index - 1].text if self.index else ""
+        self.unexpected(token, _TOKEN_HINTS.get((previous, token.text), ""))
+
+    def number(self, token: _Token) -> sympy.Expr:
+        if token.text.isdigit():
+            return sympy.Integer(int(token.text))
+        return sympy.Float(self.float_of(token))
+
+    def float_of(self, token: _Token) -> float:
+        value = float(token.text)
+        if not math.isfinite(value):
+            self.error(f"number '{token.text}' is too large", token.offset)
+        return value
+
+    # names and calls
+
+    def name(self) -> sympy.Basic:
+        token = self.advance()
+        written = " ".join(_CONTINUATION.sub(" ", token.text).split())
+        key = canonical(written)
+        if not key:
+            self.error(f"empty name {token.text}", token.offset)
+        if key.startswith("@"):
+            self.error("a name cannot start with '@'", token.offset)
+        following = self.peek()
+        if following.is_op("("):
+            return self.call(token, key, written)
+        if following.is_op("["):
+            self.error(
+                "subscripted references are not supported in equations yet", following.offset
+            )
+        if key in fn.BUILTIN_SYMBOLS:
+            return fn.BUILTIN_SYMBOLS[key]
+        self.references.append((key, token.offset))
+        return symbol(key)
+
+    def call(self, token: _Token, key: str, written: str) -> sympy.Basic:
+        if key in fn.BUILTIN_SYMBOLS:
+            self.error(f"'{written}' is not a function", token.offset)
+        if key == "integ":
+            self.error(
+                "INTEG belongs to stocks: give the stock's initial value, inflows and "
+                "outflows instead",
+                token.offset,
+            )
+        if key in UNSUPPORTED_FUNCTIONS:
+            self.error(f"function '{written.upper()}' is not supported", token.offset)
+        if key == _WITH_LOOKUP:
+            return self.with_lookup()
+        spec = _FUNCTIONS.get(key)
+        if spec is None:
+            return self.lookup_call(token, key, written)
+        args = self.arguments()
+        if spec.arities is not None and len(args) not in spec.arities:
+            self.error(
+                f"'{spec.display}' takes {_arity_text(spec.arities)}, got {len(args)}", token.offset
+            )
+        converted = [
+            _as_condition(arg) if i in spec.condition_arguments else _as_number(arg)
+            for i, arg in enumerate(args)
+        ]
+        try:
+            return spec.build(*converted)
+        except (TypeError, ValueError) as exc:
+            self.error(f"cannot apply '{spec.display}': {exc}", token.offset)
+
+    def lookup_call(self, token: _Token, key: str, written: str) -> sympy.Basic:
+        capitals = written.upper() == written and any(c.isalpha() for c in written)
+        misspelt = _closest_function(key, cutoff=0.8) if capitals and not token.quoted else None
+        if misspelt:
+            self.error(f"unknown function '{written}' (did you mean '{misspelt}'?)", token.offset)
+        self.references.append((key, token.offset))
+        args = self.arguments()
+        if len(args) != 1:
+            near = _closest_function(key, cutoff=0.6)
+            if near:
+                self.error(f"unknown function '{written}' (did you mean '{near}'?)", token.offset)
+            self.error(
+                f"'{written}' is not a builtin function, and a lookup call takes "
+                f"1 argument, got {len(args)}",
+                token.offset,
+            )
+        return fn.LOOKUP(symbol(key), _as_number(args[0]))
+
+    def arguments(self) -> list[sympy.Basic]:
+        opening = self.advance()
+        self.enter(opening)
+        args: list[sympy.Basic] = []
+        if not self.peek().is_op(")"):
+            args.append(self.expression())
+            while self.accept(","):
+                args.append(self.expression())
+        self.close(opening)
+        self.depth -= 1
+        return args
+
+    def with_lookup(self) -> sympy.Basic:
+        opening = self.advance()
+        self.enter(opening)
+        value = _as_number(self.expression())
+        if not self.accept(","):
+            token = self.peek()
+            self.error(
+                f"expected ',' and a lookup table after the input of WITH LOOKUP, found "
+                f"{self.describe(token)}",
+                token.offset,
+            )
+        xs, ys = self.lookup_table()
+        self.close(opening)
+        self.depth -= 1
+        return fn.WITH_LOOKUP(
+            value, sympy.Tuple(*map(sympy.Float, xs)), sympy.Tuple(*map(sympy.Float, ys))
+        )
+
+    # lookup tables
+
+    def lookup_table(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        """``( [range,] (x,y), (x,y) ... )`` -- the range, if any, is skipped."""
+        opening = self.expect("(", "a lookup table")
+        xs, ys = self.points()
+        self.close(opening)
+        return xs, ys
+
+    def points(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        """``[range,] (x,y), (x,y) ...`` up to the first token that does not continue the list."""
+        if self.peek().is_op("["):
+            self.skip_range()
+            self.expect(",", "the first point after the range")
+        xs: list[float] = []
+        ys: list[float] = []
+        while True:
+            opening = self.expect("(", "a point '(x, y)'")
+            xs.append(self.signed_number())
+            self.expect(",", "the point's y value")
+            ys.append(self.signed_number())
+            self.close(opening)
+            if not self.accept(","):
+                return tuple(xs), tuple(ys)
+
+    def skip_range(self) -> None:
+        """Skip Vensim's ``[(xmin,ymin)-(xmax,ymax)...]`` display range, as PySD does."""
+        opening = self.advance()
+        while not self.peek().is_op("]"):
+            if self.peek().kind is _Kind.END:
+                self.close(opening, "]")
+            self.advance()
+        self.advance()
+
+    def signed_number(self) -> float:
+        sign = 1.0
+        while token := self.accept("+", "-"):
+            sign = -sign if token.text == "-" else sign
+        token = self.peek()
+        if token.kind is not _Kind.NUMBER:
+            self.error(
+                f"expected a number in the lookup table, found {self.describe(token)}", token.offset
+            )
+        return sign * self.float_of(self.advance())
+
+    def expect(self, text: str, purpose: str) -> _Token:
+        token = self.peek()
+        if not token.is_op(text):
+            self.error(
+                f"expected '{text}' to start {purpose}, found {self.describe(token)}", token.offset
+            )
+        return self.advance()
+
+
+# --- public API -------------------------------------------------------------------------------
+
+
+def _parse(text: str, location: SourceLocation | None) -> tuple[sympy.Expr, _Parser]:
+    parser = _Parser(text, location, "equation")
+    if parser.peek().kind is _Kind.END:
+        parser.error("empty equation", 0)
+    value = parser.expression()
+    parser.finish()
+    return _as_number(value), parser
+
+
+def parse_expression(text: str, *, location: SourceLocation | None = None) -> sympy.Expr:
+    """Parse Vensim equation text into a sympy expression.
+
+    Parameters
+    ----------
+    text
+        The right-hand side of an equation, e.g. ``"Room temperature - Teacup temperature"``.
+    location
+        Where ``text`` starts in its file; syntax errors are reported relative to it.
+
+    Returns
+    -------
+    sympy.Expr
+        Variables are ``Symbol(key)``; builtins follow :mod:`sdhealth.ir.functions`.
+
+    Raises
+    ------
+    ModelSyntaxError
+        At the file, line and column of the first offending character.
+
+    Examples
+    --------
+    >>> parse_expression("2 * Room_Temperature - MAX(a, 0)")
+    2*room temperature - Max(0, a)
+    >>> parse_expression("IF THEN ELSE(Time > 5, 1, 0)")
+    Piecewise((1, @time > 5), (0, True))
+    >>> parse_expression("(a + b", location=SourceLocation("m.yaml", 3, 12))
+    Traceback (most recent call last):
+    ...
+    sdhealth.errors.ModelSyntaxError: m.yaml:3:18: expected ')' to close '(' opened at column 12
+    """
+    return parse_equation(text, location=location).expr
+
+
+def parse_equation(text: str, *, location: SourceLocation | None = None) -> Equation:
+    """Parse Vensim equation text into an :class:`~sdhealth.ir.model.Equation`.
+
+    ``references`` holds ``(key, offset)`` for every mention of a variable or named lookup, in
+    order of appearance (repeats included); builtin symbols and function names are left out. The
+    offset of a quoted name is that of its opening quote.
+
+    Examples
+    --------
+    >>> eq = parse_equation('Beds * "Occupancy (G&A)" + effect(Time) + beds')
+    >>> eq.references
+    (('beds', 0), ('occupancy (g&a)', 7), ('effect', 27), ('beds', 42))
+    """
+    expr, parser = _parse(text, location)
+    return Equation(expr, text, location, tuple(parser.references))
+
+
+def parse_lookup_points(
+    text: str, *, location: SourceLocation | None = None
+) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Parse a Vensim lookup table into its x and y values.
+
+    Accepts the full form ``([(0,0)-(10,1)],(0,0),(5,0.5),(10,1))`` (range optional, and ignored)
+    and the bare list of points ``(0,0),(5,0.5)``. Whether the x values increase is for checks to
+    decide, not the parser.
+
+    Examples
+    --------
+    >>> parse_lookup_points("([(0,0)-(10,1)],(0,0),(5,0.5),(10,1))")
+    ((0.0, 5.0, 10.0), (0.0, 0.5, 1.0))
+    >>> parse_lookup_points("(-1, 2), (1e1, -3)")
+    ((-1.0, 10.0), (2.0, -3.0))
+    """
+    parser = _Parser(text, location, "lookup table")
+    first = parser.peek()
+    if first.kind is _Kind.END:
+        parser.error("empty lookup table", 0)
+    wrapped = first.is_op("(") and (parser.follows("(") or parser.follows("["))
+    xs, ys = parser.lookup_table() if wrapped else parser.points()
+    parser.finish()
+    return xs, ys

@@ -1,0 +1,492 @@
+"""sdhealth's YAML model format: strict loading into the IR, and writing the IR back.
+
+The format is documented in ``docs/yaml-format.md``. A file holds the model's name, its clock
+(``time``), optional ``sectors``, and one section per kind of variable: ``stocks``, ``flows``,
+``auxiliaries``, ``constants`` and ``lookups``. Equations are Vensim expressions, parsed by
+:mod:`sdhealth.io.expressions` (never ``eval``).
+
+Loading is strict: an unknown key (with the nearest allowed key), a duplicate key or variable
+name (names compare by :func:`~sdhealth.ir.names.canonical` key, so ``Beds`` and ``beds``
+collide), a value of the wrong type, a missing required field, a non-positive ``dt``, an
+undeclared sector or a stock flow that is not a defined flow is a
+:class:`~sdhealth.errors.ModelSyntaxError` carrying the file, line and column (1-based) of the
+offending key or value. Where things were written is worked out by
+:mod:`sdhealth.io.yaml_nodes`; writing lives in :mod:`sdhealth.io.yaml_writer` and is
+re-exported here.
+
+Variables are kept in a fixed order -- stocks, flows, auxiliaries, constants, lookups, each in
+file order -- so that loading what :func:`model_to_yaml_text` wrote gives back an equal model.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.constructor import DuplicateKeyError
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from sdhealth.errors import ModelSyntaxError
+from sdhealth.io.expressions import parse_equation, parse_lookup_points
+from sdhealth.io.yaml_nodes import (
+    MISSING,
+    Document,
+    Position,
+    Slot,
+    describe,
+    did_you_mean,
+    is_number,
+)
+from sdhealth.io.yaml_writer import dump_yaml, model_to_yaml_text
+from sdhealth.ir.functions import BUILTIN_SYMBOLS
+from sdhealth.ir.model import (
+    Auxiliary,
+    Constant,
+    Equation,
+    Extrapolation,
+    Flow,
+    Lookup,
+    Model,
+    Sector,
+    SourceLocation,
+    Stock,
+    TimeSpec,
+    Variable,
+)
+from sdhealth.ir.names import canonical, suggest
+
+__all__ = [
+    "load_yaml",
+    "model_from_yaml_text",
+    "dump_yaml",
+    "model_to_yaml_text",
+    "TOP_LEVEL_KEYS",
+    "TIME_KEYS",
+    "COMMON_KEYS",
+    "DEFINITION_KEYS",
+]
+
+#: Keys allowed at the top of a model file.
+TOP_LEVEL_KEYS = (
+    "model", "description", "time", "sectors",
+    "stocks", "flows", "auxiliaries", "constants", "lookups",
+)  # fmt: skip
+#: Keys allowed in ``time``.
+TIME_KEYS = ("start", "stop", "dt", "saveper", "units")
+#: Keys every variable definition may have.
+COMMON_KEYS = ("units", "doc", "source", "sector", "limits")
+#: Section -> keys of a definition in that section (besides :data:`COMMON_KEYS`).
+DEFINITION_KEYS: dict[str, tuple[str, ...]] = {
+    "stocks": ("initial", "inflows", "outflows", "non_negative"),
+    "flows": ("equation",),
+    "auxiliaries": ("equation",),
+    "constants": ("value",),
+    "lookups": ("points", "extrapolation"),
+}
+_SINGULAR = {
+    "stocks": "stock", "flows": "flow", "auxiliaries": "auxiliary",
+    "constants": "constant", "lookups": "lookup",
+}  # fmt: skip
+_ARTICLE = {"stocks": "a", "flows": "a", "auxiliaries": "an", "constants": "a", "lookups": "a"}
+_START: Position = (0, 0)
+
+
+# --------------------------------------------------------------------------------- loading
+
+
+def load_yaml(path: str | os.PathLike[str]) -> Model:
+    """Read a model from a YAML file.
+
+    Raises
+    ------
+    ModelSyntaxError
+        The file cannot be read, is not valid YAML, or breaks a rule of the format; the error
+        names the file, line and column.
+    """
+    where = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ModelSyntaxError("no such model file", where) from None
+    except UnicodeDecodeError:
+        raise ModelSyntaxError("the model file is not UTF-8 text", where) from None
+    except OSError as exc:
+        raise ModelSyntaxError(f"cannot read the model file ({exc.strerror})", where) from None
+    return model_from_yaml_text(text, path=where)
+
+
+def model_from_yaml_text(text: str, *, path: str | None = None) -> Model:
+    """Read a model from YAML text; ``path`` is only used in error messages and locations.
+
+    >>> model = model_from_yaml_text('''
+    ... model: Decay
+    ... time: {stop: 10, dt: 0.5}
+    ... stocks:
+    ...   Amount: {initial: 100, outflows: [Loss]}
+    ... flows:
+    ...   Loss: Amount / Lifetime
+    ... constants:
+    ...   Lifetime: 4
+    ... ''')
+    >>> model.names, model.time.dt, model["lifetime"].value
+    (('Amount', 'Loss', 'Lifetime'), 0.5, 4.0)
+    """
+    document = Document.of(text, path)
+    root = _parse_yaml(text, document)
+    return _ModelReader(document).read(root)
+
+
+def _parse_yaml(text: str, document: Document) -> CommentedMap:
+    yaml = YAML(typ="rt")
+    yaml.preserve_quotes = True
+    try:
+        root = yaml.load(text)
+    except DuplicateKeyError as exc:
+        raise _duplicate_key_error(exc, document) from None
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        message = f"invalid YAML: {exc.problem or exc.context}"
+        position = (mark.line, mark.column) if mark is not None else _START
+        raise document.error(message, position) from None
+    except YAMLError as exc:
+        raise ModelSyntaxError(f"invalid YAML: {exc}", document.path) from None
+    if root is None:
+        raise document.error("the model file is empty (it needs 'model' and 'time')", _START)
+    if not isinstance(root, CommentedMap):
+        raise document.error(
+            f"a model file must be a mapping of keys, got {describe(root)}", _START
+        )
+    return root
+
+
+def _duplicate_key_error(exc: DuplicateKeyError, document: Document) -> ModelSyntaxError:
+    found = re.search(r'found duplicate key "(.*)" with value', exc.problem or "")
+    key = found.group(1) if found else "?"
+    first = f" (first written on line {exc.context_mark.line + 1})" if exc.context_mark else ""
+    mark = exc.problem_mark
+    position = (mark.line, mark.column) if mark is not None else _START
+    return document.error(f"duplicate key {key!r}{first}", position)
+
+
+@dataclass(frozen=True)
+class _Declared:
+    """A variable name as declared: its spelling, section and where its key is written."""
+
+    name: str
+    section: str
+    position: Position
+
+
+class _ModelReader:
+    """Reads one parsed document into a :class:`Model`, raising on the first broken rule."""
+
+    def __init__(self, document: Document) -> None:
+        self.doc = document
+        self.declared: dict[str, _Declared] = {}
+        self.sectors: dict[str, str] = {}
+
+    def read(self, root: CommentedMap) -> Model:
+        self.doc.check_keys(root, TOP_LEVEL_KEYS, "the model file")
+        name = self._name(root)
+        time = self._time(root)
+        sectors = self._sectors(root)
+        sections = {key: self._section(root, key) for key in DEFINITION_KEYS}
+        for section in (key for key in root if key in sections):  # file order
+            self._declare(section, sections[section])
+        variables: list[Variable] = []
+        for section, mapping in sections.items():
+            for name_key in mapping:
+                variables.append(_BUILDERS[section](self, Slot(mapping, name_key)))
+        description = self.doc.text_field(root, "description", "'description'")
+        return Model(
+            name=name,
+            time=time,
+            variables=tuple(variables),
+            sectors=sectors,
+            doc=description,
+            path=self.doc.path,
+        )
+
+    # -- top level ---------------------------------------------------------------------
+
+    def _name(self, root: CommentedMap) -> str:
+        if "model" not in root:
+            raise self.doc.error("missing required key 'model' (the model's name)", _START)
+        name = root["model"]
+        if not isinstance(name, str) or not name.strip():
+            raise self.doc.error(
+                f"'model' must be the model's name (text), got {describe(name)}",
+                Slot(root, "model").value_position,
+            )
+        return str(name).strip()
+
+    def _time(self, root: CommentedMap) -> TimeSpec:
+        if "time" not in root:
+            raise self.doc.error("missing required key 'time' (with at least stop and dt)", _START)
+        fields = self.doc.mapping(Slot(root, "time"), "'time'")
+        self.doc.check_keys(fields, TIME_KEYS, "'time'")
+        at = Slot(root, "time").key_position
+
+        def number(key: str, default: Any = MISSING) -> Any:
+            return self.doc.number(fields, key, owner="'time'", owner_position=at, default=default)
+
+        start, stop, dt = number("start", 0.0), number("stop"), number("dt")
+        saveper = number("saveper", None)
+        for key, value in (("dt", dt), ("saveper", saveper)):
+            if value is not None and not value > 0:
+                raise self.doc.value_error(fields, key, f"'{key}' must be positive, got {value:g}")
+        if not stop >= start:
+            raise self.doc.value_error(
+                fields, "stop", f"'stop' ({stop:g}) must not be before 'start' ({start:g})"
+            )
+        units = self.doc.text_field(fields, "units", "'units' of time", default="month")
+        return TimeSpec(start=start, stop=stop, dt=dt, saveper=saveper, units=units)
+
+    def _sectors(self, root: CommentedMap) -> tuple[Sector, ...]:
+        if root.get("sectors") is None:
+            return ()
+        mapping = self.doc.mapping(Slot(root, "sectors"), "'sectors'")
+        sectors = []
+        for name in mapping:
+            if not isinstance(name, str) or not name.strip():
+                raise self.doc.error(
+                    f"sector names must be text, got {describe(name)}",
+                    Slot(mapping, name).key_position,
+                )
+            doc = self.doc.text_field(mapping, name, f"the description of sector {name!r}")
+            self.sectors[canonical(name)] = name
+            sectors.append(Sector(name, doc))
+        return tuple(sectors)
+
+    def _section(self, root: CommentedMap, section: str) -> CommentedMap:
+        if root.get(section) is None:
+            return CommentedMap()
+        return self.doc.mapping(Slot(root, section), f"'{section}' (names to definitions)")
+
+    def _declare(self, section: str, mapping: CommentedMap) -> None:
+        for name in mapping:
+            position = Slot(mapping, name).key_position
+            if not isinstance(name, str) or not name.strip():
+                raise self.doc.error(f"variable names must be text, got {describe(name)}", position)
+            key = canonical(name)
+            if key in BUILTIN_SYMBOLS:
+                raise self.doc.error(
+                    f"{name!r} is a builtin name and cannot be redefined", position
+                )
+            if key in self.declared:
+                first = self.declared[key]
+                raise self.doc.error(
+                    f"duplicate variable name {name!r} (same as {first.name!r} on line "
+                    f"{first.position[0] + 1}; names ignore case, spaces and underscores)",
+                    position,
+                )
+            self.declared[key] = _Declared(str(name).strip(), section, position)
+
+    # -- definitions ------------------------------------------------------------------
+
+    def _definition(self, slot: Slot, section: str) -> CommentedMap:
+        """The mapping of a full-form definition (its keys checked)."""
+        what = f"{_SINGULAR[section]} {slot.key!r}"
+        fields = self.doc.mapping(slot, what)
+        self.doc.check_keys(fields, DEFINITION_KEYS[section] + COMMON_KEYS, what)
+        return fields
+
+    def _common(self, fields: CommentedMap | None, name: str) -> dict[str, Any]:
+        """The fields every variable has, read from ``fields`` (a shorthand has none)."""
+        common: dict[str, Any] = {"name": name}
+        if fields is None:
+            return common
+        for key in ("units", "doc", "source"):
+            common[key] = self.doc.text_field(fields, key, f"'{key}' of {name!r}")
+        if fields.get("sector") is not None:
+            common["sector"] = self._sector_of(Slot(fields, "sector"))
+        if fields.get("limits") is not None:
+            common["limits"] = self.doc.limits(Slot(fields, "limits"))
+        return common
+
+    def _location(self, slot: Slot) -> SourceLocation:
+        return self.doc.location(slot.key_position)
+
+    def _stock(self, slot: Slot) -> Stock:
+        name = self.declared[canonical(slot.key)].name
+        if not isinstance(slot.value, dict):
+            raise self.doc.error(
+                f"stock {name!r} must be a mapping with at least 'initial', "
+                f"got {describe(slot.value)}",
+                slot.value_position,
+            )
+        fields = self._definition(slot, "stocks")
+        initial = self._equation(self.doc.required(fields, "initial", slot, "stock"), "'initial'")
+        inflows = self._flow_names(fields, "inflows", name)
+        return Stock(
+            initial=initial,
+            inflows=inflows,
+            outflows=self._flow_names(fields, "outflows", name, inflows),
+            non_negative=self.doc.boolean(fields, "non_negative"),
+            location=self._location(slot),
+            **self._common(fields, name),
+        )
+
+    def _rate(self, slot: Slot, section: str) -> tuple[Equation, dict[str, Any]]:
+        """The equation and common fields of a flow or auxiliary (full form or shorthand)."""
+        name = self.declared[canonical(slot.key)].name
+        if not isinstance(slot.value, dict):
+            return self._equation(slot, f"the equation of {name!r}"), self._common(None, name)
+        fields = self._definition(slot, section)
+        equation_slot = self.doc.required(fields, "equation", slot, _SINGULAR[section])
+        return self._equation(equation_slot, "'equation'"), self._common(fields, name)
+
+    def _flow(self, slot: Slot) -> Flow:
+        equation, common = self._rate(slot, "flows")
+        return Flow(equation=equation, location=self._location(slot), **common)
+
+    def _auxiliary(self, slot: Slot) -> Auxiliary:
+        equation, common = self._rate(slot, "auxiliaries")
+        return Auxiliary(equation=equation, location=self._location(slot), **common)
+
+    def _constant(self, slot: Slot) -> Constant:
+        name = self.declared[canonical(slot.key)].name
+        if is_number(slot.value):
+            return Constant(value=float(slot.value), location=self._location(slot), name=name)
+        if not isinstance(slot.value, dict):
+            raise self.doc.error(
+                f"constant {name!r} must be a number or a mapping with 'value', "
+                f"got {describe(slot.value)}",
+                slot.value_position,
+            )
+        fields = self._definition(slot, "constants")
+        value = self.doc.number(
+            fields, "value", owner=f"constant {name!r}", owner_position=slot.key_position
+        )
+        return Constant(value=value, location=self._location(slot), **self._common(fields, name))
+
+    def _lookup(self, slot: Slot) -> Lookup:
+        name = self.declared[canonical(slot.key)].name
+        fields: CommentedMap | None = None
+        points = slot
+        if isinstance(slot.value, dict):
+            fields = self._definition(slot, "lookups")
+            points = self.doc.required(fields, "points", slot, "lookup")
+        xs, ys = self._points(points, name)
+        extrapolation = Extrapolation.HOLD
+        if fields is not None and fields.get("extrapolation") is not None:
+            extrapolation = self._extrapolation(Slot(fields, "extrapolation"))
+        return Lookup(
+            xs=xs,
+            ys=ys,
+            extrapolation=extrapolation,
+            location=self._location(slot),
+            **self._common(fields, name),
+        )
+
+    # -- lookups of names ----------------------------------------------------------
+
+    def _sector_of(self, slot: Slot) -> str:
+        value = slot.value
+        if not isinstance(value, str):
+            raise self.doc.error(
+                f"'sector' must be text, got {describe(value)}", slot.value_position
+            )
+        if canonical(value) in self.sectors:
+            return self.sectors[canonical(value)]
+        if not self.sectors:
+            hint = " (declare it under 'sectors:')"
+        else:
+            hint = did_you_mean(str(value), self.sectors.values())
+        raise self.doc.error(f"unknown sector {str(value)!r}{hint}", slot.value_position)
+
+    def _flow_names(
+        self, fields: CommentedMap, key: str, stock: str, listed: tuple[str, ...] = ()
+    ) -> tuple[str, ...]:
+        """The flows under ``key`` of a stock, none of them repeated or among ``listed``."""
+        value = fields.get(key)
+        if value is None:
+            return ()
+        if not isinstance(value, CommentedSeq):
+            raise self.doc.value_error(
+                fields, key, f"{key!r} must be a list of flow names, got {describe(value)}"
+            )
+        names: list[str] = []
+        seen = {canonical(name) for name in listed}
+        for index, item in enumerate(value):
+            position = Slot(value, index).value_position
+            names.append(self._flow_name(item, position, stock))
+            if canonical(names[-1]) in seen:
+                raise self.doc.error(f"flow {item!r} is listed twice in stock {stock!r}", position)
+            seen.add(canonical(names[-1]))
+        return tuple(names)
+
+    def _flow_name(self, item: object, position: Position, stock: str) -> str:
+        if not isinstance(item, str):
+            raise self.doc.error(f"flow names must be text, got {describe(item)}", position)
+        found = self.declared.get(canonical(item))
+        if found is None:
+            flows = [d.name for d in self.declared.values() if d.section == "flows"]
+            close = suggest(item, flows, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise self.doc.error(f"unknown flow {str(item)!r} in stock {stock!r}{hint}", position)
+        if found.section != "flows":
+            kind = f"{_ARTICLE[found.section]} {_SINGULAR[found.section]}"
+            raise self.doc.error(
+                f"{found.name!r} is {kind}, not a flow; a stock's inflows and outflows must be "
+                "defined under 'flows'",
+                position,
+            )
+        return found.name
+
+    def _extrapolation(self, slot: Slot) -> Extrapolation:
+        choices = [e.value for e in Extrapolation]
+        if isinstance(slot.value, str) and slot.value in choices:
+            return Extrapolation(slot.value)
+        hint = did_you_mean(slot.value, choices) if isinstance(slot.value, str) else ""
+        expected = f"'extrapolation' must be one of {', '.join(choices)}"
+        raise self.doc.error(f"{expected}, got {describe(slot.value)}{hint}", slot.value_position)
+
+    # -- equations and lookup points ---------------------------------------------------
+
+    def _equation(self, slot: Slot, what: str) -> Equation:
+        value = slot.value
+        if is_number(value):
+            text = self.doc.number_token(slot)
+            location = self.doc.location(slot.value_position)
+            return parse_equation(text, location=location)
+        if not isinstance(value, str):
+            raise self.doc.error(
+                f"{what} must be an equation (text or a number), got {describe(value)}",
+                slot.value_position,
+            )
+        return self.doc.parse_text(slot, parse_equation)
+
+    def _points(self, slot: Slot, name: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        value = slot.value
+        if isinstance(value, str):
+            parsed_xs, parsed_ys = self.doc.parse_text(slot, parse_lookup_points)
+            return tuple(map(float, parsed_xs)), tuple(map(float, parsed_ys))
+        expected = f"the points of lookup {name!r} must be a list of [x, y] pairs"
+        if not isinstance(value, CommentedSeq) or not value:
+            raise self.doc.error(f"{expected}, got {describe(value)}", slot.value_position)
+        xs: list[float] = []
+        ys: list[float] = []
+        for index, pair in enumerate(value):
+            if not (isinstance(pair, list) and len(pair) == 2 and all(map(is_number, pair))):
+                raise self.doc.error(
+                    f"{expected}, got {describe(pair)}", Slot(value, index).value_position
+                )
+            xs.append(float(pair[0]))
+            ys.append(float(pair[1]))
+        return tuple(xs), tuple(ys)
+
+
+_BUILDERS: dict[str, Callable[[_ModelReader, Slot], Variable]] = {
+    "stocks": _ModelReader._stock,
+    "flows": _ModelReader._flow,
+    "auxiliaries": _ModelReader._auxiliary,
+    "constants": _ModelReader._constant,
+    "lookups": _ModelReader._lookup,
+}

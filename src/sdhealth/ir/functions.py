@@ -1,0 +1,350 @@
+"""System-dynamics builtins as named sympy functions, and the builtin time symbols.
+
+Equations in the IR are sympy expressions. Plain mathematics uses sympy's own objects
+(``Add``, ``Mul``, ``Pow``, ``Min``, ``Max``, ``Abs``, ``exp``, ``log``, ``Piecewise`` for
+``IF THEN ELSE``, relationals, ``And``/``Or``/``Not``). Everything with Vensim-specific meaning
+is one of the unevaluated function classes below: sympy keeps them symbolic, printers turn
+them into Vensim text or kernel code, and the expansion pass (:mod:`sdhealth.compile.expand`)
+replaces the stateful ones by explicit stocks.
+
+Each class records ``vensim`` (the name as Vensim spells it) and its accepted argument counts.
+:data:`BUILTIN_FUNCTIONS` maps the canonical Vensim name to the class and is what the parser
+and the printers consult -- one registry, no string ``if/elif`` chains.
+
+Arguments follow Vensim's order exactly, e.g. ``DELAY N(input, delay time, initial, order)``.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import sympy
+
+__all__ = [
+    "TIME",
+    "TIME_STEP",
+    "INITIAL_TIME",
+    "FINAL_TIME",
+    "SAVEPER",
+    "BUILTIN_SYMBOLS",
+    "SDFunction",
+    "StatefulFunction",
+    "STEP",
+    "PULSE",
+    "PULSE_TRAIN",
+    "RAMP",
+    "ZIDZ",
+    "XIDZ",
+    "INTEGER",
+    "MODULO",
+    "QUANTUM",
+    "LOOKUP",
+    "WITH_LOOKUP",
+    "INITIAL",
+    "DELAY1",
+    "DELAY1I",
+    "DELAY3",
+    "DELAY3I",
+    "DELAY_N",
+    "DELAY_FIXED",
+    "SMOOTH",
+    "SMOOTHI",
+    "SMOOTH3",
+    "SMOOTH3I",
+    "SMOOTH_N",
+    "TREND",
+    "FORECAST",
+    "BUILTIN_FUNCTIONS",
+    "MATH_FUNCTIONS",
+    "is_stateful",
+]
+
+# Builtin symbols. The "@" keeps them apart from any variable key (keys never contain "@"
+# at the start because the parser reads "@" as an error).
+TIME = sympy.Symbol("@time", real=True)
+TIME_STEP = sympy.Symbol("@time step", positive=True)
+INITIAL_TIME = sympy.Symbol("@initial time", real=True)
+FINAL_TIME = sympy.Symbol("@final time", real=True)
+SAVEPER = sympy.Symbol("@saveper", positive=True)
+
+#: Canonical Vensim name -> builtin symbol.
+BUILTIN_SYMBOLS: dict[str, sympy.Symbol] = {
+    "time": TIME,
+    "time step": TIME_STEP,
+    "initial time": INITIAL_TIME,
+    "final time": FINAL_TIME,
+    "saveper": SAVEPER,
+}
+
+
+class SDFunction(sympy.Function):
+    """Base of the SD builtins: unevaluated, with the Vensim spelling attached."""
+
+    vensim: ClassVar[str] = ""
+    #: Depends on TIME (or TIME STEP) although TIME is not an argument.
+    time_dependent: ClassVar[bool] = False
+
+
+class StatefulFunction(SDFunction):
+    """A builtin with memory (delays, smooths, trends): expanded into stocks when compiled."""
+
+
+class STEP(SDFunction):
+    """``STEP(height, step time)``: 0 before ``step time``, ``height`` from then on.
+
+    Vensim's half-step rule: the step is on at time t when ``t + TIME STEP/2 > step time``.
+    """
+
+    vensim = "STEP"
+    nargs = 2
+    time_dependent = True
+
+
+class PULSE(SDFunction):
+    """``PULSE(start, width)``: 1 while ``start <= t < start + width``; a zero width is one dt."""
+
+    vensim = "PULSE"
+    nargs = 2
+    time_dependent = True
+
+
+class PULSE_TRAIN(SDFunction):
+    """``PULSE TRAIN(start, width, repeat time, end)``: pulses repeating every ``repeat time``."""
+
+    vensim = "PULSE TRAIN"
+    nargs = 4
+    time_dependent = True
+
+
+class RAMP(SDFunction):
+    """``RAMP(slope, start, end)``: 0 before ``start``, ``slope*(t-start)``, flat after ``end``."""
+
+    vensim = "RAMP"
+    nargs = 3
+    time_dependent = True
+
+
+class ZIDZ(SDFunction):
+    """``ZIDZ(a, b)``: ``a/b``, or 0 where ``|b|`` is below Vensim's 1e-6."""
+
+    vensim = "ZIDZ"
+    nargs = 2
+
+
+class XIDZ(SDFunction):
+    """``XIDZ(a, b, x)``: ``a/b``, or ``x`` where ``|b|`` is below Vensim's 1e-6."""
+
+    vensim = "XIDZ"
+    nargs = 3
+
+
+class INTEGER(SDFunction):
+    """``INTEGER(x)``: ``x`` truncated toward zero (Vensim's integer part)."""
+
+    vensim = "INTEGER"
+    nargs = 1
+
+
+class QUANTUM(SDFunction):
+    """``QUANTUM(x, q)``: ``q*INTEGER(x/q)`` for ``q > 0``, else ``x``."""
+
+    vensim = "QUANTUM"
+    nargs = 2
+
+
+class MODULO(SDFunction):
+    """``MODULO(x, m)``: ``x - QUANTUM(x, m)``, so the result has the sign of ``x``."""
+
+    vensim = "MODULO"
+    nargs = 2
+
+
+class LOOKUP(SDFunction):
+    """A call of a named lookup: ``LOOKUP(Symbol(lookup key), x)``."""
+
+    vensim = ""
+    nargs = 2
+
+
+class WITH_LOOKUP(SDFunction):
+    """``WITH LOOKUP(x, ((x1,y1), ...))`` as ``WITH_LOOKUP(x, Tuple(xs), Tuple(ys))``."""
+
+    vensim = "WITH LOOKUP"
+    nargs = 3
+
+
+class INITIAL(SDFunction):
+    """``INITIAL(x)``: the value of ``x`` at the initial time, held for the whole run.
+
+    It has memory but no dynamics, so it stays a primitive (not a stock) after compilation.
+    """
+
+    vensim = "INITIAL"
+    nargs = 1
+
+
+class DELAY1(StatefulFunction):
+    """``DELAY1(input, delay time)``: first-order material delay; starts at equilibrium."""
+
+    vensim = "DELAY1"
+    nargs = 2
+
+
+class DELAY1I(StatefulFunction):
+    """``DELAY1I(input, delay time, initial output)``."""
+
+    vensim = "DELAY1I"
+    nargs = 3
+
+
+class DELAY3(StatefulFunction):
+    """``DELAY3(input, delay time)``: three first-order stages of ``delay time/3`` each."""
+
+    vensim = "DELAY3"
+    nargs = 2
+
+
+class DELAY3I(StatefulFunction):
+    """``DELAY3I(input, delay time, initial output)``."""
+
+    vensim = "DELAY3I"
+    nargs = 3
+
+
+class DELAY_N(StatefulFunction):
+    """``DELAY N(input, delay time, initial output, order)``; the order must be a constant."""
+
+    vensim = "DELAY N"
+    nargs = 4
+
+
+class DELAY_FIXED(StatefulFunction):
+    """``DELAY FIXED(input, delay time, initial output)``: a pipeline (conveyor) delay.
+
+    A pipeline is not a finite set of ODE stocks, so expansion keeps it as a primitive with a
+    buffer of past inputs; it still breaks algebraic loops like a stock does.
+    """
+
+    vensim = "DELAY FIXED"
+    nargs = 3
+
+
+class SMOOTH(StatefulFunction):
+    """``SMOOTH(input, smoothing time)``: first-order exponential smoothing."""
+
+    vensim = "SMOOTH"
+    nargs = 2
+
+
+class SMOOTHI(StatefulFunction):
+    """``SMOOTHI(input, smoothing time, initial value)``."""
+
+    vensim = "SMOOTHI"
+    nargs = 3
+
+
+class SMOOTH3(StatefulFunction):
+    """``SMOOTH3(input, smoothing time)``: three cascaded smooths of ``time/3`` each."""
+
+    vensim = "SMOOTH3"
+    nargs = 2
+
+
+class SMOOTH3I(StatefulFunction):
+    """``SMOOTH3I(input, smoothing time, initial value)``."""
+
+    vensim = "SMOOTH3I"
+    nargs = 3
+
+
+class SMOOTH_N(StatefulFunction):
+    """``SMOOTH N(input, smoothing time, initial value, order)``."""
+
+    vensim = "SMOOTH N"
+    nargs = 4
+
+
+class TREND(StatefulFunction):
+    """``TREND(input, average time, initial trend)``: fractional rate of change.
+
+    ``ZIDZ(input - AV, average time * ABS(AV))`` with ``AV = SMOOTHI(input, average time,
+    input/(1 + initial trend*average time))``.
+    """
+
+    vensim = "TREND"
+    nargs = 3
+
+
+class FORECAST(StatefulFunction):
+    """``FORECAST(input, average time, horizon)``: ``input*(1 + TREND(input, time, 0)*horizon)``.
+
+    Follows PySD: ``input*(1 + ZIDZ(input - AV, average time*AV)*horizon)``, ``AV`` a SMOOTH.
+    """
+
+    vensim = "FORECAST"
+    nargs = 3
+
+
+#: Canonical Vensim function name -> SD builtin class.
+BUILTIN_FUNCTIONS: dict[str, type[SDFunction]] = {
+    cls.vensim.lower(): cls
+    for cls in (
+        STEP,
+        PULSE,
+        PULSE_TRAIN,
+        RAMP,
+        ZIDZ,
+        XIDZ,
+        INTEGER,
+        QUANTUM,
+        MODULO,
+        WITH_LOOKUP,
+        INITIAL,
+        DELAY1,
+        DELAY1I,
+        DELAY3,
+        DELAY3I,
+        DELAY_N,
+        DELAY_FIXED,
+        SMOOTH,
+        SMOOTHI,
+        SMOOTH3,
+        SMOOTH3I,
+        SMOOTH_N,
+        TREND,
+        FORECAST,
+    )
+}
+
+
+def _log(x: sympy.Expr, base: sympy.Expr | None = None) -> sympy.Expr:
+    return sympy.log(x) if base is None else sympy.log(x) / sympy.log(base)
+
+
+#: Canonical Vensim name -> (sympy callable, accepted argument counts) for plain maths.
+MATH_FUNCTIONS: dict[str, tuple[object, tuple[int, ...]]] = {
+    "abs": (sympy.Abs, (1,)),
+    "exp": (sympy.exp, (1,)),
+    "ln": (sympy.log, (1,)),
+    "log": (_log, (2,)),
+    "sqrt": (sympy.sqrt, (1,)),
+    "sin": (sympy.sin, (1,)),
+    "cos": (sympy.cos, (1,)),
+    "tan": (sympy.tan, (1,)),
+    "arcsin": (sympy.asin, (1,)),
+    "arccos": (sympy.acos, (1,)),
+    "arctan": (sympy.atan, (1,)),
+    "min": (sympy.Min, (2,)),
+    "max": (sympy.Max, (2,)),
+    "power": (sympy.Pow, (2,)),
+}
+
+
+def is_stateful(expr: sympy.Basic) -> bool:
+    """Whether an expression contains a stateful builtin that compilation must expand.
+
+    >>> x = sympy.Symbol("x")
+    >>> is_stateful(SMOOTH(x, 3) + 1), is_stateful(STEP(x, 3))
+    (True, False)
+    """
+    return any(isinstance(node, StatefulFunction) for node in sympy.preorder_traversal(expr))

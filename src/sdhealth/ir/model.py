@@ -1,0 +1,319 @@
+"""The intermediate representation: a model as frozen data.
+
+Front-ends (YAML, ``.mdl``, XMILE, causal-loop diagrams) build a :class:`Model`; compilation,
+analysis and backends read it. Nothing here mutates: "changing" a model means building a new
+one with :func:`dataclasses.replace` (see :meth:`Model.replace_variable`).
+
+The kind of a variable is its type (:class:`Stock`, :class:`Flow`, :class:`Auxiliary`,
+:class:`Constant`, :class:`Lookup`), never a string. Every equation is an :class:`Equation`:
+a sympy expression plus the text the modeller wrote and where it was written, so errors can
+point at a file, line and column and writers can give the text back unchanged.
+
+Variables refer to each other through sympy symbols named by the variable's key
+(:func:`sdhealth.ir.names.canonical`); :func:`symbol` makes them.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+
+import sympy
+
+from sdhealth.ir.names import canonical
+
+__all__ = [
+    "SourceLocation",
+    "Equation",
+    "TimeSpec",
+    "Extrapolation",
+    "Variable",
+    "Stock",
+    "Flow",
+    "Auxiliary",
+    "Constant",
+    "Lookup",
+    "Subscript",
+    "Sector",
+    "Model",
+    "symbol",
+    "key_of",
+]
+
+
+def symbol(name: str) -> sympy.Symbol:
+    """The sympy symbol that stands for the variable called ``name`` in equations.
+
+    >>> symbol("Teacup  Temperature")
+    teacup temperature
+    """
+    return sympy.Symbol(canonical(name))
+
+
+def key_of(sym: sympy.Symbol) -> str:
+    """The variable key a symbol refers to (the inverse of :func:`symbol`)."""
+    return sym.name
+
+
+@dataclass(frozen=True)
+class SourceLocation:
+    """Where something was written: 1-based line and column; any part may be unknown.
+
+    ``indent`` matters only for a location where a multi-line text starts: the number of
+    columns before the text on its later lines (a YAML block's indentation), so that
+    :meth:`shifted` finds characters on those lines at their real column.
+    """
+
+    path: str | None = None
+    line: int | None = None
+    column: int | None = None
+    indent: int = 0
+
+    def shifted(self, text: str, offset: int) -> SourceLocation:
+        """The location of character ``offset`` of ``text``, if ``text`` starts here.
+
+        >>> SourceLocation("m.yaml", 3, 9, indent=4).shifted("a +\\nb", 4)
+        SourceLocation(path='m.yaml', line=4, column=5, indent=0)
+        """
+        if self.line is None:
+            return self
+        before = text[:offset]
+        newlines = before.count("\n")
+        if newlines == 0:
+            column = None if self.column is None else self.column + offset
+            return SourceLocation(self.path, self.line, column)
+        column = offset - before.rfind("\n") + self.indent
+        return SourceLocation(self.path, self.line + newlines, column)
+
+
+@dataclass(frozen=True)
+class Equation:
+    """A parsed equation: the sympy expression, the modeller's text and where it begins.
+
+    ``references`` lists every variable name the text mentions as ``(key, offset)`` pairs, the
+    offset being the index of the name's first character in ``text``; checks use it to point
+    at the exact line and column of, say, a misspelt name.
+    """
+
+    expr: sympy.Expr
+    text: str | None = None
+    location: SourceLocation | None = None
+    references: tuple[tuple[str, int], ...] = ()
+
+    def location_of(self, key: str) -> SourceLocation | None:
+        """Where the first mention of variable ``key`` starts (or where the equation starts)."""
+        if self.location is None:
+            return None
+        for ref_key, offset in self.references:
+            if ref_key == key and self.text is not None:
+                return self.location.shifted(self.text, offset)
+        return self.location
+
+    @classmethod
+    def of(cls, value: float | int | sympy.Expr) -> Equation:
+        """An equation built in code (no source text)."""
+        return cls(sympy.sympify(value) if isinstance(value, (int, float)) else value)
+
+    @property
+    def free_keys(self) -> frozenset[str]:
+        """Keys of the variables this equation reads (builtin symbols excluded)."""
+        return frozenset(
+            s.name
+            for s in self.expr.free_symbols
+            if isinstance(s, sympy.Symbol) and not s.name.startswith("@")
+        )
+
+
+@dataclass(frozen=True)
+class TimeSpec:
+    """The simulation clock. ``saveper`` defaults to ``dt``; times are in ``units``."""
+
+    start: float = 0.0
+    stop: float = 100.0
+    dt: float = 1.0
+    saveper: float | None = None
+    units: str = "month"
+
+    def __post_init__(self) -> None:
+        if not self.dt > 0:
+            raise ValueError(f"time step dt must be positive, got {self.dt}")
+        if not self.stop >= self.start:
+            raise ValueError(f"stop ({self.stop}) is before start ({self.start})")
+        if self.saveper is not None and not self.saveper > 0:
+            raise ValueError(f"saveper must be positive, got {self.saveper}")
+
+    @property
+    def save_every(self) -> float:
+        return self.dt if self.saveper is None else self.saveper
+
+
+class Extrapolation(StrEnum):
+    """What a lookup returns outside its x-range: Vensim holds the end values by default."""
+
+    HOLD = "hold"
+    LINEAR = "linear"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Variable:
+    """Fields every variable has. ``dims`` names subscript ranges (empty for scalars)."""
+
+    name: str
+    units: str = ""
+    doc: str = ""
+    source: str = ""
+    sector: str | None = None
+    dims: tuple[str, ...] = ()
+    limits: tuple[float | None, float | None] = (None, None)
+    location: SourceLocation | None = None
+
+    @property
+    def key(self) -> str:
+        return canonical(self.name)
+
+    @property
+    def symbol(self) -> sympy.Symbol:
+        return symbol(self.name)
+
+    def equations(self) -> tuple[Equation, ...]:
+        """Every equation of this variable (to scan for names, units, builtins)."""
+        return ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Stock(Variable):
+    """A level: ``d stock/dt = sum(inflows) - sum(outflows)``.
+
+    ``non_negative`` declares that the stock must never go below zero: a run that drives it
+    negative is a :class:`~sdhealth.errors.SimulationError` naming the stock and the time
+    (sdhealth reports rather than silently clips; limit outflows explicitly if intended).
+    ``internal`` marks stocks made by compilation (delay stages), hidden from default output.
+    """
+
+    initial: Equation
+    inflows: tuple[str, ...] = ()
+    outflows: tuple[str, ...] = ()
+    non_negative: bool = False
+    internal: bool = False
+
+    def equations(self) -> tuple[Equation, ...]:
+        return (self.initial,)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Flow(Variable):
+    """A rate that fills or drains stocks (listed in the stocks' inflows/outflows)."""
+
+    equation: Equation
+    internal: bool = False
+
+    def equations(self) -> tuple[Equation, ...]:
+        return (self.equation,)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Auxiliary(Variable):
+    """A variable computed from others at every time step."""
+
+    equation: Equation
+    internal: bool = False
+
+    def equations(self) -> tuple[Equation, ...]:
+        return (self.equation,)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Constant(Variable):
+    """A parameter: one number for the whole run (changed per run with ``params=``)."""
+
+    value: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class Lookup(Variable):
+    """A graphical function: points ``(xs[i], ys[i])`` joined by straight lines."""
+
+    xs: tuple[float, ...]
+    ys: tuple[float, ...]
+    extrapolation: Extrapolation = Extrapolation.HOLD
+
+    def __post_init__(self) -> None:
+        if len(self.xs) != len(self.ys):
+            raise ValueError(
+                f"lookup {self.name!r}: {len(self.xs)} x-values but {len(self.ys)} y-values"
+            )
+
+
+@dataclass(frozen=True)
+class Subscript:
+    """A Vensim subscript range: its elements, the subranges it contains and any mappings."""
+
+    name: str
+    elements: tuple[str, ...]
+    subranges: tuple[str, ...] = ()
+    mappings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Sector:
+    """A named group of variables ("elective", "workforce") with a description."""
+
+    name: str
+    doc: str = ""
+
+
+@dataclass(frozen=True)
+class Model:
+    """A whole model: clock, variables in definition order, subscript ranges, sectors."""
+
+    name: str
+    time: TimeSpec = field(default_factory=TimeSpec)
+    variables: tuple[Variable, ...] = ()
+    subscripts: tuple[Subscript, ...] = ()
+    sectors: tuple[Sector, ...] = ()
+    doc: str = ""
+    path: str | None = None
+
+    @functools.cached_property
+    def _by_key(self) -> Mapping[str, Variable]:
+        return {v.key: v for v in self.variables}
+
+    def __getitem__(self, name: str) -> Variable:
+        return self._by_key[canonical(name)]
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and canonical(name) in self._by_key
+
+    def __iter__(self) -> Iterator[Variable]:
+        return iter(self.variables)
+
+    def __len__(self) -> int:
+        return len(self.variables)
+
+    def of_type(self, kind: type[Variable]) -> tuple[Variable, ...]:
+        """The variables of one kind, e.g. ``model.of_type(Stock)``."""
+        return tuple(v for v in self.variables if isinstance(v, kind))
+
+    @property
+    def stocks(self) -> tuple[Stock, ...]:
+        return tuple(v for v in self.variables if isinstance(v, Stock))
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(v.name for v in self.variables)
+
+    def replace_variable(self, new: Variable) -> Model:
+        """A copy with the variable of the same key replaced by ``new``."""
+        if new.key not in self._by_key:
+            raise KeyError(new.name)
+        variables = tuple(new if v.key == new.key else v for v in self.variables)
+        return replace(self, variables=variables)
+
+    def with_variables(self, *added: Variable) -> Model:
+        """A copy with ``added`` appended (keys must be new)."""
+        return replace(self, variables=self.variables + added)
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.time, self.variables, self.subscripts, self.sectors))

@@ -1,0 +1,260 @@
+"""The user-facing model: :func:`load`, :func:`check` and :class:`Model` with ``run()``.
+
+:class:`Model` is a thin, immutable handle around an :class:`sdhealth.ir.Model` (the data)
+that wires the stages together: checks -> parameter and policy application -> a backend run ->
+a pandas DataFrame with the modellers' names. It sits on top of the import graph (like the CLI):
+it may use ``io``, ``analysis``, ``experiments`` and ``backends``; none of them imports it.
+
+>>> import sdhealth as sd
+>>> model = sd.load("models/teacup.yaml")               # doctest: +SKIP
+>>> model.run(params={"Room Temperature": 20}).iloc[-1]  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+
+import pandas as pd
+
+from sdhealth.analysis.checks import blocking_issues, check_model
+from sdhealth.backends.base import RunSpec, get_backend
+from sdhealth.errors import (
+    Issue,
+    ModelError,
+    ModelSyntaxError,
+    SdhealthError,
+    Severity,
+    UnknownNameError,
+)
+from sdhealth.experiments.policies import Policy, apply_policies, constant_named
+from sdhealth.io import read_model
+from sdhealth.ir import model as irm
+from sdhealth.ir.names import suggest
+
+__all__ = ["Model", "load", "check"]
+
+PathLike = str | os.PathLike[str]
+
+
+class Model:
+    """A loaded model, ready to check and run. It never changes: runs take their own copies.
+
+    Parameters
+    ----------
+    ir_model : sdhealth.ir.Model
+        The model as data (see :mod:`sdhealth.ir`).
+    """
+
+    def __init__(self, ir_model: irm.Model) -> None:
+        self._ir = ir_model
+
+    @property
+    def ir(self) -> irm.Model:
+        """The underlying IR (frozen)."""
+        return self._ir
+
+    @property
+    def name(self) -> str:
+        return self._ir.name
+
+    @property
+    def path(self) -> str | None:
+        return self._ir.path
+
+    @property
+    def time(self) -> irm.TimeSpec:
+        return self._ir.time
+
+    @property
+    def stocks(self) -> tuple[str, ...]:
+        """Names of the modeller's stocks, in model order."""
+        return tuple(s.name for s in self._ir.stocks if not s.internal)
+
+    @property
+    def constants(self) -> dict[str, float]:
+        """Parameter names and their base values."""
+        return {c.name: c.value for c in self._ir.of_type(irm.Constant)}  # type: ignore[attr-defined]
+
+    def __getitem__(self, name: str) -> irm.Variable:
+        return self._ir[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._ir
+
+    def __repr__(self) -> str:
+        kinds = {
+            "stocks": irm.Stock,
+            "flows": irm.Flow,
+            "auxiliaries": irm.Auxiliary,
+            "constants": irm.Constant,
+            "lookups": irm.Lookup,
+        }
+        counts = ", ".join(f"{len(self._ir.of_type(k))} {label}" for label, k in kinds.items())
+        return f"<sdhealth.Model {self.name!r}: {counts}>"
+
+    def check(self) -> list[Issue]:
+        """Every finding of the model checks (errors and warnings); see :func:`check`."""
+        return list(self._checked)
+
+    @functools.cached_property
+    def _checked(self) -> tuple[Issue, ...]:
+        return tuple(check_model(self._ir))
+
+    @functools.cached_property
+    def _blocking(self) -> tuple[Issue, ...]:
+        return tuple(blocking_issues(self._ir))
+
+    def run(
+        self,
+        params: Mapping[str, float] | None = None,
+        policies: Sequence[Policy] = (),
+        *,
+        start: float | None = None,
+        stop: float | None = None,
+        dt: float | None = None,
+        saveper: float | None = None,
+        return_columns: Iterable[str] | None = None,
+        method: str = "euler",
+        backend: str = "pysd",
+    ) -> pd.DataFrame:
+        """Simulate once and return the results, indexed by time, one column per variable.
+
+        Parameters
+        ----------
+        params : mapping of constant name to value, optional
+            Values for this run only; the model keeps its own.
+        policies : sequence of policies
+            Timed changes made with :func:`sdhealth.step`, :func:`~sdhealth.ramp`,
+            :func:`~sdhealth.pulse` or :func:`~sdhealth.table`.
+        start, stop, dt, saveper : float, optional
+            Override the model's clock for this run.
+        return_columns : iterable of names, optional
+            Only these variables (default: every stock, flow, auxiliary and constant).
+        method : {"euler"}
+            Integration method (the PySD backend is Euler-only).
+        backend : str
+            Registered backend name.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Index ``time`` (floats in the model's time unit), columns named as in the model.
+
+        Raises
+        ------
+        ModelError
+            The model has errors (first one shown, all in ``.issues``), or a parameter,
+            policy target or column is unknown.
+        SimulationError
+            A numerical failure (NaN, overflow, a non-negative stock below zero), naming
+            the variable and the time.
+        """
+        if self._blocking:
+            raise ModelError.from_issues(self._blocking)
+        base_values = self._resolve_params(params or {})
+        run_model = self._ir
+        if policies:
+            targets = {
+                constant_named(run_model, p.target, role="policy target").key for p in policies
+            }
+            run_model = apply_policies(run_model, policies, base_values)
+            base_values = {k: v for k, v in base_values.items() if k not in targets}
+        spec = self._run_spec(start, stop, dt, saveper, method, return_columns)
+        result = get_backend(backend).run(run_model, spec, base_values)
+        frame = pd.DataFrame(
+            result.values, index=pd.Index(result.times, name="time"), columns=list(result.columns)
+        )
+        return frame
+
+    def _resolve_params(self, params: Mapping[str, float]) -> dict[str, float]:
+        values: dict[str, float] = {}
+        for name, value in params.items():
+            constant = constant_named(self._ir, name)
+            try:
+                values[constant.key] = float(value)
+            except (TypeError, ValueError):
+                raise ModelError(f"parameter {name!r} must be a number, got {value!r}") from None
+        return values
+
+    def _run_spec(
+        self,
+        start: float | None,
+        stop: float | None,
+        dt: float | None,
+        saveper: float | None,
+        method: str,
+        return_columns: Iterable[str] | None,
+    ) -> RunSpec:
+        clock = self._ir.time
+        try:
+            clock = replace(
+                clock,
+                start=clock.start if start is None else float(start),
+                stop=clock.stop if stop is None else float(stop),
+                dt=clock.dt if dt is None else float(dt),
+                saveper=(clock.saveper if dt is None else None)
+                if saveper is None
+                else float(saveper),
+            )
+        except ValueError as exc:
+            raise ModelError(f"invalid run time settings: {exc}") from None
+        keys = None
+        if return_columns is not None:
+            keys = tuple(self._column_key(name) for name in return_columns)
+        return RunSpec(
+            start=clock.start,
+            stop=clock.stop,
+            dt=clock.dt,
+            saveper=clock.save_every,
+            method=method,
+            return_columns=keys,
+        )
+
+    def _column_key(self, name: str) -> str:
+        if name not in self._ir:
+            close = suggest(name, self._ir.names)
+            hint = f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
+            raise UnknownNameError(f"unknown column {name!r}{hint}")
+        return self._ir[name].key
+
+    def to_yaml(self, path: PathLike) -> None:
+        """Write the model as sdhealth YAML (atomically)."""
+        from sdhealth.io.yaml import dump_yaml
+
+        dump_yaml(self._ir, path)
+
+
+def load(path: PathLike) -> Model:
+    """Read a model file (``.yaml``/``.yml``) into a :class:`Model`.
+
+    Raises
+    ------
+    ModelSyntaxError
+        With ``path:line:col`` for malformed files and equations.
+    SdhealthError
+        For a missing file or an unknown format.
+    """
+    return Model(read_model(Path(path)))
+
+
+def check(model: PathLike | Model | irm.Model) -> list[Issue]:
+    """Check a model (a path, a :class:`Model` or an IR model) and return every finding.
+
+    A file that does not parse gives one ``syntax`` issue instead of raising, so this can
+    be used as a linter over many files.
+    """
+    if isinstance(model, Model):
+        return model.check()
+    if isinstance(model, irm.Model):
+        return list(check_model(model))
+    try:
+        loaded = load(model)
+    except ModelSyntaxError as exc:
+        return [Issue(Severity.ERROR, "syntax", exc.message, exc.path, exc.line, exc.column)]
+    except SdhealthError as exc:
+        return [Issue(Severity.ERROR, "file", str(exc), str(model))]
+    return loaded.check()

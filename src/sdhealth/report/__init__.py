@@ -1,0 +1,1 @@
+"""Reports: plots of results (:mod:`~sdhealth.report.plots`)."""

@@ -1,0 +1,89 @@
+"""Plots of run results: small multiples of time series, saved atomically.
+
+matplotlib runs headless (Agg); nothing here opens a window or prints.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+
+import pandas as pd
+
+from sdhealth.io.atomic import atomic_path
+
+__all__ = ["plot_run", "save_run_plot"]
+
+#: Most panels in one figure; more columns than this are left out (and said so in the title).
+MAX_PANELS = 12
+
+
+def plot_run(
+    results: pd.DataFrame,
+    columns: Sequence[str] | None = None,
+    *,
+    title: str | None = None,
+    time_units: str = "",
+):  # -> matplotlib Figure
+    """A figure with one panel per column (time on x), sharing the time axis.
+
+    Parameters
+    ----------
+    results : DataFrame
+        Output of ``Model.run`` (index = time).
+    columns : sequence of str, optional
+        Which columns to draw (default: all, up to :data:`MAX_PANELS`).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    chosen = list(results.columns if columns is None else columns)
+    left_out = max(0, len(chosen) - MAX_PANELS)
+    chosen = chosen[:MAX_PANELS] or list(results.columns[:1])
+    ncols = 1 if len(chosen) == 1 else 2 if len(chosen) <= 4 else 3
+    nrows = math.ceil(len(chosen) / ncols)
+    fig, axes = plt.subplots(
+        nrows,
+        ncols,
+        figsize=(4.2 * ncols, 2.6 * nrows),
+        sharex=True,
+        squeeze=False,
+        layout="constrained",
+    )
+    for ax, name in zip(axes.flat, chosen, strict=False):
+        ax.plot(results.index, results[name], color="#1f5fa8", linewidth=1.6)
+        ax.set_title(name, fontsize=9)
+        ax.grid(alpha=0.3)
+        ax.tick_params(labelsize=8)
+    for ax in list(axes.flat)[len(chosen) :]:
+        ax.set_visible(False)
+    for ax in axes[-1]:
+        ax.set_xlabel(f"time ({time_units})" if time_units else "time", fontsize=8)
+    heading = title or ""
+    if left_out:
+        heading += f"  ({left_out} more variables not shown)"
+    if heading:
+        fig.suptitle(heading.strip(), fontsize=11)
+    return fig
+
+
+def save_run_plot(
+    results: pd.DataFrame,
+    path: str | os.PathLike[str],
+    columns: Sequence[str] | None = None,
+    *,
+    title: str | None = None,
+    time_units: str = "",
+) -> None:
+    """Draw :func:`plot_run` and write it to ``path`` (PNG, SVG, PDF by suffix) atomically."""
+    import matplotlib.pyplot as plt
+
+    fig = plot_run(results, columns, title=title, time_units=time_units)
+    try:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=120)
+    finally:
+        plt.close(fig)

@@ -1,0 +1,135 @@
+"""The command line, in-process through ``main(argv)`` (one subprocess smoke test at the end)."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from sdhealth.cli import main
+
+
+def run_cli(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    status = main(list(argv), out=out, err=err)
+    return status, out.getvalue(), err.getvalue()
+
+
+MISSPELT = (
+    "model: Misspelt\n"
+    "time: {start: 0, stop: 10, dt: 1}\n"
+    "stocks:\n"
+    "  Level:\n"
+    "    initial: 10\n"
+    "    outflows: [Drain]\n"
+    "flows:\n"
+    "  Drain:\n"
+    "    equation: Level / Drain tme\n"
+    "constants:\n"
+    "  Drain time: 2\n"
+)
+
+
+def test_run_prints_summary_and_writes_csv_and_plot(models_dir, tmp_path):
+    out_csv, out_png = tmp_path / "teacup.csv", tmp_path / "teacup.png"
+    status, out, err = run_cli(
+        "run", str(models_dir / "teacup.yaml"), "--out", str(out_csv), "--plot", str(out_png)
+    )
+    assert status == 0, err
+    assert "simulated 0 to 30 minute" in out
+    assert "Teacup Temperature" in out and "180" in out
+    frame = pd.read_csv(out_csv, index_col=0)
+    assert frame["Teacup Temperature"].iloc[0] == 180
+    assert out_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not list(tmp_path.glob(".*tmp*"))
+
+
+def test_run_with_param_and_parquet(models_dir, tmp_path):
+    target = tmp_path / "r.parquet"
+    status, _, err = run_cli(
+        "run",
+        str(models_dir / "teacup.yaml"),
+        "--param",
+        "Room Temperature=20",
+        "--out",
+        str(target),
+    )
+    assert status == 0, err
+    frame = pd.read_parquet(target)
+    assert frame["Room Temperature"].iloc[0] == 20
+
+
+def test_misspelt_name_is_one_line_with_location_and_exit_2(tmp_path):
+    path = tmp_path / "m.yaml"
+    path.write_text(MISSPELT)
+    status, out, err = run_cli("run", str(path))
+    assert status == 2
+    assert err.strip() == f"{path}:9:23: unknown name 'Drain tme' (did you mean 'Drain time'?)"
+    assert "Traceback" not in err + out
+
+
+def test_check_lists_issues_and_exits_2_on_errors(tmp_path):
+    path = tmp_path / "m.yaml"
+    path.write_text(MISSPELT)
+    status, out, _ = run_cli("check", str(path))
+    assert status == 2
+    assert f"{path}:9:23: unknown name 'Drain tme' (did you mean 'Drain time'?)" in out
+    assert "1 error" in out
+
+
+def test_check_clean_model_exits_0(models_dir):
+    status, out, _ = run_cli("check", str(models_dir / "teacup.yaml"))
+    assert status == 0, out
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (("run", "nope.yaml"), "no such model file"),
+        (("run", "model.txt"), "unknown model format"),
+        (("run", "{models}/teacup.yaml", "--param", "Room Temperature"), "NAME=VALUE"),
+        (("run", "{models}/teacup.yaml", "--param", "Room Temperature=warm"), "not a number"),
+        (("run", "{models}/teacup.yaml", "--param", "Room Temprature=3"), "did you mean"),
+        (("run", "{models}/teacup.yaml", "--out", "{tmp}/r.xlsx"), "cannot write results"),
+        (("frobnicate",), "invalid choice"),
+    ],
+)
+def test_user_errors_exit_2_with_one_line(argv, message, models_dir, tmp_path):
+    args = [a.format(models=models_dir, tmp=tmp_path) for a in argv]
+    status, _, err = run_cli(*args)
+    assert status == 2
+    assert message in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_syntax_error_in_equation_points_at_the_column(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text(MISSPELT.replace("Level / Drain tme", "(Level / Drain time"))
+    status, _, err = run_cli("run", str(path))
+    assert status == 2
+    assert err.startswith(f"{path}:9:")
+    assert "Traceback" not in err
+
+
+def test_failed_run_leaves_previous_results_untouched(tmp_path, models_dir):
+    good = tmp_path / "r.csv"
+    good.write_text("previous results\n")
+    path = tmp_path / "m.yaml"
+    path.write_text(MISSPELT)
+    status, _, _ = run_cli("run", str(path), "--out", str(good))
+    assert status == 2
+    assert good.read_text() == "previous results\n"
+
+
+def test_python_dash_m_smoke(models_dir):
+    proc = subprocess.run(
+        [sys.executable, "-m", "sdhealth", "run", str(models_dir / "teacup.yaml")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "Teacup Temperature" in proc.stdout
