@@ -133,3 +133,26 @@ def test_python_dash_m_smoke(models_dir):
     )
     assert proc.returncode == 0, proc.stderr
     assert "Teacup Temperature" in proc.stdout
+
+
+def test_loops_lists_sir_loops_with_polarity(models_dir, tmp_path):
+    picture = tmp_path / "sir.png"
+    status, out, err = run_cli("loops", str(models_dir / "sir.yaml"), "--plot", str(picture))
+    assert status == 0, err
+    assert "3 feedback loops" in out
+    rows = [line.split()[:2] for line in out.splitlines()[2:5]]
+    assert sorted(rows) == [["B1", "-"], ["B2", "-"], ["R1", "+"]]
+    assert picture.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_loops_through_unknown_name_is_one_line(models_dir):
+    status, _, err = run_cli("loops", str(models_dir / "sir.yaml"), "--through", "Infectd")
+    assert status == 2
+    assert "did you mean 'Infectious'" in err and len(err.strip().splitlines()) == 1
+
+
+def test_teacup_has_one_balancing_loop_via_api(models_dir):
+    import sdhealth as sd
+
+    loops = sd.load(models_dir / "teacup.yaml").loops()
+    assert [(lp.id, lp.polarity) for lp in loops] == [("B1", -1)]

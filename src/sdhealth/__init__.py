@@ -11,7 +11,8 @@ Package layout (import direction top to bottom; see DESIGN.md):
 
 - :mod:`sdhealth.cli`, :mod:`sdhealth.model` -- the command line and the user-facing ``Model``;
 - :mod:`sdhealth.report` -- plots; :mod:`sdhealth.experiments` -- policies (and later sweeps);
-- :mod:`sdhealth.analysis` -- checks and unit analysis;
+- :mod:`sdhealth.analysis` -- checks, unit analysis, feedback loops;
+- :mod:`sdhealth.cld` -- causal-loop diagrams (derived from models or written by hand);
 - :mod:`sdhealth.backends` -- the backend contract and registry, PySD backend;
 - :mod:`sdhealth.compile` -- expansion of stateful builtins, dependency order;
 - :mod:`sdhealth.io` -- YAML reader/writer, Vensim expression parser, atomic writes;
@@ -20,6 +21,7 @@ Package layout (import direction top to bottom; see DESIGN.md):
 
 __version__ = "0.1.0"
 
+from sdhealth.cld import CausalLoopDiagram  # noqa: E402
 from sdhealth.errors import (  # noqa: E402
     BackendError,
     Issue,
@@ -38,6 +40,7 @@ __all__ = [
     "load",
     "check",
     "Model",
+    "CausalLoopDiagram",
     "step",
     "ramp",
     "pulse",

@@ -68,7 +68,34 @@ def build_parser() -> argparse.ArgumentParser:
     chk = commands.add_parser("check", help="check a model for errors and warnings")
     chk.add_argument("model", help="model file (.yaml)")
     chk.set_defaults(handler=_check)
+    loops = commands.add_parser("loops", help="list a model's feedback loops with polarity")
+    loops.add_argument("model", help="model file (.yaml)")
+    loops.add_argument("--through", metavar="NAME", help="only loops through this variable")
+    loops.add_argument(
+        "--max-loops",
+        type=int,
+        default=10_000,
+        metavar="N",
+        help="stop the search after N loops (default 10000)",
+    )
+    loops.add_argument("--plot", metavar="FILE", help="draw the causal-loop diagram (.png/.svg)")
+    loops.set_defaults(handler=_loops)
     return parser
+
+
+def _loops(args: argparse.Namespace, out: TextIO) -> int:
+    from sdhealth.analysis.loops import loop_table
+
+    model = load(args.model)
+    if args.max_loops < 1:
+        raise _UsageError("--max-loops must be at least 1")
+    found = model.loops(through=args.through, max_loops=args.max_loops)
+    print(f"{model.name}: {len(found)} feedback loop{'s' * (len(found) != 1)}", file=out)
+    print(loop_table(found), file=out)
+    if args.plot:
+        model.cld().draw(args.plot, loops=tuple(found))
+        print(f"diagram written to {args.plot}", file=out)
+    return EXIT_OK
 
 
 def _format_value(value: float) -> str:

@@ -21,7 +21,9 @@ from pathlib import Path
 import pandas as pd
 
 from sdhealth.analysis.checks import blocking_issues, check_model
+from sdhealth.analysis.loops import LoopSet
 from sdhealth.backends.base import RunSpec, get_backend
+from sdhealth.cld import CausalLoopDiagram, causal_graph
 from sdhealth.errors import (
     Issue,
     ModelError,
@@ -220,6 +222,18 @@ class Model:
             hint = f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
             raise UnknownNameError(f"unknown column {name!r}{hint}")
         return self._ir[name].key
+
+    def cld(self) -> CausalLoopDiagram:
+        """The model's causal-loop diagram, derived from its equations (signed links)."""
+        return self._cld
+
+    @functools.cached_property
+    def _cld(self) -> CausalLoopDiagram:
+        return causal_graph(self._ir)
+
+    def loops(self, *, through: str | None = None, max_loops: int = 10_000) -> LoopSet:
+        """The model's feedback loops with polarity (R/B) and stable ids; see ``cld().loops``."""
+        return self._cld.loops(through=through, max_loops=max_loops)
 
     def to_yaml(self, path: PathLike) -> None:
         """Write the model as sdhealth YAML (atomically)."""

@@ -1,0 +1,423 @@
+"""The sign of a causal link, from the equations: partial derivatives at the operating point.
+
+A link ``x -> y`` is positive when raising ``x`` raises ``y`` (all else equal), negative when it
+lowers it: the sign of :math:`\\partial y / \\partial x`. :func:`link_signs` finds that sign for
+every variable an equation reads. SD builtins have no derivative in sympy, so the equation is
+first rewritten into a *surrogate* with the same local behaviour, by these rules:
+
+- **lookups** (``LOOKUP(L, u)`` and ``WITH LOOKUP(u, table)``) have the polarity of the table's
+  overall direction: a table that never falls (and rises somewhere) is increasing (+1), one that
+  never rises is decreasing (-1), any other table is non-monotone (0, the link's sign is
+  unknown). The surrogate is the tangent line at the input's initial value ``u0``: the table's
+  value there plus the slope of the segment under ``u0`` (the table's mean slope where that
+  segment is flat or against the overall direction, and 0 for a non-monotone table);
+- **delays, smooths, trends and forecasts** (every stateful builtin) pass on the polarity of
+  their *input* and mark the link as delayed: in equilibrium their output moves with their
+  input. Variables read only by their delay time or order get polarity 0 (whether a longer
+  delay raises or lowers the output depends on the state) and a delay mark; variables read
+  only by their initial value are not causal links at all, like a stock's initial value or
+  ``INITIAL(x)``. A link is delayed when *every* mention of ``x`` in ``y`` sits inside a
+  stateful builtin;
+- **time functions** count as switched on: ``STEP(h, t)`` and ``RAMP(s, ...)`` act as ``h``
+  and ``s`` times a positive switch, ``PULSE`` and ``PULSE TRAIN`` as the switch itself, so a
+  link into one carries the sign it has while the function acts;
+- ``MIN`` and ``MAX`` become stand-ins whose derivative with respect to one argument is a
+  product of unit steps (1 where that argument is the one chosen, 1/2 at a tie, else 0),
+  so it is never negative -- sympy's own ``Min``/``Max`` are slow to rebuild;
+- ``ZIDZ(a, b)`` and ``XIDZ(a, b, x)`` act as ``a/b``; ``INTEGER(x)``, ``QUANTUM(x, q)`` and
+  ``MODULO(x, m)`` as ``x`` (they rise with ``x`` between their steps).
+
+The sign of the surrogate's derivative is then decided in this order, the first answer wins:
+
+1. a derivative that is identically 0 gives 0 (``x`` only chooses a branch of a condition);
+2. the sign at the *operating point* -- the constants' values and the values of all
+   variables at the initial time (:func:`~sdhealth.cld.operating_point.initial_values`) --
+   when it is not 0. A derivative of constants only is decided here, and so are ``ABS``,
+   ``IF THEN ELSE`` and a ``MIN``/``MAX`` of terms of different signs;
+3. where that is 0 or cannot be computed, the sign sympy proves over the whole declared
+   range: every stock declared ``non_negative``, every variable whose ``limits`` start at
+   or above 0 and ``TIME`` (when the run starts at or after 0) taken as non-negative, and
+   the steps ``MIN``/``MAX`` differentiate to as well. A derivative proven non-negative is
+   +1 (non-positive: -1): ``MIN(x, cap)`` rises with ``x`` even while ``cap`` binds, and
+   ``r * x`` rises with ``r`` for a non-negative stock ``x`` that starts at 0;
+4. anything else gives 0 ("unknown or mixed").
+
+Step 3 would agree with step 2 wherever step 2 gives an answer (the operating point lies in
+the declared range), so asking sympy's slower assumption system only where step 2 has no
+answer changes no result and keeps deriving the diagram of a large model fast.
+
+The operating point is :func:`sdhealth.cld.operating_point.initial_values`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import sympy
+from sympy.core.logic import fuzzy_and, fuzzy_or
+
+from sdhealth.cld.operating_point import (
+    STATEFUL_ARGUMENTS,
+    StartEvaluator,
+    as_float,
+    initial_values,
+    interpolate,
+)
+from sdhealth.ir import functions as fn
+from sdhealth.ir.model import Constant, Lookup, Model, Stock, Variable
+
+__all__ = ["LinkSign", "link_signs", "model_link_signs", "lookup_direction"]
+
+
+@dataclass(frozen=True)
+class LinkSign:
+    """The derived sign of one link: ``polarity`` is +1, -1 or 0 (unknown or mixed)."""
+
+    polarity: int
+    delay: bool
+
+
+#: Where a variable is mentioned: directly, inside a stateful input, or in a delay time/order.
+_DIRECT, _DELAYED, _TIMING = "direct", "delayed", "timing"
+
+#: The positive "switched on" factor standing for time functions in surrogates.
+_SWITCH = sympy.Dummy("switch", positive=True)
+
+
+class _Step(sympy.Function):
+    """The unit step of a ``MIN``/``MAX`` derivative: never negative, flat, cheap to build.
+
+    sympy's own ``Min``, ``Max`` and ``Heaviside`` query the assumption system whenever one is
+    built, which made deriving the diagram of a model full of ``MIN`` slow; these stand-ins
+    only evaluate on numbers.
+    """
+
+    @classmethod
+    def eval(cls, x: sympy.Basic) -> sympy.Basic | None:
+        if x.is_Number and x.is_extended_real:
+            return sympy.S.Half if x == 0 else sympy.S.One if x > 0 else sympy.S.Zero
+        return None
+
+    def fdiff(self, argindex: int = 1) -> sympy.Basic:
+        return sympy.S.Zero
+
+    def _eval_is_extended_nonnegative(self) -> bool:
+        return True
+
+    def _eval_is_extended_real(self) -> bool:
+        return True
+
+    def _eval_is_finite(self) -> bool:
+        return True
+
+
+class _Extreme(sympy.Function):
+    """A ``MIN`` (``_Least``) or ``MAX`` (``_Most``) whose derivative is a product of steps."""
+
+    pick: Callable[..., sympy.Basic] = min
+    direction = -1
+
+    @classmethod
+    def eval(cls, *args: sympy.Basic) -> sympy.Basic | None:
+        if all(a.is_Number and a.is_extended_real for a in args):
+            return cls.pick(args)
+        return None
+
+    def fdiff(self, argindex: int = 1) -> sympy.Basic:
+        chosen = self.args[argindex - 1]
+        return sympy.Mul(
+            *(
+                _Step(self.direction * (chosen - other))
+                for index, other in enumerate(self.args)
+                if index != argindex - 1
+            )
+        )
+
+    def _eval_is_extended_real(self) -> bool | None:
+        return fuzzy_and(a.is_extended_real for a in self.args)
+
+    def _eval_is_finite(self) -> bool | None:
+        return fuzzy_and(a.is_finite for a in self.args)
+
+
+class _Least(_Extreme):
+    pick = min
+    direction = -1
+
+    def _eval_is_extended_nonnegative(self) -> bool | None:
+        return fuzzy_and(a.is_extended_nonnegative for a in self.args)
+
+    def _eval_is_extended_nonpositive(self) -> bool | None:
+        return fuzzy_or(a.is_extended_nonpositive for a in self.args)
+
+
+class _Most(_Extreme):
+    pick = max
+    direction = 1
+
+    def _eval_is_extended_nonnegative(self) -> bool | None:
+        return fuzzy_or(a.is_extended_nonnegative for a in self.args)
+
+    def _eval_is_extended_nonpositive(self) -> bool | None:
+        return fuzzy_and(a.is_extended_nonpositive for a in self.args)
+
+
+def lookup_direction(ys: Sequence[float]) -> int:
+    """+1 for a table that never falls and rises somewhere, -1 for the reverse, else 0.
+
+    >>> lookup_direction([0, 0.5, 0.5, 1]), lookup_direction([1, 0.2, 0])
+    (1, -1)
+    >>> lookup_direction([0, 1, 0]), lookup_direction([2, 2])
+    (0, 0)
+    """
+    steps = np.diff(np.asarray(ys, dtype=float))
+    if steps.size and (steps >= 0).all() and (steps > 0).any():
+        return 1
+    if steps.size and (steps <= 0).all() and (steps < 0).any():
+        return -1
+    return 0
+
+
+def _local_slope(xs: Sequence[float], ys: Sequence[float], u: float) -> float:
+    """The slope of the table's segment under ``u`` (0 outside the table, where ends hold)."""
+    if len(xs) < 2 or u < xs[0] or u > xs[-1]:
+        return 0.0
+    i = min(int(np.searchsorted(xs, u, side="right")) - 1, len(xs) - 2)
+    return (ys[i + 1] - ys[i]) / (xs[i + 1] - xs[i])
+
+
+def _mentions(expr: sympy.Basic, role: str, found: dict[str, set[str]]) -> None:
+    """Collect ``key -> roles`` for the variables ``expr`` reads during a run."""
+    if isinstance(expr, sympy.Symbol):
+        if not expr.name.startswith("@"):
+            found.setdefault(expr.name, set()).add(role)
+        return
+    if isinstance(expr, fn.INITIAL):
+        return  # read once, at the start: not a causal link
+    if isinstance(expr, fn.LOOKUP):
+        _mentions(expr.args[1], role, found)  # argument 0 names the table
+        return
+    if isinstance(expr, fn.WITH_LOOKUP):
+        _mentions(expr.args[0], role, found)
+        return
+    spec = STATEFUL_ARGUMENTS.get(type(expr))
+    if spec is None:
+        for arg in expr.args:
+            _mentions(arg, role, found)
+        return
+    _mentions(expr.args[0], _TIMING if role == _TIMING else _DELAYED, found)
+    for index in spec.timing:
+        _mentions(expr.args[index], _TIMING, found)
+
+
+class _Signs:
+    """Surrogates of equations and the signs of their derivatives, for one model."""
+
+    def __init__(self, model: Model, values: Mapping[str, float]) -> None:
+        self.evaluator = StartEvaluator(model, values)
+        self.real = {v.key: sympy.Symbol(v.key, real=True) for v in model.variables}
+        # what step 4 puts in: constants' values, and bounded symbols for the rest
+        self.bounds: dict[sympy.Basic, sympy.Basic] = {}
+        for variable in model.variables:
+            if isinstance(variable, Constant):
+                self.bounds[self.real[variable.key]] = sympy.Float(variable.value)
+            elif _lower_bound(variable) is not None:
+                self.bounds[self.real[variable.key]] = _bounded_symbol(variable)
+        if model.time.start >= 0:
+            self.bounds[fn.TIME] = sympy.Dummy("time", nonnegative=True)
+        self.point: dict[sympy.Basic, sympy.Basic] = {
+            self.real[k]: sympy.Float(value) for k, value in values.items() if k in self.real
+        }
+        self.point.update(
+            (symbol, number)
+            for symbol, number in self.evaluator.numbers.items()
+            if symbol.name.startswith("@")
+        )
+        self.point[_SWITCH] = sympy.Integer(1)
+
+    def surrogate(self, expr: sympy.Basic) -> sympy.Basic:
+        """``expr`` with SD builtins replaced by differentiable stand-ins (module docstring)."""
+        if isinstance(expr, sympy.Symbol):
+            return expr if expr.name.startswith("@") else self.real.get(expr.name, expr)
+        if type(expr) in STATEFUL_ARGUMENTS:
+            return self.surrogate(expr.args[0])
+        rule = _SURROGATES.get(type(expr))
+        if rule is not None:
+            return rule(self, expr)
+        if isinstance(expr, fn.SDFunction):
+            return sympy.Dummy(type(expr).__name__)
+        if not expr.args:
+            return expr
+        return expr.func(*(self.surrogate(arg) for arg in expr.args))
+
+    def sign(self, derivative: sympy.Basic) -> int:
+        """The sign of a surrogate's derivative (the decision order of the module docstring)."""
+        if derivative == 0:
+            return 0
+        at_start = _number_sign(derivative.xreplace(self.point))
+        if at_start != 0:
+            return at_start
+        bounded = derivative.xreplace(self.bounds)
+        if bounded.is_zero:
+            return 0
+        if bounded.is_extended_nonnegative:
+            return 1
+        if bounded.is_extended_nonpositive:
+            return -1
+        return 0
+
+
+def _lower_bound(variable: Variable) -> float | None:
+    low = variable.limits[0]
+    if isinstance(variable, Stock) and variable.non_negative:
+        low = max(low, 0.0) if low is not None else 0.0
+    return low if low is not None and low >= 0 else None
+
+
+def _bounded_symbol(variable: Variable) -> sympy.Dummy:
+    low = _lower_bound(variable)
+    if low is not None and low > 0:
+        return sympy.Dummy(variable.key, positive=True)
+    return sympy.Dummy(variable.key, nonnegative=True)
+
+
+def _number_sign(value: sympy.Basic) -> int:
+    number = as_float(value)
+    if number is None or number == 0:
+        return 0
+    return 1 if number > 0 else -1
+
+
+def _lookup_surrogate(signs: _Signs, expr: sympy.Basic) -> sympy.Basic:
+    table = signs.evaluator.table(expr)
+    if table is None:
+        return sympy.Dummy("lookup")
+    xs, ys, argument, linear = table
+    direction = lookup_direction(ys)
+    span = xs[-1] - xs[0] if len(xs) > 1 else 0.0
+    mean_slope = abs(ys[-1] - ys[0]) / span if span > 0 else 0.0
+    u = signs.surrogate(argument)
+    u0 = signs.evaluator.value(argument)
+    if u0 is None:
+        return sympy.Dummy("lookup") + direction * mean_slope * u
+    slope = _local_slope(xs, ys, u0)
+    if direction == 0:
+        slope = 0.0
+    elif slope * direction <= 0:
+        slope = direction * mean_slope
+    return sympy.Float(interpolate(xs, ys, u0, linear)) + sympy.Float(slope) * (u - u0)
+
+
+def _switched(index: int | None) -> Callable[[_Signs, sympy.Basic], sympy.Basic]:
+    def rule(signs: _Signs, expr: sympy.Basic) -> sympy.Basic:
+        return _SWITCH if index is None else signs.surrogate(expr.args[index]) * _SWITCH
+
+    return rule
+
+
+def _ratio_surrogate(signs: _Signs, expr: sympy.Basic) -> sympy.Basic:
+    return signs.surrogate(expr.args[0]) / signs.surrogate(expr.args[1])
+
+
+def _first_argument(signs: _Signs, expr: sympy.Basic) -> sympy.Basic:
+    return signs.surrogate(expr.args[0])
+
+
+def _extreme_surrogate(kind: type[_Extreme]) -> Callable[[_Signs, sympy.Basic], sympy.Basic]:
+    def rule(signs: _Signs, expr: sympy.Basic) -> sympy.Basic:
+        return kind(*(signs.surrogate(arg) for arg in expr.args))
+
+    return rule
+
+
+def _initial_surrogate(signs: _Signs, expr: sympy.Basic) -> sympy.Basic:
+    value = signs.evaluator.value(expr.args[0])
+    return sympy.Dummy("initial") if value is None else sympy.Float(value)
+
+
+_SURROGATES: dict[type[sympy.Basic], Callable[[_Signs, sympy.Basic], sympy.Basic]] = {
+    fn.LOOKUP: _lookup_surrogate,
+    fn.WITH_LOOKUP: _lookup_surrogate,
+    fn.STEP: _switched(0),
+    fn.RAMP: _switched(0),
+    fn.PULSE: _switched(None),
+    fn.PULSE_TRAIN: _switched(None),
+    fn.ZIDZ: _ratio_surrogate,
+    fn.XIDZ: _ratio_surrogate,
+    fn.INTEGER: _first_argument,
+    fn.QUANTUM: _first_argument,
+    fn.MODULO: _first_argument,
+    fn.INITIAL: _initial_surrogate,
+    sympy.Min: _extreme_surrogate(_Least),
+    sympy.Max: _extreme_surrogate(_Most),
+}
+
+
+def _equation_signs(signs: _Signs, known: set[str], expr: sympy.Basic) -> dict[str, LinkSign]:
+    found: dict[str, set[str]] = {}
+    _mentions(expr, _DIRECT, found)
+    surrogate = signs.surrogate(expr)
+    result: dict[str, LinkSign] = {}
+    for key, roles in found.items():
+        if key not in known:
+            continue
+        if roles == {_TIMING}:
+            result[key] = LinkSign(0, delay=True)
+            continue
+        polarity = signs.sign(sympy.diff(surrogate, signs.real[key]))
+        result[key] = LinkSign(polarity, delay=_DIRECT not in roles)
+    return result
+
+
+def _sources(model: Model) -> set[str]:
+    return {v.key for v in model.variables if not isinstance(v, Lookup)}
+
+
+def link_signs(
+    model: Model, expr: sympy.Basic, *, values: Mapping[str, float] | None = None
+) -> dict[str, LinkSign]:
+    """The sign of every causal link into one equation: ``source key -> LinkSign``.
+
+    Parameters
+    ----------
+    model
+        The model the equation belongs to (for constants, lookups, bounds and the clock).
+    expr
+        The equation of a flow or an auxiliary. Every variable of ``model`` it reads during a
+        run is a source (lookup tables are not; names the model lacks are left out).
+    values
+        The operating point (:func:`initial_values` of ``model`` when not given).
+
+    Examples
+    --------
+    >>> from sdhealth.ir import Constant, Stock, Equation, symbol
+    >>> m = Model("m", variables=(
+    ...     Stock(name="Temperature", initial=Equation.of(180)),
+    ...     Constant(name="Room", value=70.0), Constant(name="Time", value=10.0)))
+    >>> heat_loss = (symbol("Temperature") - symbol("Room")) / symbol("Time")
+    >>> {k: s.polarity for k, s in sorted(link_signs(m, heat_loss).items())}
+    {'room': -1, 'temperature': 1, 'time': -1}
+    """
+    signs = _Signs(model, initial_values(model) if values is None else values)
+    return _equation_signs(signs, _sources(model), expr)
+
+
+def model_link_signs(
+    model: Model, *, values: Mapping[str, float] | None = None
+) -> dict[str, dict[str, LinkSign]]:
+    """:func:`link_signs` of every flow and auxiliary: ``target key -> source key -> sign``.
+
+    Stocks are not in the result: their links are their flows (in +1, out -1).
+    """
+    signs = _Signs(model, initial_values(model) if values is None else values)
+    known = _sources(model)
+    result: dict[str, dict[str, LinkSign]] = {}
+    for variable in model.variables:
+        if isinstance(variable, Stock | Constant | Lookup):
+            continue
+        equations = variable.equations()
+        if equations:
+            result[variable.key] = _equation_signs(signs, known, equations[0].expr)
+    return result

@@ -1,0 +1,504 @@
+"""The hand-written causal-loop diagram format: strict reading and exact writing of CLD YAML.
+
+The format is documented in ``docs/cld-format.md``: a diagram's name (``diagram``), an optional
+``description``, its ``nodes`` (name -> kind, sector, units, reference value, doc, optional
+equation) and its ``links`` (a list of ``{from, to, polarity, delay, derived}``).
+
+Reading is as strict as the model format (:mod:`sdhealth.io.yaml`): an unknown key (with the
+nearest allowed one), a duplicate key or node name (names compare by
+:func:`~sdhealth.ir.names.canonical` key), a link to an undeclared node (with the nearest
+declared names), a polarity other than ``"+"``/``"-"`` (or ``"?"`` on a derived link), a
+duplicate link, a value of the wrong type or an equation that does not parse or reads an
+undeclared name is a :class:`~sdhealth.errors.ModelSyntaxError` with the file, line and column
+of the offending key or value. Positions come from ruamel.yaml's round-trip loader through
+:mod:`sdhealth.io.yaml_nodes`.
+
+Writing gives back what was read: ``cld_from_yaml_text(cld_to_yaml_text(d)) == d`` for every
+diagram (derived ones included: their links are written with ``derived: true``), and writing
+what was read gives the same text again. Node and link attributes other than the documented ones
+are not written.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.constructor import DuplicateKeyError
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString, LiteralScalarString
+
+from sdhealth.cld.diagram import CausalLoopDiagram, Node, NodeKind
+from sdhealth.errors import ModelSyntaxError
+from sdhealth.io.atomic import write_text_atomic
+from sdhealth.io.expressions import parse_equation
+from sdhealth.io.yaml_nodes import Document, Position, Slot, describe, did_you_mean, is_number
+from sdhealth.ir.functions import BUILTIN_SYMBOLS
+from sdhealth.ir.model import Equation
+from sdhealth.ir.names import canonical, suggest
+from sdhealth.ir.vensim import expr_to_vensim
+
+__all__ = [
+    "load_cld",
+    "cld_from_yaml_text",
+    "dump_cld",
+    "cld_to_yaml_text",
+    "TOP_LEVEL_KEYS",
+    "NODE_KEYS",
+    "LINK_KEYS",
+]
+
+#: Keys allowed at the top of a diagram file.
+TOP_LEVEL_KEYS = ("diagram", "description", "nodes", "links")
+#: Keys allowed in a node's definition.
+NODE_KEYS = ("kind", "sector", "units", "reference", "doc", "equation")
+#: Keys allowed in a link.
+LINK_KEYS = ("from", "to", "polarity", "delay", "derived")
+
+_POLARITY_OF: dict[object, int] = {"+": 1, "-": -1, 1: 1, -1: -1}
+_SIGN_OF = {1: "+", -1: "-", 0: "?"}
+_START: Position = (0, 0)
+
+
+# --------------------------------------------------------------------------------- reading
+
+
+def load_cld(path: str | os.PathLike[str]) -> CausalLoopDiagram:
+    """Read a causal-loop diagram from a YAML file.
+
+    Raises
+    ------
+    ModelSyntaxError
+        The file cannot be read, is not YAML, or breaks a rule of the format (with the file,
+        line and column).
+    """
+    where = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ModelSyntaxError("no such diagram file", where) from None
+    except UnicodeDecodeError:
+        raise ModelSyntaxError("the diagram file is not UTF-8 text", where) from None
+    except OSError as exc:
+        raise ModelSyntaxError(f"cannot read the diagram file ({exc.strerror})", where) from None
+    return cld_from_yaml_text(text, path=where)
+
+
+def cld_from_yaml_text(text: str, *, path: str | None = None) -> CausalLoopDiagram:
+    """Read a causal-loop diagram from YAML text (``path`` is only used in messages).
+
+    >>> cld = cld_from_yaml_text('''
+    ... diagram: Growth
+    ... nodes:
+    ...   Population: {kind: stock, reference: 1000}
+    ...   Births: flow
+    ... links:
+    ...   - {from: Population, to: Births, polarity: "+"}
+    ...   - {from: Births, to: Population, polarity: "+", delay: true}
+    ... ''')
+    >>> cld.node("population").reference, cld.link("Births", "Population").delay
+    (1000.0, True)
+    >>> cld_from_yaml_text("diagram: X\\nnodes: {A: stok}")
+    Traceback (most recent call last):
+    ...
+    sdhealth.errors.ModelSyntaxError: 2:12: kind of node 'A' must be one of stock, flow, \
+auxiliary, constant, lookup, got 'stok' (did you mean 'stock'?)
+    """
+    document = Document.of(text, path)
+    return _Reader(document).read(_parse_yaml(text, document))
+
+
+def _parse_yaml(text: str, document: Document) -> CommentedMap:
+    yaml = YAML(typ="rt")
+    try:
+        root = yaml.load(text)
+    except DuplicateKeyError as exc:
+        found = re.search(r'found duplicate key "(.*)" with value', exc.problem or "")
+        key = found.group(1) if found else "?"
+        mark = exc.problem_mark
+        position = (mark.line, mark.column) if mark is not None else _START
+        raise document.error(f"duplicate key {key!r}", position) from None
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        position = (mark.line, mark.column) if mark is not None else _START
+        raise document.error(f"invalid YAML: {exc.problem or exc.context}", position) from None
+    except YAMLError as exc:
+        raise ModelSyntaxError(f"invalid YAML: {exc}", document.path) from None
+    if root is None:
+        raise document.error("the diagram file is empty (it needs 'diagram' and 'nodes')", _START)
+    if not isinstance(root, CommentedMap):
+        raise document.error(f"a diagram file must be a mapping, got {describe(root)}", _START)
+    return root
+
+
+class _Reader:
+    """Reads one parsed document into a :class:`CausalLoopDiagram`."""
+
+    def __init__(self, document: Document) -> None:
+        self.doc = document
+        self.names: dict[str, str] = {}  # key -> name as declared
+        self.lines: dict[str, int] = {}  # key -> line of the declaration
+
+    def read(self, root: CommentedMap) -> CausalLoopDiagram:
+        self._check_top_keys(root)
+        name = self._required_text(root, "diagram", "the diagram's name")
+        description = self._text(root, "description", "'description'")
+        graph = nx.DiGraph()
+        nodes = self._mapping(root, "nodes", required=True)
+        for node_name in nodes:
+            self._declare(Slot(nodes, node_name))
+        for node_name in nodes:
+            node = self._node(Slot(nodes, node_name))
+            graph.add_node(node.name, **_attributes(node))
+        for source, target, attributes in self._links(root):
+            graph.add_edge(source, target, **attributes)
+        return CausalLoopDiagram(graph, name=name, doc=description)
+
+    # -- top level and nodes -------------------------------------------------------------
+
+    def _check_top_keys(self, root: CommentedMap) -> None:
+        if "model" in root and "diagram" not in root:
+            raise self.doc.error(
+                "this looks like a model file, not a diagram: load it with sdhealth.load() "
+                "and use model.cld()",
+                Slot(root, "model").key_position,
+            )
+        self.doc.check_keys(root, TOP_LEVEL_KEYS, "the diagram file")
+
+    def _declare(self, slot: Slot) -> None:
+        name, position = slot.key, slot.key_position
+        if not isinstance(name, str) or not name.strip():
+            raise self.doc.error(f"node names must be text, got {describe(name)}", position)
+        key = canonical(name)
+        if key in BUILTIN_SYMBOLS:
+            raise self.doc.error(f"{name!r} is a builtin name and cannot be a node", position)
+        if key in self.names:
+            raise self.doc.error(
+                f"duplicate node {name!r} (same as {self.names[key]!r} on line "
+                f"{self.lines[key]}; names ignore case, spaces and underscores)",
+                position,
+            )
+        self.names[key] = name.strip()
+        self.lines[key] = position[0] + 1
+
+    def _node(self, slot: Slot) -> Node:
+        name = self.names[canonical(slot.key)]
+        if slot.value is None:
+            return Node(name)
+        if isinstance(slot.value, str):
+            return Node(name, kind=self._kind(slot, name))
+        if not isinstance(slot.value, CommentedMap):
+            raise self.doc.error(
+                f"node {name!r} must be a kind (stock, flow ...) or a mapping, "
+                f"got {describe(slot.value)}",
+                slot.value_position,
+            )
+        fields = slot.value
+        what = f"node {name!r}"
+        self.doc.check_keys(fields, NODE_KEYS, what)
+        kind = self._kind(Slot(fields, "kind"), name) if "kind" in fields else NodeKind.AUXILIARY
+        sector = self._text(fields, "sector", f"'sector' of {what}") or None
+        return Node(
+            name,
+            kind=kind,
+            sector=sector,
+            units=self._text(fields, "units", f"'units' of {what}"),
+            reference=self._reference(fields, what),
+            doc=self._text(fields, "doc", f"'doc' of {what}"),
+            equation=self._equation(Slot(fields, "equation"), what)
+            if "equation" in fields
+            else None,
+        )
+
+    def _kind(self, slot: Slot, name: str) -> NodeKind:
+        choices = [kind.value for kind in NodeKind]
+        if isinstance(slot.value, str) and slot.value in choices:
+            return NodeKind(slot.value)
+        hint = did_you_mean(slot.value, choices) if isinstance(slot.value, str) else ""
+        raise self.doc.error(
+            f"kind of node {name!r} must be one of {', '.join(choices)}, "
+            f"got {describe(slot.value)}{hint}",
+            slot.value_position,
+        )
+
+    def _reference(self, fields: CommentedMap, what: str) -> float | None:
+        value = fields.get("reference")
+        if value is None:
+            return None
+        if not is_number(value):
+            raise self.doc.error(
+                f"'reference' of {what} must be a number, got {describe(value)}",
+                Slot(fields, "reference").value_position,
+            )
+        return float(value)
+
+    def _equation(self, slot: Slot, what: str) -> Equation | None:
+        value = slot.value
+        if value is None:
+            return None
+        if is_number(value):
+            text = self.doc.number_token(slot)
+            positions = [slot.value_position] * (len(text) + 1)
+        elif isinstance(value, str):
+            text = str(value)
+            positions = self.doc.text_positions(slot)
+        else:
+            raise self.doc.error(
+                f"'equation' of {what} must be text or a number, got {describe(value)}",
+                slot.value_position,
+            )
+        try:
+            equation = parse_equation(text)
+        except ModelSyntaxError as exc:
+            raise self.doc.error(exc.message, positions[_offset(text, exc)]) from None
+        for key, offset in equation.references:
+            if key not in self.names:
+                close = suggest(key, self.names.values(), n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise self.doc.error(
+                    f"equation of {what} reads {key!r}, which is not a node of the diagram{hint}",
+                    positions[offset],
+                )
+        return dataclasses.replace(equation, location=self.doc.location(positions[0]))
+
+    # -- links ---------------------------------------------------------------------------
+
+    def _links(self, root: CommentedMap) -> list[tuple[str, str, dict[str, Any]]]:
+        value = root.get("links")
+        if value is None:
+            return []
+        if not isinstance(value, CommentedSeq):
+            raise self.doc.error(
+                f"'links' must be a list of {{from, to, polarity}} mappings, got {describe(value)}",
+                Slot(root, "links").value_position,
+            )
+        links: list[tuple[str, str, dict[str, Any]]] = []
+        first_line: dict[tuple[str, str], int] = {}
+        for index in range(len(value)):
+            slot = Slot(value, index)
+            source, target, attributes = self._link(slot)
+            pair = (canonical(source), canonical(target))
+            if pair in first_line:
+                raise self.doc.error(
+                    f"duplicate link {source!r} -> {target!r} (first written on line "
+                    f"{first_line[pair]})",
+                    slot.value_position,
+                )
+            first_line[pair] = slot.value_position[0] + 1
+            links.append((source, target, attributes))
+        return links
+
+    def _link(self, slot: Slot) -> tuple[str, str, dict[str, Any]]:
+        fields = slot.value
+        if not isinstance(fields, CommentedMap):
+            raise self.doc.error(
+                f'a link must be a mapping like {{from: A, to: B, polarity: "+"}}, '
+                f"got {describe(fields)}",
+                slot.value_position,
+            )
+        self.doc.check_keys(fields, LINK_KEYS, "a link")
+        for key in ("from", "to", "polarity"):
+            if key not in fields:
+                raise self.doc.error(f"a link is missing required key {key!r}", slot.value_position)
+        source = self._end(Slot(fields, "from"))
+        target = self._end(Slot(fields, "to"))
+        derived = self._flag(fields, "derived")
+        polarity = self._polarity(Slot(fields, "polarity"), derived)
+        delay = self._flag(fields, "delay")
+        return source, target, {"polarity": polarity, "delay": delay, "declared": not derived}
+
+    def _end(self, slot: Slot) -> str:
+        value = slot.value
+        if not isinstance(value, str):
+            raise self.doc.error(
+                f"'{slot.key}' must be a node name, got {describe(value)}", slot.value_position
+            )
+        found = self.names.get(canonical(value))
+        if found is None:
+            close = suggest(value, self.names.values())
+            hint = f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
+            raise self.doc.error(
+                f"link {slot.key} {str(value)!r}, which is not a declared node{hint}",
+                slot.value_position,
+            )
+        return found
+
+    def _polarity(self, slot: Slot, derived: bool) -> int:
+        value = slot.value
+        if isinstance(value, str):
+            value = str(value).strip()
+        if not isinstance(value, bool) and value in _POLARITY_OF:
+            return _POLARITY_OF[value]
+        if derived and value == "?":
+            return 0
+        unknown = ' ("?" is only allowed on derived links)' if value == "?" else ""
+        raise self.doc.error(
+            f'polarity must be "+" or "-", got {describe(value)}{unknown}',
+            slot.value_position,
+        )
+
+    def _flag(self, fields: CommentedMap, key: str) -> bool:
+        value = fields.get(key)
+        if value is None:
+            return False
+        if not isinstance(value, bool):
+            raise self.doc.error(
+                f"'{key}' must be true or false, got {describe(value)}",
+                Slot(fields, key).value_position,
+            )
+        return value
+
+    # -- typed values --------------------------------------------------------------------
+
+    def _mapping(self, root: CommentedMap, key: str, *, required: bool) -> CommentedMap:
+        if key not in root:
+            if required:
+                raise self.doc.error(f"missing required key {key!r}", _START)
+            return CommentedMap()
+        value = root[key]
+        if value is None:
+            return CommentedMap()
+        if not isinstance(value, CommentedMap):
+            raise self.doc.error(
+                f"'{key}' must be a mapping of names to definitions, got {describe(value)}",
+                Slot(root, key).value_position,
+            )
+        return value
+
+    def _required_text(self, root: CommentedMap, key: str, what: str) -> str:
+        if key not in root:
+            raise self.doc.error(f"missing required key {key!r} ({what})", _START)
+        value = root[key]
+        if not isinstance(value, str) or not value.strip():
+            raise self.doc.error(
+                f"{key!r} must be {what} (text), got {describe(value)}",
+                Slot(root, key).value_position,
+            )
+        return str(value).strip()
+
+    def _text(self, fields: CommentedMap, key: str, what: str) -> str:
+        value = fields.get(key)
+        if value is None:
+            return ""
+        if not isinstance(value, str):
+            hint = f" (quote it: '{value}')" if is_number(value) else ""
+            raise self.doc.error(
+                f"{what} must be text, got {describe(value)}{hint}",
+                Slot(fields, key).value_position,
+            )
+        return str(value)
+
+
+def _offset(text: str, error: ModelSyntaxError) -> int:
+    """The offset in ``text`` of a parse error reported as 1-based line:column of ``text``."""
+    if error.line is None or error.column is None:
+        return 0
+    start = 0
+    for _ in range(error.line - 1):
+        newline = text.find("\n", start)
+        if newline < 0:
+            break
+        start = newline + 1
+    return min(start + error.column - 1, len(text))
+
+
+def _attributes(node: Node) -> dict[str, Any]:
+    fields = dataclasses.asdict(node)
+    fields.pop("name")
+    fields["equation"] = node.equation  # asdict would turn it into a dict
+    return fields
+
+
+# --------------------------------------------------------------------------------- writing
+
+
+def dump_cld(cld: CausalLoopDiagram, path: str | os.PathLike[str]) -> None:
+    """Write a diagram to ``path`` in the YAML format, atomically (temp file + rename)."""
+    write_text_atomic(path, cld_to_yaml_text(cld))
+
+
+def cld_to_yaml_text(cld: CausalLoopDiagram) -> str:
+    """The YAML text of a diagram.
+
+    >>> g = nx.DiGraph()
+    >>> g.add_node("Cases", kind="stock", reference=10)
+    >>> g.add_edge("Cases", "New cases", polarity=1)
+    >>> g.add_edge("New cases", "Cases", polarity=1, delay=True)
+    >>> print(cld_to_yaml_text(CausalLoopDiagram(g, name="Outbreak")))
+    diagram: Outbreak
+    nodes:
+      Cases:
+        kind: stock
+        reference: 10
+      New cases:
+        kind: auxiliary
+    links:
+      - {from: Cases, to: New cases, polarity: "+"}
+      - {from: New cases, to: Cases, polarity: "+", delay: true}
+    <BLANKLINE>
+    """
+    root = CommentedMap()
+    root["diagram"] = cld.name
+    if cld.doc:
+        root["description"] = _string(cld.doc)
+    name_of = {canonical(name): name for name in cld}
+    root["nodes"] = CommentedMap((node.name, _node_map(node, name_of)) for node in cld.nodes)
+    links = CommentedSeq(_link_map(link) for link in cld.links)
+    if links:
+        root["links"] = links
+    stream = io.StringIO()
+    _writer().dump(root, stream)
+    return stream.getvalue()
+
+
+def _writer() -> YAML:
+    yaml = YAML(typ="rt")
+    yaml.width = 4096  # never fold an equation over lines
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    return yaml
+
+
+def _string(text: str) -> str:
+    return LiteralScalarString(text) if "\n" in text else text
+
+
+def _number(value: float) -> int | float:
+    """Integral values print without a trailing ``.0``."""
+    return int(value) if value.is_integer() and abs(value) < 1e15 else value
+
+
+def _node_map(node: Node, name_of: dict[str, str]) -> CommentedMap:
+    fields = CommentedMap(kind=node.kind.value)
+    for key in ("sector", "units"):
+        if getattr(node, key):
+            fields[key] = _string(getattr(node, key))
+    if node.reference is not None:
+        fields["reference"] = _number(node.reference)
+    if node.doc:
+        fields["doc"] = _string(node.doc)
+    if node.equation is not None:
+        text = node.equation.text
+        if text is None:
+            text = expr_to_vensim(node.equation.expr, lambda key: name_of.get(key, key))
+        fields["equation"] = _string(text)
+    return fields
+
+
+def _link_map(link: Any) -> CommentedMap:
+    fields = CommentedMap()
+    fields["from"] = link.source
+    fields["to"] = link.target
+    fields["polarity"] = DoubleQuotedScalarString(_SIGN_OF[link.polarity])
+    if link.delay:
+        fields["delay"] = True
+    if not link.declared:
+        fields["derived"] = True
+    fields.fa.set_flow_style()
+    return fields
