@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -34,13 +33,6 @@ from sdhealth.ir.model import (
     Stock,
     TimeSpec,
     symbol,
-)
-
-TEST_MODELS = Path(
-    os.environ.get(
-        "SDHEALTH_TEST_MODELS",
-        Path(__file__).resolve().parents[3] / "shared" / "test-models" / "tests",
-    )
 )
 
 
@@ -83,10 +75,8 @@ def run(
 # --------------------------------------------------------------------------- results
 
 
-def test_teacup_matches_vensims_canonical_output(backend) -> None:
-    canonical = TEST_MODELS / "case_sensitive_extension" / "output.csv"
-    if not canonical.exists():
-        pytest.skip(f"the SDXorg test models are not at {TEST_MODELS}")
+def test_teacup_matches_vensims_canonical_output(backend, test_models_dir) -> None:
+    canonical = test_models_dir / "case_sensitive_extension" / "output.csv"
     expected = pd.read_csv(canonical, index_col=0)
     frame = run(backend, teacup())
     np.testing.assert_allclose(frame.index, expected.index.astype(float))
