@@ -167,6 +167,22 @@ class _Expander:
     def equation(self, expr: sympy.Expr) -> Equation:
         return Equation(expr, location=self.location)
 
+    def _add(self, kind: type[Variable], name: str, **fields: object) -> sympy.Symbol:
+        """Add an internal variable of ``kind`` (owner's dims and sector) and return its symbol."""
+        owner = self._owner()
+        self.made.append(
+            kind(  # type: ignore[call-arg]
+                name=name,
+                internal=True,
+                doc=self.doc,
+                dims=owner.dims,
+                sector=owner.sector,
+                location=self.location,
+                **fields,  # type: ignore[arg-type]
+            )
+        )
+        return symbol(name)
+
     def stock(
         self,
         name: str,
@@ -175,53 +191,17 @@ class _Expander:
         outflows: tuple[str, ...] = (),
     ) -> sympy.Symbol:
         """Add an internal stock and return its symbol."""
-        owner = self._owner()
-        self.made.append(
-            Stock(
-                name=name,
-                initial=self.equation(initial),
-                inflows=inflows,
-                outflows=outflows,
-                internal=True,
-                doc=self.doc,
-                dims=owner.dims,
-                sector=owner.sector,
-                location=self.location,
-            )
+        return self._add(
+            Stock, name, initial=self.equation(initial), inflows=inflows, outflows=outflows
         )
-        return symbol(name)
 
     def flow(self, name: str, expr: sympy.Expr) -> sympy.Symbol:
         """Add an internal flow and return its symbol."""
-        owner = self._owner()
-        self.made.append(
-            Flow(
-                name=name,
-                equation=self.equation(expr),
-                internal=True,
-                doc=self.doc,
-                dims=owner.dims,
-                sector=owner.sector,
-                location=self.location,
-            )
-        )
-        return symbol(name)
+        return self._add(Flow, name, equation=self.equation(expr))
 
     def auxiliary(self, name: str, expr: sympy.Expr) -> sympy.Symbol:
         """Add an internal auxiliary and return its symbol."""
-        owner = self._owner()
-        self.made.append(
-            Auxiliary(
-                name=name,
-                equation=self.equation(expr),
-                internal=True,
-                doc=self.doc,
-                dims=owner.dims,
-                sector=owner.sector,
-                location=self.location,
-            )
-        )
-        return symbol(name)
+        return self._add(Auxiliary, name, equation=self.equation(expr))
 
     def _owner(self) -> Variable:
         assert self.owner is not None
