@@ -99,7 +99,8 @@ def _loops(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _format_value(value: float) -> str:
-    return f"{value:,.4g}" if abs(value) < 1e5 else f"{value:,.0f}"
+    """Readable numbers: ``65,000`` for large values, 4 significant digits otherwise."""
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
 
 
 def _summary(model: Model, results: pd.DataFrame, out: TextIO) -> None:
