@@ -33,6 +33,7 @@ from sdhealth.errors import (  # noqa: E402
     UnknownNameError,
 )
 from sdhealth.experiments.policies import pulse, ramp, step, table  # noqa: E402
+from sdhealth.experiments.scenarios import Scenario, load_scenario  # noqa: E402
 from sdhealth.model import Model, check, load  # noqa: E402
 
 __all__ = [
@@ -45,6 +46,8 @@ __all__ = [
     "ramp",
     "pulse",
     "table",
+    "Scenario",
+    "load_scenario",
     "SdhealthError",
     "ModelSyntaxError",
     "ModelError",

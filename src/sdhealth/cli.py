@@ -59,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME=VALUE",
         help="set a constant for this run (repeatable)",
     )
+    run.add_argument("--scenario", metavar="FILE", help="apply a scenario file (params, policies)")
     run.add_argument("--out", metavar="FILE", help="write results (.csv or .parquet)")
     run.add_argument("--plot", metavar="FILE", help="write a plot of the stocks (.png/.svg)")
     run.add_argument("--stop", type=float, help="final time (default: the model's)")
@@ -131,7 +132,7 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
 
     model = load(args.model)
     params = dict(_param(p) for p in args.param)
-    results = model.run(params=params, stop=args.stop, dt=args.dt)
+    results = model.run(params=params, scenario=args.scenario, stop=args.stop, dt=args.dt)
     _summary(model, results, out)
     if args.out:
         write_results(results, args.out)

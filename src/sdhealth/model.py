@@ -33,6 +33,7 @@ from sdhealth.errors import (
     UnknownNameError,
 )
 from sdhealth.experiments.policies import Policy, apply_policies, constant_named
+from sdhealth.experiments.scenarios import Scenario, load_scenario
 from sdhealth.io import read_model
 from sdhealth.ir import model as irm
 from sdhealth.ir.names import suggest
@@ -115,6 +116,7 @@ class Model:
         params: Mapping[str, float] | None = None,
         policies: Sequence[Policy] = (),
         *,
+        scenario: Scenario | PathLike | None = None,
         start: float | None = None,
         stop: float | None = None,
         dt: float | None = None,
@@ -132,6 +134,9 @@ class Model:
         policies : sequence of policies
             Timed changes made with :func:`sdhealth.step`, :func:`~sdhealth.ramp`,
             :func:`~sdhealth.pulse` or :func:`~sdhealth.table`.
+        scenario : Scenario or path, optional
+            A scenario file (or :func:`sdhealth.load_scenario` result): its params and
+            policies apply first; ``params`` and ``policies`` given here come on top.
         start, stop, dt, saveper : float, optional
             Override the model's clock for this run.
         return_columns : iterable of names, optional
@@ -157,6 +162,12 @@ class Model:
         """
         if self._blocking:
             raise ModelError.from_issues(self._blocking)
+        if scenario is not None:
+            if not isinstance(scenario, Scenario):
+                scenario = load_scenario(scenario)
+            scenario.validate(self._ir)
+            params = {**scenario.param_values, **(params or {})}
+            policies = (*scenario.policies, *policies)
         base_values = self._resolve_params(params or {})
         run_model = self._ir
         if policies:

@@ -1,0 +1,81 @@
+"""Reading a YAML file into ruamel's round-trip tree, with every failure at ``file:line:col``.
+
+Shared by every YAML format sdhealth reads (models, causal-loop diagrams, scenarios): the file
+is read as UTF-8, parsed by ruamel.yaml's round-trip loader (which keeps the position of every
+key and value), duplicate keys and YAML syntax errors become
+:class:`~sdhealth.errors.ModelSyntaxError` with the file, line and column, and the top level
+must be a mapping.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap
+from ruamel.yaml.constructor import DuplicateKeyError
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from sdhealth.errors import ModelSyntaxError
+from sdhealth.io.yaml_nodes import Document, describe
+
+__all__ = ["read_text_file", "parse_yaml_mapping", "read_yaml_mapping"]
+
+_START = (0, 0)
+
+
+def read_text_file(path: str | os.PathLike[str], what: str) -> str:
+    """The UTF-8 text of ``path``; a missing or unreadable file is a clear error.
+
+    ``what`` names the kind of file in messages ("model", "diagram", "scenario").
+    """
+    where = str(path)
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ModelSyntaxError(f"no such {what} file", where) from None
+    except UnicodeDecodeError:
+        raise ModelSyntaxError(f"the {what} file is not UTF-8 text", where) from None
+    except OSError as exc:
+        raise ModelSyntaxError(f"cannot read the {what} file ({exc.strerror})", where) from None
+
+
+def parse_yaml_mapping(text: str, document: Document, what: str) -> CommentedMap:
+    """Parse ``text`` (the text of ``document``) and return its top-level mapping."""
+    yaml = YAML(typ="rt")
+    yaml.preserve_quotes = True
+    try:
+        root = yaml.load(text)
+    except DuplicateKeyError as exc:
+        raise _duplicate_key_error(exc, document) from None
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        position = (mark.line, mark.column) if mark is not None else _START
+        raise document.error(f"invalid YAML: {exc.problem or exc.context}", position) from None
+    except YAMLError as exc:
+        raise ModelSyntaxError(f"invalid YAML: {exc}", document.path) from None
+    if root is None:
+        raise document.error(f"the {what} file is empty", _START)
+    if not isinstance(root, CommentedMap):
+        raise document.error(
+            f"a {what} file must be a mapping of keys, got {describe(root)}", _START
+        )
+    return root
+
+
+def read_yaml_mapping(path: str | os.PathLike[str], what: str) -> tuple[Document, CommentedMap]:
+    """Read and parse the YAML file at ``path``: its :class:`Document` and top-level mapping."""
+    text = read_text_file(path, what)
+    document = Document.of(text, str(path))
+    return document, parse_yaml_mapping(text, document, what)
+
+
+def _duplicate_key_error(exc: DuplicateKeyError, document: Document) -> ModelSyntaxError:
+    found = re.search(r'found duplicate key "(.*)" with value', exc.problem or "")
+    key = found.group(1) if found else "?"
+    first = f" (first written on line {exc.context_mark.line + 1})" if exc.context_mark else ""
+    mark = exc.problem_mark
+    position = (mark.line, mark.column) if mark is not None else _START
+    return document.error(f"duplicate key {key!r}{first}", position)
