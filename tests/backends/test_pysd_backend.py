@@ -332,7 +332,7 @@ def test_columns_are_checked(backend) -> None:
 def test_registry() -> None:
     assert isinstance(get_backend("pysd"), PySDBackend)
     assert get_backend("pysd") is get_backend("pysd")
-    with pytest.raises(BackendError, match="^unknown backend 'x'; available: pysd$"):
+    with pytest.raises(BackendError, match="^unknown backend 'x'; available: native, pysd$"):
         get_backend("x")
 
 
@@ -350,7 +350,7 @@ def test_register_a_backend(monkeypatch) -> None:
     assert isinstance(backend, ConstantBackend) and backend.name == "constant"
     frame = backend.run(teacup(), RunSpec(0, 2, 1), {}).to_frame()
     assert frame.index.name == "time" and frame["one"].tolist() == [1, 1, 1]
-    assert base.available_backends() == ("constant", "pysd")
+    assert base.available_backends() == ("constant", "native", "pysd")
 
 
 def test_run_spec_and_result_validate() -> None:

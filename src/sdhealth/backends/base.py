@@ -43,7 +43,10 @@ __all__ = [
 METHODS = ("euler", "rk2", "rk4")
 
 #: Backends that ship with sdhealth, imported on first use: name -> module.
-_BUILTIN_MODULES: dict[str, str] = {"pysd": "sdhealth.backends.pysd"}
+_BUILTIN_MODULES: dict[str, str] = {
+    "pysd": "sdhealth.backends.pysd",
+    "native": "sdhealth.backends.native",
+}
 
 
 @dataclass(frozen=True)
