@@ -81,7 +81,50 @@ def build_parser() -> argparse.ArgumentParser:
     )
     loops.add_argument("--plot", metavar="FILE", help="draw the causal-loop diagram (.png/.svg)")
     loops.set_defaults(handler=_loops)
+
+    convert = commands.add_parser("convert", help="convert a model between .yaml and .mdl")
+    convert.add_argument("source", help="model file (.yaml, .mdl, .xmile, .stmx)")
+    convert.add_argument("target", help="file to write (.yaml or .mdl)")
+    convert.set_defaults(handler=_convert)
+
+    bench = commands.add_parser("bench", help="time the backends (quick: small models)")
+    bench.add_argument("--full", action="store_true", help="the whole suite (takes minutes)")
+    bench.add_argument("--out", metavar="FILE", help="write the results table (.md)")
+    bench.set_defaults(handler=_bench)
     return parser
+
+
+def _bench(args: argparse.Namespace, out: TextIO) -> int:
+    import importlib.util
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "run_benchmarks.py"
+    spec = importlib.util.spec_from_file_location("sdhealth_benchmarks", script)
+    if spec is None or spec.loader is None or not script.exists():
+        raise _UsageError(f"bench: the benchmark suite is not installed ({script})")
+    suite = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(suite)
+    text = suite.render(suite.benchmark(quick=not args.full))
+    if args.out:
+        from sdhealth.io.atomic import write_text_atomic
+
+        write_text_atomic(args.out, text)
+    print(text, file=out)
+    return EXIT_OK
+
+
+_WRITERS = {".mdl": Model.to_mdl, ".yaml": Model.to_yaml, ".yml": Model.to_yaml}
+
+
+def _convert(args: argparse.Namespace, out: TextIO) -> int:
+    from pathlib import Path
+
+    writer = _WRITERS.get(Path(args.target).suffix.lower())
+    if writer is None:
+        raise _UsageError(f"convert: cannot write {args.target!r} (use .yaml or .mdl)")
+    writer(load(args.source), args.target)
+    print(f"{args.source} -> {args.target}", file=out)
+    return EXIT_OK
 
 
 def _loops(args: argparse.Namespace, out: TextIO) -> int:

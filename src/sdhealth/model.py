@@ -246,6 +246,12 @@ class Model:
         """The model's feedback loops with polarity (R/B) and stable ids; see ``cld().loops``."""
         return self._cld.loops(through=through, max_loops=max_loops)
 
+    def to_mdl(self, path: PathLike) -> None:
+        """Write the model as a Vensim ``.mdl`` file with a laid-out diagram (atomically)."""
+        from sdhealth.io.mdl_sketch import write_mdl
+
+        write_mdl(self._ir, path)
+
     def to_yaml(self, path: PathLike) -> None:
         """Write the model as sdhealth YAML (atomically)."""
         from sdhealth.io.yaml import dump_yaml

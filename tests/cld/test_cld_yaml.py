@@ -94,7 +94,11 @@ def test_round_trip_of_a_derived_diagram_keeps_unknown_signs_and_derived_links()
 
 
 def test_round_trip_of_the_library_models(models_dir, tmp_path: Path) -> None:
-    files = sorted(models_dir.glob("*.yaml"))
+    files = [  # the library's models; causal-loop diagrams there are read by other tests
+        path
+        for path in sorted(models_dir.glob("*.yaml"))
+        if not path.read_text(encoding="utf-8").startswith("diagram:")
+    ]
     if not files:
         pytest.skip("no models in the library yet")
     for file in files:

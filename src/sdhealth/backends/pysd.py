@@ -69,6 +69,7 @@ __all__ = [
     "for_pysd",
     "extrapolate_lookups",
     "widen_zero_pulses",
+    "is_arrayed",
     "NEGATIVE_TOLERANCE",
 ]
 
@@ -144,7 +145,7 @@ def extrapolate_lookups(model: Model) -> Model:
         return model
 
     def is_linear_call(node: sympy.Basic) -> bool:
-        return isinstance(node, fn.LOOKUP) and node.args[0].name in linear
+        return isinstance(node, fn.LOOKUP) and getattr(node.args[0], "name", None) in linear
 
     def extrapolate(node: sympy.Basic) -> sympy.Expr:
         return _extrapolated_call(linear[node.args[0].name], node.args[1], node)
@@ -218,12 +219,34 @@ def _output_keys(model: Model, requested: Sequence[str] | None) -> tuple[str, ..
     return keys
 
 
-def _reject_subscripts(model: Model) -> None:
+def is_arrayed(model: Model) -> bool:
+    """Whether ``model`` has subscripted variables (their columns are ``name[a,b]``)."""
+    return any(v.dims or v.definitions for v in model.variables)
+
+
+def _reject_undefined_ranges(model: Model) -> None:
+    ranges = {canonical(s.name) for s in model.subscripts}
     for variable in model.variables:
-        if variable.dims:
+        for dim in variable.dims:
+            if canonical(dim) not in ranges:
+                raise BackendError(
+                    f"subscripted variables need their subscript ranges: {variable.name!r} "
+                    f"uses {dim!r}, which the model does not define"
+                )
+
+
+def _reject_arrayed_params(model: Model, params: Mapping[str, float]) -> None:
+    for key in params:
+        if model[key].dims or model[key].definitions:
             raise BackendError(
-                f"the pysd backend does not run subscripted variables yet ({variable.name!r})"
+                f"the pysd backend cannot set subscripted parameter {model[key].name!r} "
+                "to one number"
             )
+
+
+def _column_names(model: Model, key: str, ident: str, columns: Sequence[str]) -> list[str]:
+    """PySD's columns of variable ``key`` (``ident`` or ``ident[a,b]``) in its output."""
+    return [c for c in columns if c == ident or c.startswith(ident + "[")]
 
 
 # --------------------------------------------------------------------------- PySD plumbing
@@ -440,8 +463,11 @@ class PySDBackend(Backend):
         """Run ``model`` through PySD; see the module docstring for the rules."""
         if spec.method != "euler":
             raise BackendError("the pysd backend integrates with Euler only; use method='euler'")
-        _reject_subscripts(model)
         values_by_key = _parameter_values(model, params)
+        if is_arrayed(model):
+            _reject_undefined_ranges(model)
+            _reject_arrayed_params(model, values_by_key)
+            return self._run_arrayed(model, spec, values_by_key)
         keys = _output_keys(model, spec.return_columns)
         watched = tuple(dict.fromkeys(keys + tuple(s.key for s in model.stocks)))
         with _captured() as notes:
@@ -455,6 +481,62 @@ class PySDBackend(Backend):
             columns=tuple(model[k].name for k in keys),
             warnings=tuple(notes),
         )
+
+    def _run_arrayed(
+        self, model: Model, spec: RunSpec, values_by_key: Mapping[str, float]
+    ) -> RunResult:
+        """Run a subscripted model: one column per element, named ``name[a,b]``."""
+        keys = _output_keys(model, spec.return_columns)
+        with _captured() as notes:
+            translation = self.translate(model)
+            engine = self._engine(translation, values_by_key)
+            frame = self._frame(engine, translation, spec, values_by_key, keys)
+        names: list[str] = []
+        columns: list[str] = []
+        for key in keys:
+            ident = translation.identifier(key)
+            for column in _column_names(model, key, ident, list(frame.columns)):
+                columns.append(column)
+                names.append(model[key].name + column[len(ident) :])
+        times = frame.index.to_numpy(dtype=float)
+        values = frame[columns].to_numpy(dtype=float) if columns else np.empty((len(times), 0))
+        bad = ~np.isfinite(values)
+        row = _first_bad_row(bad)
+        if row is not None:
+            name = names[int(np.flatnonzero(bad[row])[0])]
+            time = float(times[row])
+            raise SimulationError(f"{name!r} became not finite at time {time:g}", name, time)
+        return RunResult(times=times, values=values, columns=tuple(names), warnings=tuple(notes))
+
+    def _engine(self, translation: _Translation, values_by_key: Mapping[str, float]) -> Any:
+        if values_by_key:
+            return _load(translation.py_path)  # a private copy: params stay in this run
+        return self._cached_model(translation.py_path)
+
+    def _frame(
+        self,
+        engine: Any,
+        translation: _Translation,
+        spec: RunSpec,
+        values_by_key: Mapping[str, float],
+        keys: Sequence[str],
+    ) -> Any:
+        """PySD's output frame for ``keys`` (raises a SimulationError on a failed run)."""
+        idents = [translation.identifier(k) for k in keys]
+        params = {translation.identifier(k): v for k, v in values_by_key.items()}
+        engine.time.set_control_vars(initial_time=spec.start)
+        try:
+            return engine.run(
+                params=params or None,
+                return_columns=idents,
+                initial_condition=(spec.start, {}),
+                final_time=spec.stop,
+                time_step=spec.dt,
+                saveper=spec.save_every,
+                progress=False,
+            )
+        except (ArithmeticError, ValueError, TypeError, KeyError, IndexError) as error:
+            raise _run_error(error, translation, engine.time()) from error
 
     def _simulate(
         self,

@@ -54,6 +54,8 @@ from sdhealth.ir.names import canonical, suggest
 
 if TYPE_CHECKING:
     from sdhealth.analysis.loops import Loop, LoopSet
+    from sdhealth.ir.model import TimeSpec
+    from sdhealth.model import Model as RunnableModel
 
 __all__ = ["NodeKind", "Node", "Link", "CausalLoopDiagram", "causal_graph"]
 
@@ -339,6 +341,17 @@ class CausalLoopDiagram:
 
         limit = DEFAULT_MAX_LOOPS if max_loops is None else max_loops
         return find_loops(self, through=through, max_loops=limit, max_length=max_length)
+
+    def compile(self, *, time: TimeSpec | None = None) -> RunnableModel:
+        """A runnable stock-and-flow model (:func:`sdhealth.cld.compile.compile_diagram`).
+
+        ``time`` overrides the diagram's clock. The result is a :class:`sdhealth.Model`
+        (``.ir`` is the compiled IR).
+        """
+        from sdhealth.cld.compile import compile_diagram
+        from sdhealth.model import Model as RunnableModel
+
+        return RunnableModel(compile_diagram(self, time=time))
 
     def to_dot(self, *, loops: tuple[Loop, ...] | None = None) -> str:
         """Graphviz DOT text (:func:`sdhealth.cld.render.to_dot`)."""

@@ -1,16 +1,25 @@
 """The hand-written causal-loop diagram format: strict reading and exact writing of CLD YAML.
 
 The format is documented in ``docs/cld-format.md``: a diagram's name (``diagram``), an optional
-``description``, its ``nodes`` (name -> kind, sector, units, reference value, doc, optional
-equation) and its ``links`` (a list of ``{from, to, polarity, delay, derived}``).
+``description``, an optional clock (``time``), its ``nodes`` (name -> kind, sector, units,
+reference value, doc, source, optional equation, a stock's initial value) and its ``links`` (a
+list of ``{from, to, polarity, delay, derived}`` plus what compilation needs: ``elasticity`` or
+``lookup``, and ``delay_time``/``delay_order`` on delayed links).
+
+What compilation needs beyond the diagram itself is kept as graph attributes (the clock as a
+:class:`~sdhealth.ir.TimeSpec` in ``graph.graph["time"]``, ``initial`` and ``source`` on nodes,
+``elasticity``, ``lookup``, ``delay_time`` and ``delay_order`` on links), set only when written;
+:mod:`sdhealth.cld.compile` reads them.
 
 Reading is as strict as the model format (:mod:`sdhealth.io.yaml`): an unknown key (with the
 nearest allowed one), a duplicate key or node name (names compare by
 :func:`~sdhealth.ir.names.canonical` key), a link to an undeclared node (with the nearest
 declared names), a polarity other than ``"+"``/``"-"`` (or ``"?"`` on a derived link), a
-duplicate link, a value of the wrong type or an equation that does not parse or reads an
-undeclared name is a :class:`~sdhealth.errors.ModelSyntaxError` with the file, line and column
-of the offending key or value. Positions come from ruamel.yaml's round-trip loader through
+duplicate link, a value of the wrong type, an equation that does not parse or reads an
+undeclared name, an effect curve that is not monotone in the direction of its link's polarity or
+does not pass through (1, 1), or delay settings on a link not marked delayed is a
+:class:`~sdhealth.errors.ModelSyntaxError` with the file, line and column of the offending key
+or value. Positions come from ruamel.yaml's round-trip loader through
 :mod:`sdhealth.io.yaml_nodes`.
 
 Writing gives back what was read: ``cld_from_yaml_text(cld_to_yaml_text(d)) == d`` for every
@@ -35,13 +44,22 @@ from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString, LiteralScalarString
 
+from sdhealth.cld.compile import DELAY_ORDERS, effect_curve_problem
 from sdhealth.cld.diagram import CausalLoopDiagram, Node, NodeKind
 from sdhealth.errors import ModelSyntaxError
 from sdhealth.io.atomic import write_text_atomic
 from sdhealth.io.expressions import parse_equation
-from sdhealth.io.yaml_nodes import Document, Position, Slot, describe, did_you_mean, is_number
+from sdhealth.io.yaml_nodes import (
+    MISSING,
+    Document,
+    Position,
+    Slot,
+    describe,
+    did_you_mean,
+    is_number,
+)
 from sdhealth.ir.functions import BUILTIN_SYMBOLS
-from sdhealth.ir.model import Equation
+from sdhealth.ir.model import Equation, TimeSpec
 from sdhealth.ir.names import canonical, suggest
 from sdhealth.ir.vensim import expr_to_vensim
 
@@ -51,16 +69,22 @@ __all__ = [
     "dump_cld",
     "cld_to_yaml_text",
     "TOP_LEVEL_KEYS",
+    "TIME_KEYS",
     "NODE_KEYS",
     "LINK_KEYS",
 ]
 
 #: Keys allowed at the top of a diagram file.
-TOP_LEVEL_KEYS = ("diagram", "description", "nodes", "links")
+TOP_LEVEL_KEYS = ("diagram", "description", "time", "nodes", "links")
+#: Keys allowed in ``time`` (as in the model format).
+TIME_KEYS = ("start", "stop", "dt", "saveper", "units")
 #: Keys allowed in a node's definition.
-NODE_KEYS = ("kind", "sector", "units", "reference", "doc", "equation")
+NODE_KEYS = ("kind", "sector", "units", "reference", "initial", "doc", "source", "equation")
 #: Keys allowed in a link.
-LINK_KEYS = ("from", "to", "polarity", "delay", "derived")
+LINK_KEYS = (
+    "from", "to", "polarity", "delay", "derived",
+    "elasticity", "lookup", "delay_time", "delay_order",
+)  # fmt: skip
 
 _POLARITY_OF: dict[object, int] = {"+": 1, "-": -1, 1: 1, -1: -1}
 _SIGN_OF = {1: "+", -1: "-", 0: "?"}
@@ -151,12 +175,14 @@ class _Reader:
         name = self._required_text(root, "diagram", "the diagram's name")
         description = self._text(root, "description", "'description'")
         graph = nx.DiGraph()
+        if root.get("time") is not None:
+            graph.graph["time"] = self._time(root)
         nodes = self._mapping(root, "nodes", required=True)
         for node_name in nodes:
             self._declare(Slot(nodes, node_name))
         for node_name in nodes:
-            node = self._node(Slot(nodes, node_name))
-            graph.add_node(node.name, **_attributes(node))
+            node, extras = self._node(Slot(nodes, node_name))
+            graph.add_node(node.name, **_attributes(node), **extras)
         for source, target, attributes in self._links(root):
             graph.add_edge(source, target, **attributes)
         return CausalLoopDiagram(graph, name=name, doc=description)
@@ -188,12 +214,33 @@ class _Reader:
         self.names[key] = name.strip()
         self.lines[key] = position[0] + 1
 
-    def _node(self, slot: Slot) -> Node:
+    def _time(self, root: CommentedMap) -> TimeSpec:
+        fields = self.doc.mapping(Slot(root, "time"), "'time'")
+        self.doc.check_keys(fields, TIME_KEYS, "'time'")
+        at = Slot(root, "time").key_position
+
+        def number(key: str, default: Any = MISSING) -> Any:
+            return self.doc.number(fields, key, owner="'time'", owner_position=at, default=default)
+
+        start, stop, dt = number("start", 0.0), number("stop"), number("dt")
+        saveper = number("saveper", None)
+        for key, value in (("dt", dt), ("saveper", saveper)):
+            if value is not None and not value > 0:
+                raise self.doc.value_error(fields, key, f"'{key}' must be positive, got {value:g}")
+        if not stop >= start:
+            raise self.doc.value_error(
+                fields, "stop", f"'stop' ({stop:g}) must not be before 'start' ({start:g})"
+            )
+        units = self.doc.text_field(fields, "units", "'units' of time", default="month")
+        return TimeSpec(start=start, stop=stop, dt=dt, saveper=saveper, units=units)
+
+    def _node(self, slot: Slot) -> tuple[Node, dict[str, Any]]:
+        """The node and its compilation attributes (``initial``, ``source``) when written."""
         name = self.names[canonical(slot.key)]
         if slot.value is None:
-            return Node(name)
+            return Node(name), {}
         if isinstance(slot.value, str):
-            return Node(name, kind=self._kind(slot, name))
+            return Node(name, kind=self._kind(slot, name)), {}
         if not isinstance(slot.value, CommentedMap):
             raise self.doc.error(
                 f"node {name!r} must be a kind (stock, flow ...) or a mapping, "
@@ -205,17 +252,30 @@ class _Reader:
         self.doc.check_keys(fields, NODE_KEYS, what)
         kind = self._kind(Slot(fields, "kind"), name) if "kind" in fields else NodeKind.AUXILIARY
         sector = self._text(fields, "sector", f"'sector' of {what}") or None
-        return Node(
+        node = Node(
             name,
             kind=kind,
             sector=sector,
             units=self._text(fields, "units", f"'units' of {what}"),
-            reference=self._reference(fields, what),
+            reference=self._number(fields, "reference", what),
             doc=self._text(fields, "doc", f"'doc' of {what}"),
             equation=self._equation(Slot(fields, "equation"), what)
             if "equation" in fields
             else None,
         )
+        extras: dict[str, Any] = {}
+        initial = self._number(fields, "initial", what)
+        if initial is not None:
+            if kind is not NodeKind.STOCK:
+                raise self.doc.error(
+                    f"'initial' is only for stocks, and {what} is a {kind.value}",
+                    Slot(fields, "initial").key_position,
+                )
+            extras["initial"] = initial
+        source = self._text(fields, "source", f"'source' of {what}")
+        if source:
+            extras["source"] = source
+        return node, extras
 
     def _kind(self, slot: Slot, name: str) -> NodeKind:
         choices = [kind.value for kind in NodeKind]
@@ -228,14 +288,14 @@ class _Reader:
             slot.value_position,
         )
 
-    def _reference(self, fields: CommentedMap, what: str) -> float | None:
-        value = fields.get("reference")
+    def _number(self, fields: CommentedMap, key: str, what: str) -> float | None:
+        value = fields.get(key)
         if value is None:
             return None
         if not is_number(value):
             raise self.doc.error(
-                f"'reference' of {what} must be a number, got {describe(value)}",
-                Slot(fields, "reference").value_position,
+                f"'{key}' of {what} must be a number, got {describe(value)}",
+                Slot(fields, key).value_position,
             )
         return float(value)
 
@@ -312,7 +372,72 @@ class _Reader:
         derived = self._flag(fields, "derived")
         polarity = self._polarity(Slot(fields, "polarity"), derived)
         delay = self._flag(fields, "delay")
-        return source, target, {"polarity": polarity, "delay": delay, "declared": not derived}
+        attributes = {"polarity": polarity, "delay": delay, "declared": not derived}
+        attributes.update(self._effect_settings(fields, polarity))
+        attributes.update(self._delay_settings(fields, delay))
+        return source, target, attributes
+
+    def _effect_settings(self, fields: CommentedMap, polarity: int) -> dict[str, Any]:
+        """``elasticity`` (a positive number) or ``lookup`` (a monotone effect curve)."""
+        settings: dict[str, Any] = {}
+        if fields.get("elasticity") is not None:
+            value = fields["elasticity"]
+            if not is_number(value) or not value > 0:
+                raise self.doc.value_error(
+                    fields, "elasticity",
+                    f"'elasticity' must be a positive number (the polarity gives its sign), "
+                    f"got {describe(value)}",
+                )  # fmt: skip
+            settings["elasticity"] = float(value)
+        if fields.get("lookup") is not None:
+            if settings:
+                raise self.doc.error(
+                    "give either 'elasticity' or 'lookup', not both",
+                    Slot(fields, "lookup").key_position,
+                )
+            settings["lookup"] = self._effect_curve(Slot(fields, "lookup"), polarity)
+        return settings
+
+    def _effect_curve(self, slot: Slot, polarity: int) -> tuple[tuple[float, float], ...]:
+        expected = "'lookup' must be a list of [x, y] points, like [[0, 0.5], [1, 1], [2, 1.4]]"
+        value = slot.value
+        if not isinstance(value, CommentedSeq):
+            raise self.doc.error(f"{expected}, got {describe(value)}", slot.value_position)
+        points = []
+        for index, point in enumerate(value):
+            if not (
+                isinstance(point, CommentedSeq) and len(point) == 2 and all(map(is_number, point))
+            ):
+                position = Slot(value, index).value_position
+                raise self.doc.error(f"{expected}, got {describe(point)}", position)
+            points.append((float(point[0]), float(point[1])))
+        problem = effect_curve_problem(points, polarity) if polarity else None
+        if problem is not None:
+            raise self.doc.error(f"'lookup': {problem}", slot.value_position)
+        return tuple(points)
+
+    def _delay_settings(self, fields: CommentedMap, delay: bool) -> dict[str, Any]:
+        """``delay_time`` (a positive number) and ``delay_order`` (1 or 3) of a delayed link."""
+        settings: dict[str, Any] = {}
+        for key in ("delay_time", "delay_order"):
+            if fields.get(key) is None:
+                continue
+            if not delay:
+                raise self.doc.error(
+                    f"'{key}' is only for delayed links (add 'delay: true')",
+                    Slot(fields, key).key_position,
+                )
+            value = fields[key]
+            if key == "delay_time" and not (is_number(value) and value > 0):
+                raise self.doc.value_error(
+                    fields, key, f"'delay_time' must be a positive number, got {describe(value)}"
+                )
+            if key == "delay_order" and (isinstance(value, bool) or value not in DELAY_ORDERS):
+                raise self.doc.value_error(
+                    fields, key, f"'delay_order' must be 1 or 3, got {describe(value)}"
+                )
+            settings[key] = float(value) if key == "delay_time" else int(value)
+        return settings
 
     def _end(self, slot: Slot) -> str:
         value = slot.value
@@ -448,9 +573,16 @@ def cld_to_yaml_text(cld: CausalLoopDiagram) -> str:
     root["diagram"] = cld.name
     if cld.doc:
         root["description"] = _string(cld.doc)
+    clock = cld.graph.graph.get("time")
+    if isinstance(clock, TimeSpec):
+        root["time"] = _time_map(clock)
     name_of = {canonical(name): name for name in cld}
-    root["nodes"] = CommentedMap((node.name, _node_map(node, name_of)) for node in cld.nodes)
-    links = CommentedSeq(_link_map(link) for link in cld.links)
+    root["nodes"] = CommentedMap(
+        (node.name, _node_map(node, name_of, cld.graph.nodes[node.name])) for node in cld.nodes
+    )
+    links = CommentedSeq(
+        _link_map(link, cld.graph.edges[link.source, link.target]) for link in cld.links
+    )
     if links:
         root["links"] = links
     stream = io.StringIO()
@@ -474,15 +606,29 @@ def _number(value: float) -> int | float:
     return int(value) if value.is_integer() and abs(value) < 1e15 else value
 
 
-def _node_map(node: Node, name_of: dict[str, str]) -> CommentedMap:
+def _time_map(clock: TimeSpec) -> CommentedMap:
+    fields = CommentedMap(start=_number(clock.start), stop=_number(clock.stop))
+    fields["dt"] = _number(clock.dt)
+    if clock.saveper is not None:
+        fields["saveper"] = _number(clock.saveper)
+    fields["units"] = clock.units
+    fields.fa.set_flow_style()
+    return fields
+
+
+def _node_map(node: Node, name_of: dict[str, str], extras: dict[str, Any]) -> CommentedMap:
     fields = CommentedMap(kind=node.kind.value)
     for key in ("sector", "units"):
         if getattr(node, key):
             fields[key] = _string(getattr(node, key))
     if node.reference is not None:
         fields["reference"] = _number(node.reference)
+    if extras.get("initial") is not None:
+        fields["initial"] = _number(float(extras["initial"]))
     if node.doc:
         fields["doc"] = _string(node.doc)
+    if extras.get("source"):
+        fields["source"] = _string(str(extras["source"]))
     if node.equation is not None:
         text = node.equation.text
         if text is None:
@@ -491,14 +637,31 @@ def _node_map(node: Node, name_of: dict[str, str]) -> CommentedMap:
     return fields
 
 
-def _link_map(link: Any) -> CommentedMap:
+def _link_map(link: Any, data: dict[str, Any]) -> CommentedMap:
     fields = CommentedMap()
     fields["from"] = link.source
     fields["to"] = link.target
     fields["polarity"] = DoubleQuotedScalarString(_SIGN_OF[link.polarity])
+    if data.get("elasticity") is not None:
+        fields["elasticity"] = _number(float(data["elasticity"]))
+    if data.get("lookup") is not None:
+        fields["lookup"] = _points_seq(data["lookup"])
     if link.delay:
         fields["delay"] = True
+    for key in ("delay_time", "delay_order"):
+        if data.get(key) is not None:
+            fields[key] = _number(float(data[key]))
     if not link.declared:
         fields["derived"] = True
     fields.fa.set_flow_style()
     return fields
+
+
+def _points_seq(points: Any) -> CommentedSeq:
+    seq = CommentedSeq()
+    for x, y in points:
+        point = CommentedSeq([_number(float(x)), _number(float(y))])
+        point.fa.set_flow_style()
+        seq.append(point)
+    seq.fa.set_flow_style()
+    return seq

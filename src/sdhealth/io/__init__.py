@@ -21,10 +21,26 @@ def _read_yaml(path: Path) -> Model:
     return load_yaml(path)
 
 
+def _read_mdl(path: Path) -> Model:
+    from sdhealth.io.mdl import read_mdl
+
+    return read_mdl(path)
+
+
+def _read_xmile(path: Path) -> Model:
+    from sdhealth.io.xmile import read_xmile
+
+    return read_xmile(path)
+
+
 #: File suffix (lower case) -> reader returning an IR model.
 READERS: dict[str, Callable[[Path], Model]] = {
     ".yaml": _read_yaml,
     ".yml": _read_yaml,
+    ".mdl": _read_mdl,
+    ".xmile": _read_xmile,
+    ".xml": _read_xmile,
+    ".stmx": _read_xmile,
 }
 
 

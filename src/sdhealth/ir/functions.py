@@ -54,6 +54,8 @@ __all__ = [
     "SMOOTH_N",
     "TREND",
     "FORECAST",
+    "SUBSCRIPT",
+    "VENSIM_CALL",
     "BUILTIN_FUNCTIONS",
     "MATH_FUNCTIONS",
     "is_stateful",
@@ -283,6 +285,31 @@ class FORECAST(StatefulFunction):
 
     vensim = "FORECAST"
     nargs = 3
+
+
+class SUBSCRIPT(SDFunction):
+    """A subscripted reference ``x[a1, B]`` as ``SUBSCRIPT(Symbol(key of x), Str("a1"), Str("B"))``.
+
+    Each subscript is a :class:`sympy.core.symbol.Str` (an element, a range, or a range with
+    Vensim's ``!`` marking the dimension a vector function runs over), so subscripts never
+    appear among an equation's free symbols (which are variable keys).
+    """
+
+    vensim = ""
+
+
+class VENSIM_CALL(SDFunction):
+    """A Vensim function without its own class, kept by name: ``VENSIM_CALL(Str(name), *args)``.
+
+    Used for the array and allocation functions (``SUM``, ``VMIN``, ``VECTOR SELECT``,
+    ``ALLOCATE BY PRIORITY`` ...), ``GAME``, ``SAMPLE IF TRUE`` and external data (``GET XLS
+    ...``) when a model is imported: PySD runs them; other backends report them unsupported.
+    String arguments (file names, cells) are :class:`sympy.core.symbol.Str`. An empty name
+    with one ``Str`` argument, ``VENSIM_CALL(Str(""), Str("range"))``, is a subscript range
+    used as a value (the number of the current element, as in ``IF THEN ELSE(dim = 2, ...)``).
+    """
+
+    vensim = ""
 
 
 #: Canonical Vensim function name -> SD builtin class.

@@ -36,6 +36,8 @@ __all__ = [
     "Constant",
     "Lookup",
     "Subscript",
+    "DeclaredLink",
+    "Definition",
     "Sector",
     "Model",
     "symbol",
@@ -86,6 +88,22 @@ class SourceLocation:
             return SourceLocation(self.path, self.line, column)
         column = offset - before.rfind("\n") + self.indent
         return SourceLocation(self.path, self.line + newlines, column)
+
+
+@dataclass(frozen=True)
+class DeclaredLink:
+    """A causal link into a variable whose polarity the modeller declared: ``source -> it``.
+
+    ``source`` is the source variable's name, ``polarity`` +1 or -1 and ``location`` where
+    the declaration is written. The location is left out of equality (and hashing), like a
+    comment's position: two models that declare the same links are equal wherever they do.
+    :func:`sdhealth.analysis.polarity.check_polarity` checks the declaration against the
+    equations.
+    """
+
+    source: str
+    polarity: int
+    location: SourceLocation | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -156,9 +174,33 @@ class Extrapolation(StrEnum):
     LINEAR = "linear"
 
 
+@dataclass(frozen=True)
+class Definition:
+    """One Vensim equation of a subscripted variable: ``x[a1, B] :EXCEPT: [a1, b2] = ...``.
+
+    Vensim defines an arrayed variable by one or more equations, each for the elements its
+    left-hand side names (elements or whole ranges, one per dimension). ``equation`` is the
+    value (a stock's net rate); ``initial`` is a stock's initial value; ``points`` holds the
+    ``(xs, ys)`` of one element of a subscripted lookup; ``excepts`` lists the ``:EXCEPT:``
+    subscript tuples. A variable with definitions is printed from them (see
+    :attr:`Variable.definitions`).
+    """
+
+    subscripts: tuple[str, ...]
+    equation: Equation | None = None
+    initial: Equation | None = None
+    points: tuple[tuple[float, ...], tuple[float, ...]] | None = None
+    excepts: tuple[tuple[str, ...], ...] = ()
+
+
 @dataclass(frozen=True, kw_only=True)
 class Variable:
-    """Fields every variable has. ``dims`` names subscript ranges (empty for scalars)."""
+    """Fields every variable has. ``dims`` names subscript ranges (empty for scalars).
+
+    ``definitions`` (empty for scalars) holds the equations of a subscripted variable, one per
+    Vensim equation; the kind's own scalar field (``equation``, ``initial``, ``value``, the
+    lookup points) then repeats the first definition for code that reads scalars only.
+    """
 
     name: str
     units: str = ""
@@ -168,6 +210,8 @@ class Variable:
     dims: tuple[str, ...] = ()
     limits: tuple[float | None, float | None] = (None, None)
     location: SourceLocation | None = None
+    definitions: tuple[Definition, ...] = ()
+    declared_links: tuple[DeclaredLink, ...] = ()
 
     @property
     def key(self) -> str:

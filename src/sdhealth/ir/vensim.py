@@ -37,12 +37,14 @@ from typing import Literal
 
 import sympy
 from sympy.core.relational import Relational
+from sympy.core.symbol import Str
 from sympy.logic.boolalg import BooleanAtom, BooleanFunction
 
 from sdhealth.ir import functions as fn
 from sdhealth.ir.model import (
     Auxiliary,
     Constant,
+    Definition,
     Extrapolation,
     Flow,
     Lookup,
@@ -183,7 +185,9 @@ class _Printer:
         return quote_name(self.name_of(expr.name)), _ATOM
 
     def number(self, expr: sympy.Number) -> tuple[str, int]:
-        if expr in (sympy.nan, sympy.oo, -sympy.oo, sympy.zoo):
+        if expr is sympy.nan:
+            return ":NA:", _ATOM
+        if expr in (sympy.oo, -sympy.oo, sympy.zoo):
             raise ValueError(f"Vensim has no literal for {expr}")
         text = number_to_vensim(expr)
         return text, _MUL if "/" in text or text.startswith("-") else _ATOM
@@ -304,7 +308,24 @@ class _Printer:
                 return self.call(name, expr.args)
         raise ValueError(f"Vensim has no function for {expr.func.__name__}")
 
+    def string(self, expr: Str) -> tuple[str, int]:
+        return "'" + expr.name.replace("'", "") + "'", _ATOM
+
+    def subscripted(self, expr: fn.SUBSCRIPT) -> tuple[str, int]:
+        table, *subscripts = expr.args
+        name = quote_name(self.name_of(table.name))
+        return f"{name}[{', '.join(subscript_text(s.name) for s in subscripts)}]", _ATOM
+
     def builtin(self, expr: fn.SDFunction) -> tuple[str, int]:
+        if isinstance(expr, fn.SUBSCRIPT):
+            return self.subscripted(expr)
+        if isinstance(expr, fn.VENSIM_CALL) and not expr.args[0].name:  # a range's element number
+            return subscript_text(expr.args[1].name), _ATOM
+        if isinstance(expr, fn.VENSIM_CALL):
+            return self.call(expr.args[0].name, expr.args[1:])
+        if isinstance(expr, fn.LOOKUP) and isinstance(expr.args[0], fn.SUBSCRIPT):
+            table, x = expr.args
+            return f"{self.subscripted(table)[0]}({self.text(x)})", _ATOM
         if isinstance(expr, fn.LOOKUP):
             table, x = expr.args
             name = quote_name(self.name_of(table.name))
@@ -321,6 +342,7 @@ class _Printer:
 
 _DISPATCH: tuple[tuple[type, Callable[[_Printer, sympy.Basic], tuple[str, int]]], ...] = (
     (sympy.Symbol, _Printer.symbol),
+    (Str, _Printer.string),
     (sympy.Number, _Printer.number),
     (sympy.NumberSymbol, _Printer.constant),
     (BooleanAtom, _Printer.boolean_atom),
@@ -338,6 +360,17 @@ _DISPATCH: tuple[tuple[type, Callable[[_Printer, sympy.Basic], tuple[str, int]]]
     (fn.SDFunction, _Printer.builtin),
     (sympy.Function, _Printer.math),
 )
+
+
+def subscript_text(subscript: str) -> str:
+    """A subscript (element or range, maybe with Vensim's ``!``) as Vensim text.
+
+    >>> subscript_text("Entry 1"), subscript_text("dim!"), subscript_text("A&E")
+    ('Entry 1', 'dim!', '"A&E"')
+    """
+    if subscript.endswith("!"):
+        return quote_name(subscript[:-1]) + "!"
+    return quote_name(subscript)
 
 
 def _power(base: sympy.Basic, exponent: sympy.Basic) -> sympy.Basic:
@@ -433,9 +466,28 @@ class _ModelPrinter:
         name = quote_name(self.name_of(variable.key))
         return f"{name}[{','.join(variable.dims)}]" if variable.dims else name
 
+    def definition(self, variable: Variable, definition: Definition) -> str:
+        """One equation of a subscripted variable, without units and documentation."""
+        name = quote_name(self.name_of(variable.key))
+        left = f"{name}[{','.join(subscript_text(s) for s in definition.subscripts)}]"
+        for excepted in definition.excepts:
+            left += f" :EXCEPT: [{','.join(subscript_text(s) for s in excepted)}]"
+        if definition.points is not None:
+            return f"{left}(\n\t{_points(*definition.points)})"
+        if definition.equation is None:
+            raise ValueError(f"definition of {variable.name!r} has no equation")
+        rate = self.printer.text(definition.equation.expr)
+        if definition.initial is not None:
+            initial = self.printer.text(definition.initial.expr)
+            return f"{left}= INTEG (\n\t{rate},\n\t\t{initial})"
+        return f"{left}=\n\t{rate}"
+
     def variable(self, variable: Variable) -> str:
         units, doc = _units(variable), _doc(variable)
         left = self.left(variable)
+        if variable.definitions:
+            parts = [self.definition(variable, d) for d in variable.definitions]
+            return " ~~|\n".join(parts) + f"\n\t~\t{units}\n\t~\t{doc}\n\t|\n"
         if isinstance(variable, Lookup):
             body = _points(variable.xs, variable.ys)
             return f"{left}(\n\t{body})\n\t~\t{units}\n\t~\t{doc}\n\t|\n"
@@ -459,7 +511,8 @@ class _ModelPrinter:
 
 
 def _subscript(subscript: Subscript) -> str:
-    text = f"{quote_name(subscript.name)}:\n\t{', '.join(subscript.elements)}"
+    elements = ", ".join(quote_name(e) for e in subscript.elements)
+    text = f"{quote_name(subscript.name)}:\n\t{elements}"
     if subscript.mappings:
         text += " -> " + ", ".join(subscript.mappings)
     return text + "\n\t~\t\n\t~\t\n\t|\n"

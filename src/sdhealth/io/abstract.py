@@ -1,0 +1,761 @@
+"""PySD's AbstractModel -> sdhealth IR: the shared back half of the ``.mdl`` and XMILE readers.
+
+PySD's translators (:class:`pysd.translators.vensim.vensim_file.VensimFile`,
+:class:`pysd.translators.xmile.xmile_file.XmileFile`) parse a model file into an
+``AbstractModel``: plain dataclasses with one abstract syntax tree per equation. This module
+turns that tree straight into sympy (never through text), following the IR conventions:
+
+- references are ``Symbol(canonical(name))``; a subscripted reference ``x[a, B!]`` is
+  ``SUBSCRIPT(Symbol(key), Str("a"), Str("B!"))``;
+- ``IF THEN ELSE`` is ``Piecewise``, comparisons are relationals, ``:AND:``/``:OR:``/``:NOT:``
+  are sympy logic; lookups and the delay/smooth family are the classes of
+  :mod:`sdhealth.ir.functions`;
+- Vensim functions without an IR class (array functions, allocation, ``GAME``, ``GET ...
+  CONSTANTS``) are kept by name as ``VENSIM_CALL``.
+
+Kinds: an ``INTEG`` equation makes a :class:`Stock`. When its net rate is a signed sum of other
+variables these become its inflows/outflows (and :class:`Flow` s); otherwise the rate becomes an
+internal flow ``"<stock> net flow"``. A number makes a :class:`Constant`, a lookup definition a
+:class:`Lookup`, anything else an :class:`Auxiliary`. A subscripted variable keeps each Vensim
+equation as a :class:`~sdhealth.ir.model.Definition` (numeric arrays split per element).
+
+What the IR cannot hold (macros, data variables, ``GET ... LOOKUPS``/``DATA``, an ``INTEG``
+inside an expression, a dynamic clock) raises :class:`~sdhealth.errors.ModelError` naming the
+construct and the variable.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import sympy
+from pysd.translators.structures import abstract_expressions as ae
+from pysd.translators.structures import abstract_model as am
+from sympy.core.relational import Relational
+from sympy.core.symbol import Str
+from sympy.logic.boolalg import BooleanAtom, BooleanFunction
+
+from sdhealth.errors import ModelError
+from sdhealth.ir import functions as fn
+from sdhealth.ir.model import (
+    Auxiliary,
+    Constant,
+    Definition,
+    Equation,
+    Extrapolation,
+    Flow,
+    Lookup,
+    Model,
+    Stock,
+    Subscript,
+    TimeSpec,
+    Variable,
+    symbol,
+)
+from sdhealth.ir.vensim import SOURCE_PREFIX, split_source
+
+__all__ = ["abstract_to_model", "reference_key"]
+
+_CONTROL = {"initial time", "final time", "time step", "saveper"}
+_TIME_REFERENCES = {
+    "time": fn.TIME,
+    "time_step": fn.TIME_STEP,
+    "initial_time": fn.INITIAL_TIME,
+    "final_time": fn.FINAL_TIME,
+    "saveper": fn.SAVEPER,
+}
+_COMPARISONS: dict[str, Callable[[Any, Any], Any]] = {
+    "=": sympy.Eq,
+    "<>": sympy.Ne,
+    "<": sympy.Lt,
+    "<=": sympy.Le,
+    ">": sympy.Gt,
+    ">=": sympy.Ge,
+}
+
+
+def reference_key(name: str) -> str:
+    """How PySD's abstract syntax trees spell a reference to ``name`` (lower, ``_`` for space).
+
+    >>> reference_key('"Teacup  Temperature"'), reference_key("room_temperature")
+    ('teacup_temperature', 'room_temperature')
+    """
+    return re.sub(r"[\s_]+", "_", name.strip().strip('"').strip().lower())
+
+
+class _Unsupported(Exception):
+    """A construct the IR cannot hold (becomes a ModelError naming the variable)."""
+
+
+# --------------------------------------------------------------------------- expressions
+
+
+def _number(value: Any) -> sympy.Expr:
+    if isinstance(value, (bool, np.bool_)):
+        return sympy.Integer(int(value))
+    if isinstance(value, (int, np.integer)):
+        return sympy.Integer(int(value))
+    return sympy.Float(float(value))
+
+
+def _is_boolean(value: sympy.Basic) -> bool:
+    return isinstance(value, (Relational, BooleanFunction, BooleanAtom))
+
+
+def _as_number(value: sympy.Basic) -> sympy.Expr:
+    """A boolean used in arithmetic: ``Piecewise((1, cond), (0, True))``."""
+    if value is sympy.true:
+        return sympy.Integer(1)
+    if value is sympy.false:
+        return sympy.Integer(0)
+    if _is_boolean(value):
+        return sympy.Piecewise((sympy.Integer(1), value), (sympy.Integer(0), True))
+    return value  # type: ignore[return-value]
+
+
+def _as_condition(value: sympy.Basic) -> sympy.Basic:
+    return value if _is_boolean(value) else sympy.Ne(value, 0)
+
+
+def _points(lookup: ae.LookupsStructure) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    return tuple(float(x) for x in lookup.x), tuple(float(y) for y in lookup.y)
+
+
+@dataclass
+class _Converter:
+    """Converts the syntax trees of one model, knowing its variables and lookups."""
+
+    keys: Mapping[str, str]  # reference key -> variable key
+    lookups: frozenset[str]  # variable keys of lookups
+    folder: Path
+    ranges: Mapping[str, str] = field(default_factory=dict)  # reference key -> range name
+
+    def __call__(self, node: Any) -> sympy.Basic:
+        if isinstance(node, (int, float, np.number, bool, np.bool_)):
+            return _number(node)
+        if isinstance(node, str):
+            return Str(node)
+        method = _EXPRESSIONS.get(type(node))
+        if method is None:
+            raise _Unsupported(f"{type(node).__name__.replace('Structure', '')}")
+        return method(self, node)
+
+    def number(self, node: Any) -> sympy.Expr:
+        return _as_number(self(node))
+
+    def symbol_of(self, reference: str) -> sympy.Symbol:
+        key = self.keys.get(reference_key(reference))
+        if key is None:
+            raise _Unsupported(f"a reference to unknown name {reference!r}")
+        return sympy.Symbol(key)
+
+    def reference(self, node: ae.ReferenceStructure) -> sympy.Basic:
+        name = reference_key(node.reference)
+        if name in _TIME_REFERENCES and name not in self.keys:
+            return _TIME_REFERENCES[name]
+        if name not in self.keys and name in self.ranges:  # a range's element number
+            return fn.VENSIM_CALL(Str(""), Str(self.ranges[name]))
+        target = self.symbol_of(node.reference)
+        if node.subscripts is None or not node.subscripts.subscripts:
+            return target
+        return fn.SUBSCRIPT(target, *(Str(s) for s in node.subscripts.subscripts))
+
+    def arithmetic(self, node: ae.ArithmeticStructure) -> sympy.Basic:
+        arguments = [self.number(a) for a in node.arguments]
+        if node.operators == ["negative"]:
+            return -arguments[0]
+        result = arguments[0]
+        for operator, argument in zip(node.operators, arguments[1:], strict=True):
+            result = _ARITHMETIC[operator](result, argument)
+        return result
+
+    def logic(self, node: ae.LogicStructure) -> sympy.Basic:
+        operators = [op.strip().upper() for op in node.operators]
+        if operators == [":NOT:"]:
+            return sympy.Not(_as_condition(self(node.arguments[0])))
+        arguments = [self(a) for a in node.arguments]
+        if operators[0] in (":AND:", ":OR:"):
+            result = _as_condition(arguments[0])
+            for operator, argument in zip(operators, arguments[1:], strict=True):
+                join = sympy.And if operator == ":AND:" else sympy.Or
+                result = join(result, _as_condition(argument))
+            return result
+        if len(operators) != 1:
+            raise _Unsupported("a chain of comparisons")
+        left, right = (_as_number(a) for a in arguments)
+        return _COMPARISONS[operators[0]](left, right)
+
+    def call(self, node: ae.CallStructure) -> sympy.Basic:
+        name = reference_key(node.function.reference)
+        arguments = tuple(node.arguments)
+        if name in self.keys and self.keys[name] in self.lookups:
+            table = self.reference(node.function)
+            if len(arguments) != 1:
+                raise _Unsupported(f"a call of lookup {node.function.reference!r} with arguments")
+            return fn.LOOKUP(table, self.number(arguments[0]))
+        builder = _CALLS.get(name)
+        if builder is not None:
+            return builder(self, arguments)
+        spaced = name.replace("_", " ")
+        if spaced in fn.MATH_FUNCTIONS:
+            function, arities = fn.MATH_FUNCTIONS[spaced]
+            if len(arguments) in arities:
+                return function(*(self.number(a) for a in arguments))  # type: ignore[operator]
+        if spaced in fn.BUILTIN_FUNCTIONS:
+            cls = fn.BUILTIN_FUNCTIONS[spaced]
+            return cls(*(self.number(a) for a in arguments))
+        return self.vensim_call(spaced.upper(), arguments)
+
+    def vensim_call(self, name: str, arguments: Sequence[Any]) -> sympy.Basic:
+        return fn.VENSIM_CALL(Str(name), *(self.number(a) for a in arguments))
+
+    def if_then_else(self, arguments: Sequence[Any]) -> sympy.Basic:
+        condition, then, otherwise = arguments
+        value, other = self.number(then), self.number(otherwise)
+        return sympy.Piecewise((value, _as_condition(self(condition))), (other, True))
+
+    def min_max(self, cls: type, arguments: Sequence[Any]) -> sympy.Basic:
+        if len(arguments) == 1:  # Vensim's one-argument MIN/MAX reduce over an array
+            return self.vensim_call("VMIN" if cls is sympy.Min else "VMAX", arguments)
+        return cls(*(self.number(a) for a in arguments))
+
+    def initial(self, node: ae.InitialStructure) -> sympy.Basic:
+        return fn.INITIAL(self.number(node.initial))
+
+    def integ(self, node: ae.IntegStructure) -> sympy.Basic:
+        raise _Unsupported("INTEG inside an expression")
+
+    def delay(self, node: ae.DelayStructure) -> sympy.Basic:
+        x, time, initial = (self.number(a) for a in (node.input, node.delay_time, node.initial))
+        order = int(node.order)
+        if order not in (1, 3):
+            return fn.DELAY_N(x, time, initial, order)
+        if initial == x:
+            return (fn.DELAY1 if order == 1 else fn.DELAY3)(x, time)
+        return (fn.DELAY1I if order == 1 else fn.DELAY3I)(x, time, initial)
+
+    def delay_n(self, node: ae.DelayNStructure) -> sympy.Basic:
+        parts = (node.input, node.delay_time, node.initial, node.order)
+        return fn.DELAY_N(*(self.number(a) for a in parts))
+
+    def delay_fixed(self, node: ae.DelayFixedStructure) -> sympy.Basic:
+        parts = (node.input, node.delay_time, node.initial)
+        return fn.DELAY_FIXED(*(self.number(a) for a in parts))
+
+    def smooth(self, node: ae.SmoothStructure) -> sympy.Basic:
+        x, time, initial = (self.number(a) for a in (node.input, node.smooth_time, node.initial))
+        order = int(node.order)
+        if order not in (1, 3):
+            return fn.SMOOTH_N(x, time, initial, order)
+        if initial == x:
+            return (fn.SMOOTH if order == 1 else fn.SMOOTH3)(x, time)
+        return (fn.SMOOTHI if order == 1 else fn.SMOOTH3I)(x, time, initial)
+
+    def smooth_n(self, node: ae.SmoothNStructure) -> sympy.Basic:
+        parts = (node.input, node.smooth_time, node.initial, node.order)
+        return fn.SMOOTH_N(*(self.number(a) for a in parts))
+
+    def trend(self, node: ae.TrendStructure) -> sympy.Basic:
+        parts = (node.input, node.average_time, node.initial_trend)
+        return fn.TREND(*(self.number(a) for a in parts))
+
+    def forecast(self, node: ae.ForecastStructure) -> sympy.Basic:
+        if self.number(node.initial_trend) != 0:
+            raise _Unsupported("FORECAST with an initial trend")
+        parts = (node.input, node.average_time, node.horizon)
+        return fn.FORECAST(*(self.number(a) for a in parts))
+
+    def sample_if_true(self, node: ae.SampleIfTrueStructure) -> sympy.Basic:
+        condition = _as_number(self(node.condition))
+        return fn.VENSIM_CALL(
+            Str("SAMPLE IF TRUE"), condition, self.number(node.input), self.number(node.initial)
+        )
+
+    def inline_lookup(self, node: ae.InlineLookupsStructure) -> sympy.Basic:
+        xs, ys = _points(node.lookups)
+        return fn.WITH_LOOKUP(self.number(node.argument), sympy.Tuple(*xs), sympy.Tuple(*ys))
+
+    def game(self, node: ae.GameStructure) -> sympy.Basic:
+        return self.vensim_call("GAME", [node.expression])
+
+    def allocate_available(self, node: ae.AllocateAvailableStructure) -> sympy.Basic:
+        return self.vensim_call("ALLOCATE AVAILABLE", [node.request, node.pp, node.avail])
+
+    def allocate_by_priority(self, node: ae.AllocateByPriorityStructure) -> sympy.Basic:
+        parts = [node.request, node.priority, node.size, node.width, node.supply]
+        return self.vensim_call("ALLOCATE BY PRIORITY", parts)
+
+    def get_constants(self, node: ae.GetConstantsStructure) -> sympy.Basic:
+        path = str((self.folder / node.file).resolve()) if not node.file.startswith("?") else ""
+        if not path:
+            raise _Unsupported("GET ... CONSTANTS with an indirect file name")
+        return fn.VENSIM_CALL(Str("GET DIRECT CONSTANTS"), Str(path), Str(node.tab), Str(node.cell))
+
+
+def _divide(a: sympy.Expr, b: sympy.Expr) -> sympy.Expr:
+    return a / b
+
+
+_ARITHMETIC: dict[str, Callable[[sympy.Expr, sympy.Expr], sympy.Expr]] = {
+    "+": lambda a, b: a + b,
+    "-": lambda a, b: a - b,
+    "*": lambda a, b: a * b,
+    "/": _divide,
+    "^": lambda a, b: sympy.Pow(a, b),
+}
+
+_EXPRESSIONS: dict[type, Callable[[_Converter, Any], sympy.Basic]] = {
+    ae.ReferenceStructure: _Converter.reference,
+    ae.ArithmeticStructure: _Converter.arithmetic,
+    ae.LogicStructure: _Converter.logic,
+    ae.CallStructure: _Converter.call,
+    ae.InitialStructure: _Converter.initial,
+    ae.IntegStructure: _Converter.integ,
+    ae.DelayStructure: _Converter.delay,
+    ae.DelayNStructure: _Converter.delay_n,
+    ae.DelayFixedStructure: _Converter.delay_fixed,
+    ae.SmoothStructure: _Converter.smooth,
+    ae.SmoothNStructure: _Converter.smooth_n,
+    ae.TrendStructure: _Converter.trend,
+    ae.ForecastStructure: _Converter.forecast,
+    ae.SampleIfTrueStructure: _Converter.sample_if_true,
+    ae.InlineLookupsStructure: _Converter.inline_lookup,
+    ae.GameStructure: _Converter.game,
+    ae.AllocateAvailableStructure: _Converter.allocate_available,
+    ae.AllocateByPriorityStructure: _Converter.allocate_by_priority,
+    ae.GetConstantsStructure: _Converter.get_constants,
+}
+
+_CALLS: dict[str, Callable[[_Converter, Sequence[Any]], sympy.Basic]] = {
+    "if_then_else": _Converter.if_then_else,
+    "min": lambda c, args: c.min_max(sympy.Min, args),
+    "max": lambda c, args: c.min_max(sympy.Max, args),
+    "pi": lambda c, args: sympy.pi,
+    # PySD stores PULSE TRAIN(start, width, interval, end) as (start, interval, width, end)
+    "pulse_train": lambda c, args: fn.PULSE_TRAIN(*(c.number(args[i]) for i in (0, 2, 1, 3))),
+}
+
+
+# --------------------------------------------------------------------------- subscripts
+
+
+@dataclass
+class _Ranges:
+    """The model's subscript ranges: elements of each range, the range of each element."""
+
+    elements: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def of(self, subscript: str) -> tuple[str, ...]:
+        """The elements a left-hand-side subscript stands for (a range or one element)."""
+        return self.elements.get(subscript, (subscript,))
+
+    def dimension(self, subscript: str) -> str:
+        """The largest range containing ``subscript`` (itself if it is a range)."""
+        members = set(self.of(subscript))
+        best = subscript if subscript in self.elements else ""
+        for name, elements in self.elements.items():
+            if members <= set(elements) and len(elements) > len(self.elements.get(best, ())):
+                best = name
+        return best or subscript
+
+
+def _mapping_text(mapping: Any) -> str:
+    if isinstance(mapping, str):
+        return mapping
+    if isinstance(mapping, (list, tuple)) and mapping and isinstance(mapping[0], str):
+        name, *elements = mapping
+        return f"({name}: {', '.join(str(e) for e in elements)})"
+    raise _Unsupported(f"the subscript mapping {mapping!r}")
+
+
+def _subscripts(
+    ranges: Sequence[am.AbstractSubscriptRange],
+) -> tuple[tuple[Subscript, ...], _Ranges]:
+    known = _Ranges()
+    pending = list(ranges)
+    for _ in range(len(pending) + 1):  # equivalences (``A <-> B``) may refer forward
+        waiting = []
+        for subscript in pending:
+            if isinstance(subscript.subscripts, list):
+                known.elements[subscript.name] = tuple(subscript.subscripts)
+            elif isinstance(subscript.subscripts, str) and subscript.subscripts in known.elements:
+                known.elements[subscript.name] = known.elements[subscript.subscripts]
+            elif isinstance(subscript.subscripts, str):
+                waiting.append(subscript)
+            else:
+                raise ModelError(
+                    f"cannot import subscript range {subscript.name!r}: ranges read from "
+                    "external files (GET ... SUBSCRIPT) are not supported"
+                )
+        pending = waiting
+    if pending:
+        raise ModelError(f"cannot import subscript range {pending[0].name!r}: unknown range")
+    result = []
+    for subscript in ranges:
+        try:
+            mappings = tuple(_mapping_text(m) for m in subscript.mapping)
+        except _Unsupported as error:
+            raise ModelError(f"cannot import subscript range {subscript.name!r}: {error}") from None
+        result.append(Subscript(subscript.name, known.elements[subscript.name], (), mappings))
+    return tuple(result), known
+
+
+# --------------------------------------------------------------------------- variables
+
+
+@dataclass(frozen=True)
+class _Piece:
+    """One converted component: left-hand side and what it defines."""
+
+    subscripts: tuple[str, ...]
+    excepts: tuple[tuple[str, ...], ...]
+    value: sympy.Basic | None = None
+    rate: sympy.Basic | None = None
+    initial: sympy.Basic | None = None
+    points: tuple[tuple[float, ...], tuple[float, ...]] | None = None
+    extrapolation: Extrapolation = Extrapolation.HOLD
+
+
+def _array_pieces(
+    lhs: tuple[str, ...], excepts: tuple[tuple[str, ...], ...], values: np.ndarray, ranges: _Ranges
+) -> list[_Piece]:
+    """A numeric array constant split into one piece per element."""
+    axes = [ranges.of(s) for s in lhs]
+    shape = tuple(len(a) for a in axes)
+    if values.size != int(np.prod(shape)):
+        raise _Unsupported(f"an array of {values.size} values for subscripts {list(lhs)}")
+    values = values.reshape(shape)
+    return (
+        [
+            _Piece(
+                tuple(a[i] for a, i in zip(axes, index, strict=True)),
+                (),
+                value=_number(values[index]),
+            )
+            for index in itertools.product(*(range(n) for n in shape))
+        ]
+        if not excepts
+        else [_Piece(lhs, excepts, value=_number(values.flat[0]))]
+    )
+
+
+def _pieces(element: am.AbstractElement, convert: _Converter, ranges: _Ranges) -> list[_Piece]:
+    pieces: list[_Piece] = []
+    for component in element.components:
+        lhs = tuple(component.subscripts[0])
+        excepts = tuple(tuple(e) for e in component.subscripts[1])
+        ast = component.ast
+        if isinstance(component, am.AbstractData):
+            raise _Unsupported("a data variable (GET DATA / :INTERPOLATE: ...)")
+        if isinstance(ast, ae.IntegStructure):
+            rate, initial = convert.number(ast.flow), convert.number(ast.initial)
+            pieces.append(_Piece(lhs, excepts, rate=rate, initial=initial))
+        elif isinstance(ast, ae.LookupsStructure):
+            extrapolation = (
+                Extrapolation.LINEAR if ast.type == "extrapolate" else Extrapolation.HOLD
+            )
+            pieces.append(_Piece(lhs, excepts, points=_points(ast), extrapolation=extrapolation))
+        elif isinstance(ast, np.ndarray):
+            pieces.extend(_array_pieces(lhs, excepts, ast, ranges))
+        elif isinstance(ast, (ae.GetLookupsStructure, ae.GetDataStructure, ae.DataStructure)):
+            raise _Unsupported(type(ast).__name__.replace("Structure", "") + " (external data)")
+        else:
+            pieces.append(_Piece(lhs, excepts, value=convert.number(ast)))
+    return pieces
+
+
+@dataclass(frozen=True)
+class _Common:
+    """The fields every kind of variable shares."""
+
+    name: str
+    units: str
+    doc: str
+    source: str
+    limits: tuple[float | None, float | None]
+    dims: tuple[str, ...]
+
+    def fields(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "units": self.units,
+            "doc": self.doc,
+            "source": self.source,
+            "limits": self.limits,
+            "dims": self.dims,
+        }
+
+
+def _limits(limits: Sequence[Any]) -> tuple[float | None, float | None]:
+    def bound(value: Any) -> float | None:
+        return (
+            None
+            if value is None or (isinstance(value, float) and np.isnan(value))
+            else float(value)
+        )
+
+    low, high = (tuple(limits) + (None, None))[:2]
+    return bound(low), bound(high)
+
+
+def _definition(piece: _Piece) -> Definition:
+    equation = piece.rate if piece.rate is not None else piece.value
+    return Definition(
+        subscripts=piece.subscripts,
+        equation=None if equation is None else Equation(equation),
+        initial=None if piece.initial is None else Equation(piece.initial),
+        points=piece.points,
+        excepts=piece.excepts,
+    )
+
+
+def _variable(common: _Common, pieces: list[_Piece], arrayed: bool) -> Variable:
+    """The IR variable for the converted pieces of one element (stock rates resolved later)."""
+    first = pieces[0]
+    fields = common.fields()
+    if arrayed:
+        fields["definitions"] = tuple(_definition(p) for p in pieces)
+    if first.initial is not None:
+        if any(p.initial is None for p in pieces):
+            raise _Unsupported("a stock with some elements not defined by INTEG")
+        return Stock(initial=Equation(first.initial), **fields)
+    if first.points is not None:
+        if any(p.points is None for p in pieces):
+            raise _Unsupported("a lookup with some elements not defined by points")
+        xs, ys = first.points
+        return Lookup(xs=xs, ys=ys, extrapolation=first.extrapolation, **fields)
+    if all(p.value is not None and p.value.is_Number for p in pieces):
+        return Constant(value=float(first.value), **fields)  # type: ignore[arg-type]
+    if any(p.value is None for p in pieces):
+        raise _Unsupported("a mix of INTEG, lookup and ordinary equations")
+    return Auxiliary(equation=Equation(first.value), **fields)  # type: ignore[arg-type]
+
+
+def _doc_and_source(documentation: str) -> tuple[str, str]:
+    """Split documentation from its ``Source:`` line (PySD joins the lines with spaces)."""
+    head, marker, source = documentation.rpartition(" " + SOURCE_PREFIX)
+    if marker:
+        return head.strip(), source.strip()
+    return split_source(documentation)
+
+
+def _element(
+    element: am.AbstractElement, convert: _Converter, ranges: _Ranges
+) -> tuple[Variable, sympy.Basic | None]:
+    """One element as a variable, plus a scalar stock's net rate (``None`` otherwise)."""
+    doc, source = _doc_and_source(element.documentation or "")
+    try:
+        pieces = _pieces(element, convert, ranges)
+        if not pieces:
+            raise _Unsupported("an element without equations")
+        arrayed = any(p.subscripts for p in pieces) or len(pieces) > 1
+        lhs = pieces[0].subscripts
+        common = _Common(
+            name=element.name.strip().strip('"'),
+            units=(element.units or "").strip(),
+            doc=doc,
+            source=source,
+            limits=_limits(element.limits),
+            dims=tuple(ranges.dimension(s) for s in lhs),
+        )
+        variable = _variable(common, pieces, arrayed)
+    except _Unsupported as error:
+        raise ModelError(
+            f"cannot import {element.name.strip()!r}: {error} is not supported"
+        ) from None
+    rate = pieces[0].rate if isinstance(variable, Stock) and not arrayed else None
+    return variable, rate
+
+
+# --------------------------------------------------------------------------- stocks and flows
+
+
+def _signed_terms(rate: sympy.Basic) -> list[tuple[int, sympy.Symbol]] | None:
+    """``rate`` as ``[(+1, inflow), (-1, outflow), ...]`` if it is a signed sum of symbols."""
+    terms = sympy.Add.make_args(rate)
+    result: list[tuple[int, sympy.Symbol]] = []
+    for term in terms:
+        if isinstance(term, sympy.Symbol) and not term.name.startswith("@"):
+            result.append((1, term))
+        elif (
+            isinstance(term, sympy.Mul)
+            and len(term.args) == 2
+            and term.args[0] == -1
+            and isinstance(term.args[1], sympy.Symbol)
+            and not term.args[1].name.startswith("@")
+        ):
+            result.append((-1, term.args[1]))
+        else:
+            return None
+    return result
+
+
+def _wire_stocks(variables: list[Variable], rates: Mapping[str, sympy.Basic]) -> list[Variable]:
+    """Give scalar stocks their inflows/outflows, turning rate variables into flows."""
+    by_key = {v.key: v for v in variables}
+    flows: set[str] = set()
+    wiring: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+    extra: list[Variable] = []
+    for key, rate in rates.items():
+        terms = _signed_terms(rate)
+        usable = terms is not None and all(
+            isinstance(by_key.get(s.name), (Auxiliary, Flow, Constant))
+            and not by_key[s.name].dims
+            and not by_key[s.name].definitions
+            for _, s in terms
+        )
+        stock = by_key[key]
+        if usable and terms is not None:
+            flows.update(s.name for _, s in terms)
+            inflows = tuple(by_key[s.name].name for sign, s in terms if sign > 0)
+            outflows = tuple(by_key[s.name].name for sign, s in terms if sign < 0)
+            wiring[key] = (inflows, outflows)
+        else:
+            net = Flow(name=f"{stock.name} net flow", equation=Equation(rate), internal=True)
+            extra.append(net)
+            wiring[key] = ((net.name,), ())
+    result: list[Variable] = []
+    for variable in variables:
+        if variable.key in wiring:
+            inflows, outflows = wiring[variable.key]
+            variable = _replace(variable, inflows=inflows, outflows=outflows)
+        elif variable.key in flows and isinstance(variable, (Auxiliary, Constant)):
+            fields = {f: getattr(variable, f) for f in _VARIABLE_FIELDS}
+            equation = (
+                variable.equation
+                if isinstance(variable, Auxiliary)
+                else Equation(sympy.Float(variable.value))
+            )
+            variable = Flow(equation=equation, **fields)
+        result.append(variable)
+    return result + extra
+
+
+_VARIABLE_FIELDS = (
+    "name",
+    "units",
+    "doc",
+    "source",
+    "sector",
+    "dims",
+    "limits",
+    "location",
+    "definitions",
+)
+
+
+def _replace(variable: Variable, **changes: Any) -> Variable:
+    from dataclasses import replace
+
+    return replace(variable, **changes)
+
+
+# --------------------------------------------------------------------------- the model
+
+
+def _clock_value(element: am.AbstractElement, values: Mapping[str, float]) -> float:
+    convert = _Converter({}, frozenset(), Path.cwd())
+    try:
+        expr = convert.number(element.components[0].ast)
+    except _Unsupported:
+        expr = sympy.nan
+    known = {symbol: values[name] for name, symbol in _TIME_REFERENCES.items() if name in values}
+    value = expr.subs(known)
+    if isinstance(value, sympy.Number) and value.is_finite:
+        return float(value)
+    raise ModelError(
+        f"cannot import {element.name.strip()!r}: a clock setting that is not a number "
+        "is not supported"
+    )
+
+
+def _time_spec(controls: Mapping[str, am.AbstractElement]) -> TimeSpec:
+    values: dict[str, float] = {}
+    for name in ("initial time", "final time", "time step", "saveper"):
+        if name in controls:
+            values[name.replace(" ", "_")] = _clock_value(controls[name], values)
+    units = ""
+    for name in ("time step", "final time", "initial time"):
+        if name in controls and controls[name].units:
+            units = controls[name].units.strip()
+            break
+    dt = values.get("time_step", 1.0)
+    saveper = values.get("saveper")
+    if "saveper" in controls and isinstance(
+        controls["saveper"].components[0].ast, ae.ReferenceStructure
+    ):
+        saveper = None  # SAVEPER = TIME STEP: follows dt
+    return TimeSpec(
+        start=values.get("initial_time", 0.0),
+        stop=values.get("final_time", 100.0),
+        dt=dt,
+        saveper=saveper,
+        units=units or "month",
+    )
+
+
+def _main_section(abstract: am.AbstractModel) -> am.AbstractSection:
+    for section in abstract.sections:
+        if section.type != "main":
+            raise ModelError(
+                f"cannot import macro {section.name!r}: macros (:MACRO:) are not supported"
+            )
+    return abstract.sections[0]
+
+
+def abstract_to_model(abstract: am.AbstractModel, name: str, path: Path | None = None) -> Model:
+    """Convert PySD's ``AbstractModel`` into an IR :class:`~sdhealth.ir.model.Model`.
+
+    Parameters
+    ----------
+    abstract
+        What ``VensimFile(...).get_abstract_model()`` or ``XmileFile(...)`` returns.
+    name
+        The model's name (usually the file's stem).
+    path
+        The model file: external files are found relative to it.
+
+    Raises
+    ------
+    ModelError
+        For a construct the IR cannot hold, naming it and the variable.
+    """
+    section = _main_section(abstract)
+    subscripts, ranges = _subscripts(section.subscripts)
+    controls = {}
+    elements = []
+    for element in section.elements:
+        clean = " ".join(element.name.strip().strip('"').lower().split())
+        if clean in _CONTROL:
+            controls[clean] = element
+        else:
+            elements.append(element)
+    keys = {reference_key(e.name): symbol(e.name.strip().strip('"')).name for e in elements}
+    lookups = frozenset(
+        keys[reference_key(e.name)]
+        for e in elements
+        if e.components and isinstance(e.components[0].ast, ae.LookupsStructure)
+    )
+    folder = (path.parent if path is not None else Path.cwd()).resolve()
+    range_keys = {reference_key(r.name): r.name for r in subscripts}
+    convert = _Converter(keys, lookups, folder, range_keys)
+    variables: list[Variable] = []
+    rates: dict[str, sympy.Basic] = {}
+    for element in elements:
+        variable, rate = _element(element, convert, ranges)
+        variables.append(variable)
+        if rate is not None:
+            rates[variable.key] = rate
+    return Model(
+        name=name,
+        time=_time_spec(controls),
+        variables=tuple(_wire_stocks(variables, rates)),
+        subscripts=subscripts,
+        path=None if path is None else str(path),
+    )

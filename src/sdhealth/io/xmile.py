@@ -1,0 +1,49 @@
+"""Reading XMILE models (``.xmile``, ``.xml``, ``.stmx``): PySD's XMILE translator, then IR.
+
+``read_xmile(path)`` parses the file with PySD's :class:`XmileFile` and converts its
+AbstractModel with :func:`sdhealth.io.abstract.abstract_to_model`.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+from sdhealth.errors import ModelError, ModelSyntaxError
+from sdhealth.io.abstract import abstract_to_model
+from sdhealth.ir.model import Model
+
+with warnings.catch_warnings():  # PySD's own imports raise deprecation warnings
+    warnings.simplefilter("ignore")
+    from lxml import etree
+    from parsimonious.exceptions import ParseError
+    from pysd.translators.xmile.xmile_file import XmileFile
+
+__all__ = ["read_xmile"]
+
+
+def _parsed(path: Path) -> Any:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            xmile = XmileFile(path)
+            xmile.parse()
+            return xmile.get_abstract_model()
+        except etree.XMLSyntaxError as error:
+            line = error.position[0] if error.position else None
+            raise ModelSyntaxError(f"XML syntax error: {error.msg}", str(path), line) from None
+        except ParseError as error:
+            raise ModelSyntaxError(f"XMILE equation syntax error: {error}", str(path)) from None
+        except (ValueError, KeyError, IndexError, AttributeError, TypeError) as error:
+            raise ModelError(f"{path}: PySD could not parse the model: {error}") from None
+
+
+def read_xmile(path: Path) -> Model:
+    """Read an XMILE model into the IR (see :func:`sdhealth.io.mdl.read_mdl` for errors)."""
+    path = Path(path)
+    abstract = _parsed(path)
+    try:
+        return abstract_to_model(abstract, path.stem, path)
+    except ModelError as error:
+        raise ModelError(f"{path}: {error}") from None

@@ -1,0 +1,212 @@
+"""Importing Vensim ``.mdl`` files through PySD's translator into the IR (sdhealth.io.mdl)."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+import sympy
+from sympy.core.symbol import Str
+
+import sdhealth as sd
+from sdhealth.errors import ModelError, ModelSyntaxError
+from sdhealth.ir import functions as fn
+from sdhealth.ir.model import Auxiliary, Constant, Extrapolation, Flow, Lookup, Stock
+
+CONTROL = """
+FINAL TIME = 4 ~ Month ~ |
+INITIAL TIME = 0 ~ Month ~ |
+SAVEPER = TIME STEP ~ Month ~ |
+TIME STEP = 0.5 ~ Month ~ |
+"""
+
+
+def write(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "m.mdl"
+    path.write_text("{UTF-8}\n" + textwrap.dedent(body) + CONTROL, encoding="utf-8")
+    return path
+
+
+def test_stock_flows_units_docs_limits_and_clock(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        Beds = INTEG(admissions - discharges, 100) ~ bed [0,?] ~ NHS beds.
+            Source: KH03 |
+        admissions = 5 ~ bed/Month ~ |
+        discharges = Beds / stay ~ bed/Month ~ |
+        stay = 4 ~ Month ~ |
+        """,
+    )
+    model = sd.load(path).ir
+    beds = model["Beds"]
+    assert isinstance(beds, Stock)
+    assert (beds.inflows, beds.outflows) == (("admissions",), ("discharges",))
+    assert (beds.units, beds.limits, beds.doc, beds.source) == (
+        "bed",
+        (0.0, None),
+        "NHS beds.",
+        "KH03",
+    )
+    assert isinstance(model["discharges"], Flow) and isinstance(model["stay"], Constant)
+    assert model["discharges"].equation.expr == sympy.Symbol("beds") / sympy.Symbol("stay")
+    assert (model.time.start, model.time.stop, model.time.dt, model.time.units) == (
+        0,
+        4,
+        0.5,
+        "Month",
+    )
+    result = sd.load(path).run()
+    assert result["Beds"].iloc[1] == pytest.approx(100 + 0.5 * (5 - 25))
+
+
+def test_a_rate_that_is_not_a_sum_of_flows_becomes_an_internal_flow(tmp_path: Path) -> None:
+    model = sd.load(write(tmp_path, "S = INTEG(2 * S, 1) ~ ~ |\n")).ir
+    net = model["S net flow"]
+    assert isinstance(net, Flow) and net.internal and model["S"].inflows == ("S net flow",)
+    assert net.equation.expr == 2 * sympy.Symbol("s")
+
+
+def test_logic_if_then_else_and_builtins(tmp_path: Path) -> None:
+    model = sd.load(
+        write(
+            tmp_path,
+            """
+            a = IF THEN ELSE(Time > 1 :AND: b <> 2, STEP(3, 1), MIN(b, 4)) ~ ~ |
+            b = 2 ~ ~ |
+            c = (Time > 1) * 5 + ZIDZ(b, 0) + PULSE TRAIN(1, 1, 2, 4) ~ ~ |
+            """,
+        )
+    ).ir
+    b, time = sympy.Symbol("b"), fn.TIME
+    condition = sympy.And(time > 1, sympy.Ne(b, 2))
+    assert model["a"].equation.expr == sympy.Piecewise(
+        (fn.STEP(3, 1), condition), (sympy.Min(b, 4), True)
+    )
+    expected = 5 * sympy.Piecewise((1, time > 1), (0, True)) + fn.ZIDZ(b, 0)
+    assert model["c"].equation.expr == expected + fn.PULSE_TRAIN(1, 1, 2, 4)
+
+
+def test_delays_smooths_trend_and_initial(tmp_path: Path) -> None:
+    model = sd.load(
+        write(
+            tmp_path,
+            """
+            x = 1 + Time ~ ~ |
+            d1 = DELAY1(x, 2) ~ ~ |
+            d3i = DELAY3I(x, 2, 5) ~ ~ |
+            dn = DELAY N(x, 2, 0, 4) ~ ~ |
+            df = DELAY FIXED(x, 1, 0) ~ ~ |
+            s = SMOOTH(x, 2) ~ ~ |
+            s3i = SMOOTH3I(x, 2, 1) ~ ~ |
+            tr = TREND(x, 2, 0) ~ ~ |
+            i = INITIAL(x) ~ ~ |
+            """,
+        )
+    ).ir
+    x = sympy.Symbol("x")
+    expected = {
+        "d1": fn.DELAY1(x, 2),
+        "d3i": fn.DELAY3I(x, 2, 5),
+        "dn": fn.DELAY_N(x, 2, 0, 4),
+        "df": fn.DELAY_FIXED(x, 1, 0),
+        "s": fn.SMOOTH(x, 2),
+        "s3i": fn.SMOOTH3I(x, 2, 1),
+        "tr": fn.TREND(x, 2, 0),
+        "i": fn.INITIAL(x),
+    }
+    for name, expr in expected.items():
+        assert model[name].equation.expr == expr, name
+
+
+def test_lookups_named_inline_and_extrapolated(tmp_path: Path) -> None:
+    model = sd.load(
+        write(
+            tmp_path,
+            """
+            table([(0,0)-(2,10)], (0,0), (1,5), (2,10)) ~ ~ |
+            steep(GET XLS LOOKUPS('x.xlsx', 'a', '1', 'B2')) ~ ~ |
+            """.replace("steep(GET XLS LOOKUPS('x.xlsx', 'a', '1', 'B2')) ~ ~ |", "")
+            + """
+            y = table(Time) + WITH LOOKUP(Time, ([(0,0)-(4,4)], (0,1), (4,3))) ~ ~ |
+            """,
+        )
+    ).ir
+    table = model["table"]
+    assert isinstance(table, Lookup) and table.xs == (0, 1, 2) and table.ys == (0, 5, 10)
+    assert table.extrapolation is Extrapolation.HOLD
+    time = fn.TIME
+    assert model["y"].equation.expr == fn.LOOKUP(sympy.Symbol("table"), time) + fn.WITH_LOOKUP(
+        time, sympy.Tuple(0.0, 4.0), sympy.Tuple(1.0, 3.0)
+    )
+    assert sd.load(model.path).run()["y"].iloc[-1] == pytest.approx(10 + 3)
+
+
+def test_subscripts_definitions_and_references(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        age: young, old ~ ~ |
+        pop[age] = INTEG(births[age] - deaths[age], 10) ~ person ~ |
+        births[young] = 2 ~~|
+        births[old] = 0 ~ ~ |
+        deaths[age] = pop[age] * rate[age] ~ ~ |
+        rate[age] = 0.1, 0.2 ~ ~ |
+        total = SUM(pop[age!]) ~ ~ |
+        """,
+    )
+    model = sd.load(path).ir
+    assert model.subscripts[0].elements == ("young", "old")
+    pop = model["pop"]
+    assert isinstance(pop, Stock) and pop.dims == ("age",)
+    rate = model["rate"]
+    assert [d.subscripts for d in rate.definitions] == [("young",), ("old",)]
+    assert [d.equation.expr for d in rate.definitions] == [0.1, 0.2]
+    assert pop.definitions[0].equation.expr == fn.SUBSCRIPT(
+        sympy.Symbol("births"), Str("age")
+    ) - fn.SUBSCRIPT(sympy.Symbol("deaths"), Str("age"))
+    assert model["total"].equation.expr == fn.VENSIM_CALL(
+        Str("SUM"), fn.SUBSCRIPT(sympy.Symbol("pop"), Str("age!"))
+    )
+    result = sd.load(path).run()
+    assert result["pop[young]"].iloc[1] == pytest.approx(10 + 0.5 * (2 - 1))
+    assert result["pop[old]"].iloc[1] == pytest.approx(10 - 0.5 * 2)
+    assert result["total"].iloc[1] == pytest.approx(result["pop[young]"].iloc[1] + 9)
+
+
+def test_a_macro_is_a_clear_error_naming_it(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        :MACRO: DOUBLE(x)
+        DOUBLE = 2 * x ~ ~ |
+        :END OF MACRO:
+        y = DOUBLE(3) ~ ~ |
+        """,
+    )
+    with pytest.raises(ModelError, match="macro 'double'.*macros .* not supported"):
+        sd.load(path)
+
+
+def test_data_variables_are_a_clear_error(tmp_path: Path) -> None:
+    path = write(tmp_path, "d := GET XLS DATA('d.xlsx', 'a', '1', 'B2') ~ ~ |\n")
+    with pytest.raises(ModelError, match="cannot import 'd': .*data.* not supported"):
+        sd.load(path)
+
+
+def test_malformed_mdl_reports_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "bad.mdl"
+    path.write_text("{UTF-8}\na = 1 ~ ~ |\nx = 1 +* (\n~ ~|\n" + CONTROL, encoding="utf-8")
+    with pytest.raises(ModelSyntaxError) as caught:
+        sd.load(path)
+    assert caught.value.path == str(path)
+    assert caught.value.line == 3
+    assert "+*" in str(caught.value)
+
+
+def test_xmile_import_runs(test_models_dir: Path) -> None:
+    model = sd.load(test_models_dir / "abs" / "test_abs.xmile")
+    assert isinstance(model.ir["test abs"], Auxiliary)
+    result = model.run()
+    assert result["test abs"].iloc[0] == pytest.approx(10.0)
