@@ -716,3 +716,98 @@ def test_sectors_used_but_not_declared_are_declared_when_written():
 def test_docs_example_passes_the_checks():
     model = model_from_yaml_text(docs_example(), path="ward.yaml")
     assert list(check_model(model)) == []
+
+
+# ---------------------------------------------------------------- declared link polarities
+
+LINKED = """\
+stocks:
+  Queue: {initial: 5, inflows: [Arrivals], outflows: [Served]}
+flows:
+  Arrivals: 10
+  Served:
+    equation: MIN(Queue / Wait, Capacity)
+    links: {queue: "+", Capacity: +, Wait: -1}
+constants:
+  Wait: 2
+  Capacity: 4
+"""
+
+
+def test_links_are_read_as_declared_links_with_their_locations():
+    from sdhealth.ir.model import DeclaredLink
+
+    served = load(with_head(LINKED))["Served"]
+    assert served.declared_links == (
+        DeclaredLink("Queue", 1), DeclaredLink("Capacity", 1), DeclaredLink("Wait", -1),
+    )  # fmt: skip
+    assert [link.location for link in served.declared_links] == [
+        SourceLocation("m.yaml", 9, 13),
+        SourceLocation("m.yaml", 9, 25),
+        SourceLocation("m.yaml", 9, 38),
+    ]
+    assert load(with_head(LINKED))["Arrivals"].declared_links == ()
+
+
+@pytest.mark.parametrize(
+    ("links", "column", "message"),
+    [
+        (
+            "{Queue: up}",
+            20,
+            "the polarity of link 'Queue' -> 'Served' must be \"+\" or \"-\", got 'up'",
+        ),
+        (
+            "{Queue: 2}",
+            20,
+            "the polarity of link 'Queue' -> 'Served' must be \"+\" or \"-\", got 2",
+        ),
+        ("{Queue: [1]}", 20, 'must be "+" or "-", got a list'),
+        ("{Queue: }", 13, 'must be "+" or "-", got nothing'),
+        (
+            "{Qeue: +}",
+            13,
+            "unknown variable 'Qeue' in the links of 'Served' (did you mean 'Queue'?)",
+        ),
+        ("{Arrivals: +}", 13, "'Arrivals' does not appear in the equation of 'Served'"),
+        ("{Shape: +}", 13, "'Shape' is a lookup, a table rather than a quantity"),
+        ('{Queue: +, queue: "-"}', 23, "the link from 'Queue' is declared twice in 'Served'"),
+        ("[Queue]", 12, "'links' of 'Served' (source names to \"+\" or \"-\") must be a mapping"),
+    ],
+)
+def test_link_errors_name_line_and_column(links, column, message):
+    text = with_head(LINKED).replace('{queue: "+", Capacity: +, Wait: -1}', links)
+    error = syntax_error(text + "lookups:\n  Shape: [[0, 0], [1, 1]]\n")
+    assert message in error.message
+    assert (error.line, error.column) == (9, column)
+
+
+def test_links_are_refused_where_nothing_declares_them():
+    error = syntax_error(with_head(LINKED).replace("outflows: [Served]}", "links: {Wait: +}}"))
+    assert error.message == (
+        "stock 'Queue' cannot have 'links': a stock's links are its inflows (+) and outflows "
+        "(-); declare link polarities under the flows and auxiliaries they point into"
+    )
+    assert (error.line, error.column) == (4, 44)
+    error = syntax_error(with_head(LINKED).replace("  Wait: 2", "  Wait: {value: 2, links: {}}"))
+    assert "constant 'Wait' cannot have 'links': nothing links into a constant" in error.message
+
+
+def test_links_are_written_and_read_back():
+    model = load(with_head(LINKED))
+    text = model_to_yaml_text(model)
+    assert '    links: {Queue: "+", Capacity: "+", Wait: "-"}\n' in text
+    again = model_from_yaml_text(text)
+    assert again["Served"].declared_links == model["Served"].declared_links
+    assert without_locations(again) == without_locations(model)
+    assert model_to_yaml_text(again) == text
+
+
+def test_shipped_models_keep_their_declared_links_through_a_round_trip():
+    for name in ("sir.yaml", "hospital_flow.yaml"):
+        original = load_yaml(ROOT / "models" / name)
+        again = model_from_yaml_text(model_to_yaml_text(original))
+        declared = [(v.name, v.declared_links) for v in original.variables if v.declared_links]
+        assert declared and declared == [
+            (v.name, v.declared_links) for v in again.variables if v.declared_links
+        ]

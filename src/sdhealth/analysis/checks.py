@@ -17,9 +17,15 @@
 9. warnings: ``unused`` constants and lookups, and ``unattached-flow`` for flows that no stock
    lists. Auxiliaries that feed nothing are outputs (what a modeller plots) and are not warned
    about;
-10. unit findings (:func:`sdhealth.analysis.units.check_units`) when ``units=True``.
+10. unit findings (:func:`sdhealth.analysis.units.check_units`) when ``units=True``;
+11. ``polarity`` -- declared link polarities that the equations contradict
+    (:func:`sdhealth.analysis.polarity.check_polarity`) when ``polarity=True``. A link whose
+    sign depends on the state is followed along a run when ``simulate=True`` and the checks
+    before found no error (a model with errors may not run).
 
-:func:`blocking_issues` keeps the errors a run cannot proceed with: every error except units.
+:func:`blocking_issues` keeps the errors a run cannot proceed with: every error except units,
+with polarity checked without a run (a proven contradiction blocks; a run is never started
+to decide whether a run may start).
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from collections.abc import Callable, Iterator
 
 import sympy
 
+from sdhealth.analysis.polarity import check_polarity
 from sdhealth.analysis.units import check_units
 from sdhealth.compile.dependencies import (
     algebraic_cycles,
@@ -281,7 +288,7 @@ def _lookup_tables(model: Model) -> list[Issue]:
     issues = []
     for variable in model.variables:
         if isinstance(variable, Lookup):
-            if not variable.xs:
+            if not variable.xs and not variable.definitions:  # definitions may read a file
                 issues.append(
                     _error(
                         model, "lookup-points", f"lookup '{variable.name}' has no points", variable
@@ -352,7 +359,9 @@ _CHECKS: tuple[Callable[[Model], list[Issue]], ...] = (
 )
 
 
-def check_model(model: Model, *, units: bool = True) -> list[Issue]:
+def check_model(
+    model: Model, *, units: bool = True, polarity: bool = True, simulate: bool = True
+) -> list[Issue]:
     """Every finding about a model, errors and warnings, in the order of the module docstring.
 
     Parameters
@@ -361,6 +370,11 @@ def check_model(model: Model, *, units: bool = True) -> list[Issue]:
         The model as loaded (before stateful builtins are expanded).
     units
         Also run the unit checks.
+    polarity
+        Also check declared link polarities against the equations.
+    simulate
+        Let the polarity check run the model (once, and only if a declared link's sign
+        depends on the state and no earlier check found an error).
 
     >>> from sdhealth.ir import Auxiliary, Equation, Model, symbol
     >>> m = Model("m", variables=(Auxiliary(name="a", equation=Equation(symbol("b"))),))
@@ -370,11 +384,18 @@ def check_model(model: Model, *, units: bool = True) -> list[Issue]:
     issues: list[Issue] = []
     for check in _CHECKS:
         issues.extend(check(model))
+    runnable = not any(issue.is_error for issue in issues)
     if units:
         issues.extend(check_units(model))
+    if polarity:
+        issues.extend(check_polarity(model, simulate=simulate and runnable))
     return issues
 
 
 def blocking_issues(model: Model) -> list[Issue]:
-    """The errors a run cannot proceed with: every error of :func:`check_model` but units."""
-    return [issue for issue in check_model(model, units=False) if issue.is_error]
+    """The errors a run cannot proceed with: every error of :func:`check_model` but units.
+
+    Polarity is checked without a run: only contradictions the equations prove block.
+    """
+    issues = check_model(model, units=False, simulate=False)
+    return [issue for issue in issues if issue.is_error]

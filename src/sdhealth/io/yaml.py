@@ -10,9 +10,12 @@ name (names compare by :func:`~sdhealth.ir.names.canonical` key, so ``Beds`` and
 collide), a value of the wrong type, a missing required field, a non-positive ``dt``, an
 undeclared sector or a stock flow that is not a defined flow is a
 :class:`~sdhealth.errors.ModelSyntaxError` carrying the file, line and column (1-based) of the
-offending key or value. Where things were written is worked out by
-:mod:`sdhealth.io.yaml_nodes`; writing lives in :mod:`sdhealth.io.yaml_writer` and is
-re-exported here.
+offending key or value. A flow or auxiliary may declare the polarity of the links into it
+(``links: {Care capacity: "+"}``): each source must be a variable its equation mentions, each
+polarity ``"+"`` or ``"-"``; the declarations become :class:`~sdhealth.ir.model.DeclaredLink`
+objects that :func:`sdhealth.analysis.polarity.check_polarity` checks. Where things were
+written is worked out by :mod:`sdhealth.io.yaml_nodes`; writing lives in
+:mod:`sdhealth.io.yaml_writer` and is re-exported here.
 
 Variables are kept in a fixed order -- stocks, flows, auxiliaries, constants, lookups, each in
 file order -- so that loading what :func:`model_to_yaml_text` wrote gives back an equal model.
@@ -48,6 +51,7 @@ from sdhealth.ir.functions import BUILTIN_SYMBOLS
 from sdhealth.ir.model import (
     Auxiliary,
     Constant,
+    DeclaredLink,
     Equation,
     Extrapolation,
     Flow,
@@ -84,8 +88,8 @@ COMMON_KEYS = ("units", "doc", "source", "sector", "limits")
 #: Section -> keys of a definition in that section (besides :data:`COMMON_KEYS`).
 DEFINITION_KEYS: dict[str, tuple[str, ...]] = {
     "stocks": ("initial", "inflows", "outflows", "non_negative"),
-    "flows": ("equation",),
-    "auxiliaries": ("equation",),
+    "flows": ("equation", "links"),
+    "auxiliaries": ("equation", "links"),
     "constants": ("value",),
     "lookups": ("points", "extrapolation"),
 }
@@ -94,6 +98,14 @@ _SINGULAR = {
     "constants": "constant", "lookups": "lookup",
 }  # fmt: skip
 _ARTICLE = {"stocks": "a", "flows": "a", "auxiliaries": "an", "constants": "a", "lookups": "a"}
+#: A declared polarity as written -> +1/-1 (numbers as in the CLD format).
+_POLARITY_OF: dict[object, int] = {"+": 1, "-": -1, 1: 1, -1: -1}
+#: Why a section has no ``links`` key.
+_NO_LINKS = {
+    "stocks": "a stock's links are its inflows (+) and outflows (-)",
+    "constants": "nothing links into a constant",
+    "lookups": "a lookup is a table, not a variable links point into",
+}
 _START: Position = (0, 0)
 
 
@@ -294,6 +306,12 @@ class _ModelReader:
         """The mapping of a full-form definition (its keys checked)."""
         what = f"{_SINGULAR[section]} {slot.key!r}"
         fields = self.doc.mapping(slot, what)
+        if "links" in fields and section in _NO_LINKS:
+            raise self.doc.error(
+                f"{what} cannot have 'links': {_NO_LINKS[section]}; declare link polarities "
+                "under the flows and auxiliaries they point into",
+                Slot(fields, "links").key_position,
+            )
         self.doc.check_keys(fields, DEFINITION_KEYS[section] + COMMON_KEYS, what)
         return fields
 
@@ -340,7 +358,10 @@ class _ModelReader:
             return self._equation(slot, f"the equation of {name!r}"), self._common(None, name)
         fields = self._definition(slot, section)
         equation_slot = self.doc.required(fields, "equation", slot, _SINGULAR[section])
-        return self._equation(equation_slot, "'equation'"), self._common(fields, name)
+        equation = self._equation(equation_slot, "'equation'")
+        common = self._common(fields, name)
+        common["declared_links"] = self._declared_links(fields, name, equation)
+        return equation, common
 
     def _flow(self, slot: Slot) -> Flow:
         equation, common = self._rate(slot, "flows")
@@ -383,6 +404,68 @@ class _ModelReader:
             extrapolation=extrapolation,
             location=self._location(slot),
             **self._common(fields, name),
+        )
+
+    # -- declared link polarities ------------------------------------------------------
+
+    def _declared_links(
+        self, fields: CommentedMap, target: str, equation: Equation
+    ) -> tuple[DeclaredLink, ...]:
+        """The ``links`` of a flow or auxiliary: source name -> declared polarity."""
+        if fields.get("links") is None:
+            return ()
+        what = f'\'links\' of {target!r} (source names to "+" or "-")'
+        links = self.doc.mapping(Slot(fields, "links"), what)
+        mentioned = equation.free_keys | {key for key, _ in equation.references}
+        declared: list[DeclaredLink] = []
+        for source_key in links:
+            slot = Slot(links, source_key)
+            source = self._link_source(slot, target, mentioned)
+            if any(canonical(link.source) == canonical(source) for link in declared):
+                raise self.doc.error(
+                    f"the link from {source!r} is declared twice in {target!r}", slot.key_position
+                )
+            polarity = self._polarity(slot, source, target)
+            declared.append(DeclaredLink(source, polarity, self.doc.location(slot.key_position)))
+        return tuple(declared)
+
+    def _link_source(self, slot: Slot, target: str, mentioned: frozenset[str] | set[str]) -> str:
+        """The declared name of a link's source, which ``target``'s equation must mention."""
+        name, position = slot.key, slot.key_position
+        if not isinstance(name, str) or not name.strip():
+            raise self.doc.error(
+                f"link sources must be variable names, got {describe(name)}", position
+            )
+        found = self.declared.get(canonical(name))
+        if found is None:
+            close = suggest(name, [d.name for d in self.declared.values()], n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise self.doc.error(
+                f"unknown variable {name.strip()!r} in the links of {target!r}{hint}", position
+            )
+        if found.section == "lookups":
+            raise self.doc.error(
+                f"{found.name!r} is a lookup, a table rather than a quantity: declare the link "
+                "from the lookup's input instead",
+                position,
+            )
+        if canonical(name) not in mentioned:
+            raise self.doc.error(
+                f"{found.name!r} does not appear in the equation of {target!r}", position
+            )
+        return found.name
+
+    def _polarity(self, slot: Slot, source: str, target: str) -> int:
+        value = slot.value
+        if isinstance(value, str):
+            value = value.strip()
+        if isinstance(value, str | int | float) and not isinstance(value, bool):
+            if value in _POLARITY_OF:
+                return _POLARITY_OF[value]
+        raise self.doc.error(
+            f'the polarity of link {source!r} -> {target!r} must be "+" or "-", '
+            f"got {describe(slot.value)}",
+            slot.value_position,
         )
 
     # -- lookups of names ----------------------------------------------------------

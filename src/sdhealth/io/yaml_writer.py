@@ -4,7 +4,9 @@ The writer emits the full form of every definition (no shorthands), in the fixed
 stocks, flows, auxiliaries, constants, lookups -- the order the reader gives variables -- so
 that reading the text back gives an equal model. Equations keep the modeller's text; equations
 built in code are printed by :func:`sdhealth.ir.vensim.expr_to_vensim`. Compiler-generated
-(``internal``) variables are left out. Files are written atomically.
+(``internal``) variables are left out. Declared link polarities of flows and auxiliaries are
+written as ``links: {Source: "+"}``; a stock's are its flow lists, so none are written for
+stocks (or constants and lookups, which nothing links into). Files are written atomically.
 """
 
 from __future__ import annotations
@@ -187,10 +189,19 @@ def _write_stock(stock: Stock, name_of: Callable[[str], str]) -> CommentedMap:
     return _common_fields(fields, stock)
 
 
+_SIGN = {1: "+", -1: "-"}
+
+
 def _write_rate(variable: Flow | Auxiliary, name_of: Callable[[str], str]) -> CommentedMap:
-    return _common_fields(
-        CommentedMap(equation=_equation_value(variable.equation, name_of)), variable
-    )
+    fields = CommentedMap(equation=_equation_value(variable.equation, name_of))
+    if variable.declared_links:
+        links = CommentedMap(
+            (_in_flow(link.source), DoubleQuotedScalarString(_SIGN[link.polarity]))
+            for link in variable.declared_links
+        )
+        links.fa.set_flow_style()
+        fields["links"] = links
+    return _common_fields(fields, variable)
 
 
 def _write_constant(constant: Constant, name_of: Callable[[str], str]) -> CommentedMap:
