@@ -156,3 +156,44 @@ def test_teacup_has_one_balancing_loop_via_api(models_dir):
 
     loops = sd.load(models_dir / "teacup.yaml").loops()
     assert [(lp.id, lp.polarity) for lp in loops] == [("B1", -1)]
+
+
+REPORTED = """\
+model: Decay
+time: {stop: 24, dt: 1, units: month}
+report:
+  indicators: [Level, Drain]
+  every: 12
+  loops:
+    B1 Draining: [Level, Drain]
+    Missing: [Drain time, Level]
+stocks:
+  Level: {initial: 100, outflows: [Drain]}
+flows:
+  Drain: Level / Drain time
+constants:
+  Drain time: 4
+"""
+
+
+def test_run_prints_indicators_at_report_times_and_named_loops(tmp_path):
+    path = tmp_path / "decay.yaml"
+    path.write_text(REPORTED)
+    status, out, err = run_cli("run", str(path))
+    assert status == 0, err
+    lines = out.splitlines()
+    header = next(line for line in lines if "month 0" in line)
+    assert header.split() == ["month", "0", "month", "12", "month", "24"]
+    level = next(line for line in lines if line.startswith("Level"))
+    # Euler: Level(t) = 100 * 0.75^t
+    assert level.split()[1:] == ["100", f"{100 * 0.75**12:.4g}", f"{100 * 0.75**24:.4g}"]
+    assert any(line.split()[:5] == ["B1", "Draining", "B", "(-)", "2"] for line in lines)
+    assert any(line.split()[:3] == ["Missing", "not", "found"] for line in lines)
+
+
+def test_run_without_loops_and_with_pysd_backend(tmp_path):
+    path = tmp_path / "decay.yaml"
+    path.write_text(REPORTED)
+    status, out, err = run_cli("run", str(path), "--no-loops", "--backend", "pysd")
+    assert status == 0, err
+    assert "feedback loops" not in out

@@ -64,6 +64,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--plot", metavar="FILE", help="write a plot of the stocks (.png/.svg)")
     run.add_argument("--stop", type=float, help="final time (default: the model's)")
     run.add_argument("--dt", type=float, help="time step (default: the model's)")
+    run.add_argument(
+        "--backend",
+        choices=("native", "pysd"),
+        help="simulation backend (default: native, the compiled one; pysd is the reference)",
+    )
+    run.add_argument("--no-loops", action="store_true", help="do not list feedback loops")
     run.set_defaults(handler=_run)
 
     chk = commands.add_parser("check", help="check a model for errors and warnings")
@@ -147,7 +153,34 @@ def _format_value(value: float) -> str:
     return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
 
 
+def _report_times(model: Model, times: pd.Index) -> list[float]:
+    """The saved times a summary shows: every ``report.every`` (a year for monthly models)."""
+    clock = model.time
+    every = model.ir.report.every
+    if every is None:
+        months = clock.units.strip().lower() in ("month", "months")
+        every = (
+            12.0 if months and clock.stop - clock.start >= 24 else (clock.stop - clock.start) / 5
+        )
+    wanted = [clock.start + k * every for k in range(int((clock.stop - clock.start) / every) + 1)]
+    chosen = times[times.get_indexer(wanted, method="nearest")]
+    return sorted(set(chosen.tolist()))
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    lines = [header, *rows]
+    return "\n".join(
+        "  ".join(
+            cell.ljust(w) if i == 0 else cell.rjust(w)
+            for i, (cell, w) in enumerate(zip(line, widths, strict=True))
+        )
+        for line in lines
+    )
+
+
 def _summary(model: Model, results: pd.DataFrame, out: TextIO) -> None:
+    """Key indicators (the model's ``report``, else its stocks) at report times."""
     clock = model.time
     times = results.index
     print(
@@ -155,18 +188,47 @@ def _summary(model: Model, results: pd.DataFrame, out: TextIO) -> None:
         f"({len(times)} saved points)",
         file=out,
     )
-    stocks = [s for s in model.stocks if s in results.columns]
-    if not stocks:
+    names = [n for n in (model.ir.report.indicators or model.stocks) if n in results.columns]
+    if not names:
         return
-    width = max(len(s) for s in stocks)
-    print(f"\n{'stock':<{width}}  {'initial':>14}  {'final':>14}", file=out)
-    for name in stocks:
-        series = results[name]
-        print(
-            f"{name:<{width}}  {_format_value(series.iloc[0]):>14}  "
-            f"{_format_value(series.iloc[-1]):>14}",
-            file=out,
-        )
+    shown = _report_times(model, times)
+    header = ["", *(f"{clock.units} {t:g}" for t in shown)]
+    rows = [[name, *(_format_value(results.at[t, name]) for t in shown)] for name in names]
+    title = "key indicators" if model.ir.report.indicators else "stocks"
+    print(f"\n{title}:", file=out)
+    print(_table(header, rows), file=out)
+
+
+def _loop_summary(model: Model, out: TextIO, shown: int = 8) -> None:
+    """The model's named loops (``report: loops:``), else its shortest loops."""
+    from sdhealth.analysis.loops import loop_table, match_named_loops
+
+    loops = model.loops(max_loops=2_000)
+    reinforcing = sum(loop.polarity > 0 for loop in loops)
+    balancing = sum(loop.polarity < 0 for loop in loops)
+    more = "+" if loops.truncated else ""
+    print(
+        f"\nfeedback loops: {len(loops)}{more} ({reinforcing} reinforcing, {balancing} balancing)",
+        file=out,
+    )
+    if model.ir.report.loops:
+        rows = []
+        for name, loop in match_named_loops(loops, model.ir.report.loops):
+            if loop is None:
+                rows.append([name, "not found", "", ""])
+            else:
+                sign = {1: "+", -1: "-"}.get(loop.polarity, "?")
+                rows.append([name, f"{loop.kind} ({sign})", str(loop.length), loop.id])
+        print(_table(["named loop", "polarity", "length", "id"], rows), file=out)
+    elif loops:
+        shortest = sorted(loops, key=lambda loop: (loop.length, loop.id))[:shown]
+        print(loop_table(shortest), file=out)
+        if len(loops) > shown:
+            print(
+                f"... the {shown} shortest of {len(loops)}{more}; "
+                f"'sdhealth loops {model.path}' lists them all",
+                file=out,
+            )
 
 
 def _run(args: argparse.Namespace, out: TextIO) -> int:
@@ -175,8 +237,13 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
 
     model = load(args.model)
     params = dict(_param(p) for p in args.param)
-    results = model.run(params=params, scenario=args.scenario, stop=args.stop, dt=args.dt)
+    backend = {"backend": args.backend} if args.backend else {}
+    results = model.run(
+        params=params, scenario=args.scenario, stop=args.stop, dt=args.dt, **backend
+    )
     _summary(model, results, out)
+    if not args.no_loops:
+        _loop_summary(model, out)
     if args.out:
         write_results(results, args.out)
         print(f"\nresults written to {args.out}", file=out)

@@ -17,6 +17,7 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -32,11 +33,15 @@ from sdhealth.errors import (
     Severity,
     UnknownNameError,
 )
+from sdhealth.experiments import batch as batch_runs
 from sdhealth.experiments.policies import Policy, apply_policies, constant_named
 from sdhealth.experiments.scenarios import Scenario, load_scenario
 from sdhealth.io import read_model
 from sdhealth.ir import model as irm
 from sdhealth.ir.names import suggest
+
+if TYPE_CHECKING:
+    import xarray as xr
 
 __all__ = ["Model", "load", "check"]
 
@@ -113,7 +118,7 @@ class Model:
 
     def run(
         self,
-        params: Mapping[str, float] | None = None,
+        params: Mapping[str, Any] | pd.DataFrame | None = None,
         policies: Sequence[Policy] = (),
         *,
         scenario: Scenario | PathLike | None = None,
@@ -123,14 +128,16 @@ class Model:
         saveper: float | None = None,
         return_columns: Iterable[str] | None = None,
         method: str = "euler",
-        backend: str = "pysd",
-    ) -> pd.DataFrame:
+        backend: str = "native",
+    ) -> Any:
         """Simulate once and return the results, indexed by time, one column per variable.
 
         Parameters
         ----------
-        params : mapping of constant name to value, optional
-            Values for this run only; the model keeps its own.
+        params : mapping of constant name to value, or a batch, optional
+            Values for this run only; the model keeps its own. A ``DataFrame`` (one row per
+            run) or a mapping with arrays (one value per run) runs every parameter set in one
+            kernel call and returns an ``xarray.Dataset`` (see :meth:`sweep`).
         policies : sequence of policies
             Timed changes made with :func:`sdhealth.step`, :func:`~sdhealth.ramp`,
             :func:`~sdhealth.pulse` or :func:`~sdhealth.table`.
@@ -141,15 +148,16 @@ class Model:
             Override the model's clock for this run.
         return_columns : iterable of names, optional
             Only these variables (default: every stock, flow, auxiliary and constant).
-        method : {"euler"}
+        method : {"euler", "rk2", "rk4"}
             Integration method (the PySD backend is Euler-only).
         backend : str
-            Registered backend name.
+            Registered backend name: ``"native"`` (compiled, the default) or ``"pysd"``.
 
         Returns
         -------
-        pandas.DataFrame
-            Index ``time`` (floats in the model's time unit), columns named as in the model.
+        pandas.DataFrame or xarray.Dataset
+            Index ``time`` (floats in the model's time unit), columns named as in the model;
+            for a batch of parameter sets, a ``Dataset`` with dims ``run`` and ``time``.
 
         Raises
         ------
@@ -166,9 +174,12 @@ class Model:
             if not isinstance(scenario, Scenario):
                 scenario = load_scenario(scenario)
             scenario.validate(self._ir)
-            params = {**scenario.param_values, **(params or {})}
+            params = {**scenario.param_values, **(params if params is not None else {})}
             policies = (*scenario.policies, *policies)
-        base_values = self._resolve_params(params or {})
+        if batch_runs.is_batch(params):
+            spec = self._run_spec(start, stop, dt, saveper, method, return_columns)
+            return self._run_sets(params, policies, spec, backend)  # type: ignore[arg-type]
+        base_values = self._resolve_params(params or {})  # type: ignore[arg-type]
         run_model = self._ir
         if policies:
             targets = {
@@ -182,6 +193,51 @@ class Model:
             result.values, index=pd.Index(result.times, name="time"), columns=list(result.columns)
         )
         return frame
+
+    def sweep(
+        self,
+        spec: Mapping[str, Sequence[float]] | pd.DataFrame,
+        policies: Sequence[Policy] = (),
+        *,
+        return_columns: Iterable[str] | None = None,
+        summary: Sequence[str] | None = None,
+        start: float | None = None,
+        stop: float | None = None,
+        dt: float | None = None,
+        saveper: float | None = None,
+        method: str = "euler",
+        backend: str = "native",
+    ) -> xr.Dataset:
+        """Run many parameter sets at once and return an ``xarray.Dataset``.
+
+        ``spec`` is a dict of lists (every combination is run, the first name varying
+        slowest) or a ``DataFrame`` of parameter sets (one row per run). The ``Dataset`` has
+        dims ``run`` and ``time`` (``run`` and ``statistic`` with ``summary``), one data
+        variable per returned variable, and each swept parameter as a coordinate on ``run``.
+        ``summary`` (some of ``"initial"``, ``"final"``, ``"min"``, ``"max"``, ``"mean"``,
+        ``"std"``) keeps only per-run statistics, computed chunk by chunk, so memory stays
+        bounded for very many runs. Everything is checked before any run starts; see
+        :mod:`sdhealth.experiments.batch`.
+        """
+        sets = spec if isinstance(spec, pd.DataFrame) else batch_runs.full_factorial(spec)
+        run_spec = self._run_spec(start, stop, dt, saveper, method, return_columns)
+        return self._run_sets(sets, policies, run_spec, backend, summary)
+
+    def _run_sets(
+        self,
+        params: Mapping[str, Any] | pd.DataFrame,
+        policies: Sequence[Policy],
+        spec: RunSpec,
+        backend: str,
+        summary: Sequence[str] | None = None,
+    ) -> xr.Dataset:
+        if self._blocking:
+            raise ModelError.from_issues(self._blocking)
+        sets = batch_runs.parameter_sets(self._ir, params)
+        run_model, sets = batch_runs.apply_policies_to_sets(self._ir, sets, policies)
+        return batch_runs.run_parameter_sets(
+            run_model, spec, sets, summary=summary, backend=backend
+        )
 
     def _resolve_params(self, params: Mapping[str, float]) -> dict[str, float]:
         values: dict[str, float] = {}

@@ -328,7 +328,8 @@ def test_lookup_x_values_must_increase_strictly():
     assert codes(issues) == ["lookup-order", "lookup-points", "lookup-order"]
 
 
-def test_delay_n_order_must_be_a_constant():
+def test_delay_n_order_read_from_a_variable_is_a_warning():
+    # PySD runs it; only the native backend's expansion needs a constant order
     model = hospital(
         Auxiliary(
             name="Delayed",
@@ -337,9 +338,10 @@ def test_delay_n_order_must_be_a_constant():
     )
     (issue,) = check_model(model, units=False)
     assert issue.code == "delay-order"
+    assert issue.severity is Severity.WARNING
     assert str(issue) == (
-        "m.yaml:99:12: the order of DELAY N in 'Delayed' must be a constant whole number, but "
-        "it reads 'bed occupancy', which is not constant"
+        "m.yaml:99:12: warning: the order of DELAY N in 'Delayed' must be a constant whole "
+        "number, but it reads 'bed occupancy', which is not constant"
     )
 
 
@@ -400,3 +402,15 @@ def test_unit_issues_come_last_and_do_not_block():
 )
 def test_errors_block_a_run(extra, code):
     assert codes(blocking_issues(hospital(*extra))) == [code]
+
+
+def test_delay_n_order_that_is_not_whole_is_an_error():
+    model = hospital(
+        Auxiliary(
+            name="Delayed",
+            equation=eq(fn.DELAY_N(S("Referrals"), 3, 0, 2.5), "...", 99, 12),
+        )
+    )
+    (issue,) = check_model(model, units=False)
+    assert (issue.code, issue.severity) == ("delay-order", Severity.ERROR)
+    assert "must be a constant whole number, but it is 2.5" in issue.message

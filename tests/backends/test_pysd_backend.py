@@ -312,9 +312,9 @@ def test_pysd_warnings_are_captured_not_shown(backend, recwarn, capfd) -> None:
     assert capfd.readouterr() == ("", "")
 
 
-def test_subscripted_models_are_refused(backend) -> None:
+def test_a_subscript_range_the_model_does_not_define_is_refused(backend) -> None:
     model = Model("arrays", variables=(Constant(name="Beds", value=1, dims=("Region",)),))
-    with pytest.raises(BackendError, match="subscripted variables"):
+    with pytest.raises(BackendError, match="uses 'Region', which the model does not define"):
         run(backend, model)
 
 
@@ -367,3 +367,17 @@ def test_no_warning_escapes_a_normal_run(backend) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         run(backend, teacup(), {"Room Temperature": 60})
+
+
+def test_unflattened_output_is_flattened_like_pysd_does() -> None:
+    import xarray as xr
+
+    from sdhealth.backends.pysd import _flatten
+
+    coords = {"a": ["x", "y"], "b": ["p", "q", "r"]}
+    cells = [xr.DataArray(np.arange(6.0).reshape(2, 3) + t, coords, ["a", "b"]) for t in (0, 10)]
+    frame = pd.DataFrame({"v": cells, "s": [1.0, 2.0]}, index=[0.0, 1.0])
+    flat = _flatten(frame)
+    assert list(flat.columns) == ["v[x,p]", "v[x,q]", "v[x,r]", "v[y,p]", "v[y,q]", "v[y,r]", "s"]
+    assert flat["v[y,q]"].tolist() == [4.0, 14.0]
+    assert flat["s"].tolist() == [1.0, 2.0]

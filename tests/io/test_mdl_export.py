@@ -70,7 +70,7 @@ def test_to_mdl_is_read_back_by_pysd_with_the_same_results(tmp_path: Path) -> No
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         theirs = pysd.read_vensim(str(path)).run(return_columns=["Beds"])
-    ours = model.run()
+    ours = model.run(backend="pysd")
     np.testing.assert_allclose(theirs["Beds"].to_numpy(), ours["Beds"].to_numpy(), rtol=1e-12)
 
 
@@ -83,7 +83,7 @@ def test_suite_model_round_trip_through_mdl_gives_the_same_run(
     path = tmp_path / "again.mdl"
     original.to_mdl(path)
     again = sd.load(path)
-    first, second = original.run(), again.run()
+    first, second = original.run(backend="pysd"), again.run(backend="pysd")
     assert list(first.columns) == list(second.columns)
     np.testing.assert_allclose(first.to_numpy(), second.to_numpy(), rtol=1e-12)
 

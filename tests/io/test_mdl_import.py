@@ -12,7 +12,17 @@ from sympy.core.symbol import Str
 import sdhealth as sd
 from sdhealth.errors import ModelError, ModelSyntaxError
 from sdhealth.ir import functions as fn
-from sdhealth.ir.model import Auxiliary, Constant, Extrapolation, Flow, Lookup, Stock
+from sdhealth.ir.model import (
+    Auxiliary,
+    Constant,
+    Data,
+    DataMode,
+    Extrapolation,
+    Flow,
+    Lookup,
+    Stock,
+)
+from sdhealth.ir.vensim import model_to_vensim
 
 CONTROL = """
 FINAL TIME = 4 ~ Month ~ |
@@ -57,7 +67,7 @@ def test_stock_flows_units_docs_limits_and_clock(tmp_path: Path) -> None:
         0.5,
         "Month",
     )
-    result = sd.load(path).run()
+    result = sd.load(path).run(backend="pysd")
     assert result["Beds"].iloc[1] == pytest.approx(100 + 0.5 * (5 - 25))
 
 
@@ -140,7 +150,7 @@ def test_lookups_named_inline_and_extrapolated(tmp_path: Path) -> None:
     assert model["y"].equation.expr == fn.LOOKUP(sympy.Symbol("table"), time) + fn.WITH_LOOKUP(
         time, sympy.Tuple(0.0, 4.0), sympy.Tuple(1.0, 3.0)
     )
-    assert sd.load(model.path).run()["y"].iloc[-1] == pytest.approx(10 + 3)
+    assert sd.load(model.path).run(backend="pysd")["y"].iloc[-1] == pytest.approx(10 + 3)
 
 
 def test_subscripts_definitions_and_references(tmp_path: Path) -> None:
@@ -169,30 +179,59 @@ def test_subscripts_definitions_and_references(tmp_path: Path) -> None:
     assert model["total"].equation.expr == fn.VENSIM_CALL(
         Str("SUM"), fn.SUBSCRIPT(sympy.Symbol("pop"), Str("age!"))
     )
-    result = sd.load(path).run()
+    result = sd.load(path).run(backend="pysd")
     assert result["pop[young]"].iloc[1] == pytest.approx(10 + 0.5 * (2 - 1))
     assert result["pop[old]"].iloc[1] == pytest.approx(10 - 0.5 * 2)
     assert result["total"].iloc[1] == pytest.approx(result["pop[young]"].iloc[1] + 9)
 
 
-def test_a_macro_is_a_clear_error_naming_it(tmp_path: Path) -> None:
+def test_macros_are_inlined_once_per_call(tmp_path: Path) -> None:
     path = write(
         tmp_path,
         """
-        :MACRO: DOUBLE(x)
-        DOUBLE = 2 * x ~ ~ |
+        :MACRO: ACCUMULATE(input, start)
+        ACCUMULATE = INTEG(input * scale, start) ~ ~ |
+        scale = 2 ~ ~ |
         :END OF MACRO:
-        y = DOUBLE(3) ~ ~ |
+        a = ACCUMULATE(1, 10) ~ ~ |
+        b = ACCUMULATE(3, 0) ~ ~ |
         """,
     )
-    with pytest.raises(ModelError, match="macro 'double'.*macros .* not supported"):
-        sd.load(path)
+    model = sd.load(path)
+    stocks = [s for s in model.ir.stocks if s.internal]
+    assert len(stocks) == 2  # each call keeps its own state
+    result = model.run(backend="pysd")
+    assert result["a"].iloc[-1] == pytest.approx(10 + 2 * 1 * 4)
+    assert result["b"].iloc[-1] == pytest.approx(2 * 3 * 4)
 
 
-def test_data_variables_are_a_clear_error(tmp_path: Path) -> None:
-    path = write(tmp_path, "d := GET XLS DATA('d.xlsx', 'a', '1', 'B2') ~ ~ |\n")
-    with pytest.raises(ModelError, match="cannot import 'd': .*data.* not supported"):
-        sd.load(path)
+def test_data_and_external_lookups_keep_their_call_with_an_absolute_path(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        d :INTERPOLATE: := GET XLS DATA('d.xlsx', 'a', '1', 'B2') ~ ~ |
+        L(GET XLS LOOKUPS('d.xlsx', 'a', '1', 'B3')) ~ ~ |
+        y = L(Time) + d ~ ~ |
+        """,
+    )
+    model = sd.load(path).ir
+    data, table = model["d"], model["L"]
+    assert isinstance(data, Data) and isinstance(table, Lookup)
+    (definition,) = data.definitions
+    assert definition.data is DataMode.INTERPOLATE
+    assert definition.equation.expr == fn.VENSIM_CALL(
+        Str("GET DIRECT DATA"), Str(str(tmp_path / "d.xlsx")), Str("a"), Str("1"), Str("B2")
+    )
+    text = model_to_vensim(model)
+    assert f"d:INTERPOLATE::=\n\tGET DIRECT DATA('{tmp_path / 'd.xlsx'}', 'a', '1', 'B2')" in text
+    assert f"L(\n\tGET DIRECT LOOKUPS('{tmp_path / 'd.xlsx'}', 'a', '1', 'B3'))" in text
+
+
+def test_power_chains_and_negative_literals_follow_vensim(tmp_path: Path) -> None:
+    path = write(tmp_path, "p = 2 ^ 3 ^ 2 ~ ~ |\nq = -2 ^ 2 ~ ~ |\n")
+    model = sd.load(path).ir
+    assert model["p"].value == 512  # 2 ^ (3 ^ 2)
+    assert model["q"].value == -4  # -(2 ^ 2)
 
 
 def test_malformed_mdl_reports_the_line(tmp_path: Path) -> None:
@@ -208,5 +247,32 @@ def test_malformed_mdl_reports_the_line(tmp_path: Path) -> None:
 def test_xmile_import_runs(test_models_dir: Path) -> None:
     model = sd.load(test_models_dir / "abs" / "test_abs.xmile")
     assert isinstance(model.ir["test abs"], Auxiliary)
-    result = model.run()
+    result = model.run(backend="pysd")
     assert result["test abs"].iloc[0] == pytest.approx(10.0)
+
+
+def test_a_macro_called_with_the_wrong_arguments_is_a_clear_error(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        :MACRO: DOUBLE(x)
+        DOUBLE = 2 * x ~ ~ |
+        :END OF MACRO:
+        y = DOUBLE(3, 4) ~ ~ |
+        """,
+    )
+    message = r"cannot import 'y': a call of macro 'double' with 2 arguments \(it takes 1\)"
+    with pytest.raises(ModelError, match=message):
+        sd.load(path)
+
+
+def test_stella_non_negative_stocks_stop_at_zero(test_models_dir: Path) -> None:
+    path = test_models_dir / "non_negative_stocks" / "test_non_negative_stocks.xmile"
+    model = sd.load(path)
+    stock = model.ir["TestStock1"]
+    assert isinstance(stock, Stock) and not stock.non_negative  # clamped, not an error
+    (net,) = stock.inflows
+    assert model.ir[net].equation.expr.has(sympy.Max)
+    result = model.run(backend="pysd")
+    assert result["TestStock1"].min() == 0.0
+    assert result["TestStock1"].iloc[0] > 0

@@ -13,7 +13,8 @@
    values that depend on themselves;
 7. ``lookup-points`` and ``lookup-order`` -- empty lookups and x-values that do not increase
    strictly (named lookups and ``WITH LOOKUP`` tables);
-8. ``delay-order`` -- a ``DELAY N``/``SMOOTH N`` order that is not a constant whole number;
+8. ``delay-order`` -- a ``DELAY N``/``SMOOTH N`` order that is not a whole number (an error),
+   or that reads a variable (a warning: PySD runs it, the native backend's expansion cannot);
 9. warnings: ``unused`` constants and lookups, and ``unattached-flow`` for flows that no stock
    lists. Auxiliaries that feed nothing are outputs (what a modeller plots) and are not warned
    about;
@@ -42,7 +43,7 @@ from sdhealth.compile.dependencies import (
     format_cycle,
     initial_cycles,
 )
-from sdhealth.compile.expand import ORDER_ARGUMENT, order_problem
+from sdhealth.compile.expand import ORDER_ARGUMENT, order_is_variable, order_problem
 from sdhealth.errors import Issue, Severity
 from sdhealth.ir import functions as fn
 from sdhealth.ir.model import (
@@ -319,8 +320,16 @@ def _delay_orders(model: Model) -> list[Issue]:
                 if type(node) in ORDER_ARGUMENT:
                     problem = order_problem(node, variable.name, constants)
                     if problem:
+                        # an order read from a variable runs on PySD; only expansion refuses it
+                        severity = (
+                            Severity.WARNING
+                            if order_is_variable(node, constants)
+                            else Severity.ERROR
+                        )
                         issues.append(
-                            _error(model, "delay-order", problem, variable, equation.location)
+                            _issue(
+                                model, severity, "delay-order", problem, variable, equation.location
+                            )
                         )
     return issues
 

@@ -37,7 +37,9 @@ from sdhealth.cld.diagram import CausalLoopDiagram
 from sdhealth.errors import UnknownNameError
 from sdhealth.ir.names import canonical
 
-__all__ = ["DEFAULT_MAX_LOOPS", "Loop", "LoopSet", "find_loops", "loop_table"]
+__all__ = [
+    "DEFAULT_MAX_LOOPS", "Loop", "LoopSet", "find_loops", "loop_table", "match_named_loops",
+]  # fmt: skip
 
 #: How many loops :func:`find_loops` lists unless told otherwise.
 DEFAULT_MAX_LOOPS = 10_000
@@ -292,3 +294,28 @@ def loop_table(loops: Sequence[Loop]) -> str:
         ]  # fmt: skip
     message = getattr(loops, "message", "")
     return "\n".join(lines + ([message] if message else []))
+
+
+def match_named_loops(
+    loops: Sequence[Loop], named: Sequence[tuple[str, Sequence[str]]]
+) -> list[tuple[str, Loop | None]]:
+    """For each ``(name, variables)``, the shortest loop running through all ``variables``.
+
+    This is how a model's ``report: loops:`` (e.g. the brief's "R3 burnout and attrition")
+    are found among the enumerated loops; ``None`` where no loop runs through them all.
+    Names are compared ignoring case, spaces and underscores.
+
+    >>> g = nx.DiGraph()
+    >>> g.add_edges_from([("a", "b"), ("b", "a"), ("b", "c"), ("c", "a")], polarity=1)
+    >>> [(name, loop and loop.path) for name, loop in
+    ...  match_named_loops(find_loops(CausalLoopDiagram(g)), [("R long", ["a", "c"]),
+    ...                                                        ("none", ["c", "x"])])]
+    [('R long', 'a -> b -> c -> a'), ('none', None)]
+    """
+    found: list[tuple[str, Loop | None]] = []
+    for name, variables in named:
+        wanted = {canonical(v) for v in variables}
+        candidates = [loop for loop in loops if wanted <= {canonical(v) for v in loop.variables}]
+        best = min(candidates, key=lambda loop: (loop.length, loop.id), default=None)
+        found.append((name, best))
+    return found

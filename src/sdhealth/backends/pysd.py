@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import itertools
 import os
 import shutil
 import tempfile
@@ -40,7 +41,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import sympy
+import xarray as xr
 
 with warnings.catch_warnings():  # PySD's own imports raise deprecation warnings
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -247,6 +250,30 @@ def _reject_arrayed_params(model: Model, params: Mapping[str, float]) -> None:
 def _column_names(model: Model, key: str, ident: str, columns: Sequence[str]) -> list[str]:
     """PySD's columns of variable ``key`` (``ident`` or ``ident[a,b]``) in its output."""
     return [c for c in columns if c == ident or c.startswith(ident + "[")]
+
+
+def _flatten(frame: pd.DataFrame) -> pd.DataFrame:
+    """PySD's unflattened output (a DataArray per cell) as one float column per element.
+
+    Columns are named as PySD's own flattening names them (``name[a,b]``, the first dimension
+    varying slowest), but built with numpy: PySD splits every DataArray of every time step
+    through xarray, which took most of a subscripted model's run time.
+    """
+    columns: dict[str, np.ndarray] = {}
+    for column in frame.columns:
+        cells = list(frame[column])
+        first = cells[0] if cells else None
+        if not isinstance(first, xr.DataArray):
+            columns[column] = np.asarray(cells, dtype=float)
+            continue
+        stacked = np.stack(
+            [np.broadcast_to(np.asarray(c, dtype=float), first.shape) for c in cells]
+        )
+        labels = itertools.product(*(first.coords[d].values for d in first.dims))
+        flat = stacked.reshape(len(cells), -1)
+        for index, label in enumerate(labels):
+            columns[f"{column}[{','.join(str(part) for part in label)}]"] = flat[:, index]
+    return pd.DataFrame(columns, index=frame.index)
 
 
 # --------------------------------------------------------------------------- PySD plumbing
@@ -526,7 +553,7 @@ class PySDBackend(Backend):
         params = {translation.identifier(k): v for k, v in values_by_key.items()}
         engine.time.set_control_vars(initial_time=spec.start)
         try:
-            return engine.run(
+            frame = engine.run(
                 params=params or None,
                 return_columns=idents,
                 initial_condition=(spec.start, {}),
@@ -534,9 +561,11 @@ class PySDBackend(Backend):
                 time_step=spec.dt,
                 saveper=spec.save_every,
                 progress=False,
+                flatten_output=False,
             )
         except (ArithmeticError, ValueError, TypeError, KeyError, IndexError) as error:
             raise _run_error(error, translation, engine.time()) from error
+        return _flatten(frame)
 
     def _simulate(
         self,

@@ -62,7 +62,13 @@ from sdhealth.ir.model import (
 )
 from sdhealth.ir.names import canonical
 
-__all__ = ["expand_stateful", "constant_order", "order_problem", "ORDER_ARGUMENT"]
+__all__ = [
+    "expand_stateful",
+    "constant_order",
+    "order_problem",
+    "order_is_variable",
+    "ORDER_ARGUMENT",
+]
 
 #: Stateful builtins whose order is an argument -> the index of that argument.
 ORDER_ARGUMENT: dict[type[fn.SDFunction], int] = {fn.DELAY_N: 3, fn.SMOOTH_N: 3}
@@ -121,6 +127,24 @@ def order_problem(call: sympy.Basic, owner: str, constants: Mapping[str, float])
             f"but {error}"
         )
     return None
+
+
+def order_is_variable(call: sympy.Basic, constants: Mapping[str, float]) -> bool:
+    """Whether the order of a ``DELAY N``/``SMOOTH N`` call reads a non-constant variable.
+
+    Such an order is legal Vensim (PySD evaluates it once, at the start of the run) but the
+    native backend's expansion needs a fixed number of stocks.
+
+    >>> n = sympy.Symbol("n")
+    >>> call = fn.DELAY_N(n, 4, 0, n)
+    >>> order_is_variable(call, {}), order_is_variable(call, {"n": 3})
+    (True, False)
+    """
+    order = call.args[ORDER_ARGUMENT[type(call)]]
+    return any(
+        isinstance(s, sympy.Symbol) and not s.name.startswith("@") and s.name not in constants
+        for s in order.free_symbols
+    )
 
 
 @dataclass
@@ -210,6 +234,11 @@ class _Expander:
     def order_of(self, call: sympy.Basic) -> int:
         """The constant order of a ``DELAY N``/``SMOOTH N`` call (``ModelError`` otherwise)."""
         problem = order_problem(call, self._owner().name, self.constants)
+        if problem is not None and order_is_variable(call, self.constants):
+            problem += (
+                " (the native backend expands it into a fixed number of stocks; "
+                "the PySD backend runs an order read from a variable)"
+            )
         if problem is not None:
             where = self.location or SourceLocation()
             path = where.path or self.model.path

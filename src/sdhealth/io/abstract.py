@@ -19,9 +19,12 @@ internal flow ``"<stock> net flow"``. A number makes a :class:`Constant`, a look
 :class:`Lookup`, anything else an :class:`Auxiliary`. A subscripted variable keeps each Vensim
 equation as a :class:`~sdhealth.ir.model.Definition` (numeric arrays split per element).
 
-What the IR cannot hold (macros, data variables, ``GET ... LOOKUPS``/``DATA``, an ``INTEG``
-inside an expression, a dynamic clock) raises :class:`~sdhealth.errors.ModelError` naming the
-construct and the variable.
+External data keeps its Vensim call with the file's path made absolute: ``GET ... DATA``
+equations (``:=``) make a :class:`~sdhealth.ir.model.Data` variable, ``GET ... LOOKUPS`` a
+:class:`Lookup` whose definitions hold the call, ``GET ... CONSTANTS`` a ``VENSIM_CALL``.
+Macros are inlined (:class:`_Macros`). What the IR cannot hold (macros with several outputs,
+data given only at run time, an ``INTEG`` inside an expression, a dynamic clock) raises
+:class:`~sdhealth.errors.ModelError` naming the construct and the variable.
 """
 
 from __future__ import annotations
@@ -46,6 +49,8 @@ from sdhealth.ir import functions as fn
 from sdhealth.ir.model import (
     Auxiliary,
     Constant,
+    Data,
+    DataMode,
     Definition,
     Equation,
     Extrapolation,
@@ -135,6 +140,8 @@ class _Converter:
     lookups: frozenset[str]  # variable keys of lookups
     folder: Path
     ranges: Mapping[str, str] = field(default_factory=dict)  # reference key -> range name
+    macros: _Macros | None = None
+    bindings: Mapping[str, sympy.Basic] = field(default_factory=dict)  # macro parameters
 
     def __call__(self, node: Any) -> sympy.Basic:
         if isinstance(node, (int, float, np.number, bool, np.bool_)):
@@ -157,6 +164,8 @@ class _Converter:
 
     def reference(self, node: ae.ReferenceStructure) -> sympy.Basic:
         name = reference_key(node.reference)
+        if name in self.bindings:
+            return self.bindings[name]
         if name in _TIME_REFERENCES and name not in self.keys:
             return _TIME_REFERENCES[name]
         if name not in self.keys and name in self.ranges:  # a range's element number
@@ -170,6 +179,8 @@ class _Converter:
         arguments = [self.number(a) for a in node.arguments]
         if node.operators == ["negative"]:
             return -arguments[0]
+        if set(node.operators) == {"^"}:
+            return _power_chain(node.arguments, arguments)
         result = arguments[0]
         for operator, argument in zip(node.operators, arguments[1:], strict=True):
             result = _ARITHMETIC[operator](result, argument)
@@ -199,6 +210,8 @@ class _Converter:
             if len(arguments) != 1:
                 raise _Unsupported(f"a call of lookup {node.function.reference!r} with arguments")
             return fn.LOOKUP(table, self.number(arguments[0]))
+        if self.macros is not None and name in self.macros.sections:
+            return self.macros.inline(self, name, [self.number(a) for a in arguments])
         builder = _CALLS.get(name)
         if builder is not None:
             return builder(self, arguments)
@@ -291,11 +304,41 @@ class _Converter:
         parts = [node.request, node.priority, node.size, node.width, node.supply]
         return self.vensim_call("ALLOCATE BY PRIORITY", parts)
 
+    def external_file(self, file: str) -> Str:
+        """A data file's absolute path (the printed model may live in another folder)."""
+        if file.startswith("?"):
+            raise _Unsupported("GET ... with an indirect file name")
+        return Str(str((self.folder / file).resolve()))
+
     def get_constants(self, node: ae.GetConstantsStructure) -> sympy.Basic:
-        path = str((self.folder / node.file).resolve()) if not node.file.startswith("?") else ""
-        if not path:
-            raise _Unsupported("GET ... CONSTANTS with an indirect file name")
-        return fn.VENSIM_CALL(Str("GET DIRECT CONSTANTS"), Str(path), Str(node.tab), Str(node.cell))
+        path = self.external_file(node.file)
+        return fn.VENSIM_CALL(Str("GET DIRECT CONSTANTS"), path, Str(node.tab), Str(node.cell))
+
+    def get_data(self, node: ae.GetDataStructure) -> sympy.Basic:
+        path = self.external_file(node.file)
+        parts = (node.tab, node.time_row_or_col, node.cell)
+        return fn.VENSIM_CALL(Str("GET DIRECT DATA"), path, *(Str(p) for p in parts))
+
+    def get_lookups(self, node: ae.GetLookupsStructure) -> sympy.Basic:
+        path = self.external_file(node.file)
+        parts = (node.tab, node.x_row_or_col, node.cell)
+        return fn.VENSIM_CALL(Str("GET DIRECT LOOKUPS"), path, *(Str(p) for p in parts))
+
+
+def _power_chain(raw: Sequence[Any], arguments: Sequence[sympy.Expr]) -> sympy.Expr:
+    """``a ^ b ^ c`` as Vensim reads it: ``a ^ (b ^ c)``, and ``-2 ^ 2`` is ``-(2 ^ 2)``.
+
+    PySD's parser folds a leading minus into a number literal, so a negative literal base
+    is the minus applied to the power, as in Vensim (and in the Python PySD generates).
+
+    >>> _power_chain([-2, 2], [sympy.Integer(-2), sympy.Integer(2)])
+    -4
+    """
+    result = arguments[-1]
+    for literal, base in zip(reversed(raw[:-1]), reversed(arguments[:-1]), strict=True):
+        negative_literal = isinstance(literal, (int, float, np.number)) and literal < 0
+        result = -sympy.Pow(-base, result) if negative_literal else sympy.Pow(base, result)
+    return result
 
 
 def _divide(a: sympy.Expr, b: sympy.Expr) -> sympy.Expr:
@@ -330,6 +373,8 @@ _EXPRESSIONS: dict[type, Callable[[_Converter, Any], sympy.Basic]] = {
     ae.AllocateAvailableStructure: _Converter.allocate_available,
     ae.AllocateByPriorityStructure: _Converter.allocate_by_priority,
     ae.GetConstantsStructure: _Converter.get_constants,
+    ae.GetDataStructure: _Converter.get_data,
+    ae.GetLookupsStructure: _Converter.get_lookups,
 }
 
 _CALLS: dict[str, Callable[[_Converter, Sequence[Any]], sympy.Basic]] = {
@@ -340,6 +385,76 @@ _CALLS: dict[str, Callable[[_Converter, Sequence[Any]], sympy.Basic]] = {
     # PySD stores PULSE TRAIN(start, width, interval, end) as (start, interval, width, end)
     "pulse_train": lambda c, args: fn.PULSE_TRAIN(*(c.number(args[i]) for i in (0, 2, 1, 3))),
 }
+
+
+# --------------------------------------------------------------------------- macros
+
+
+@dataclass
+class _Macros:
+    """Vensim macros, inlined: each call becomes internal copies of the macro's variables.
+
+    A call ``M(a, b)`` of ``:MACRO: M(x, y)`` adds the macro's variables once per call, named
+    ``"M <n> <variable>"`` with the parameters replaced by the call's arguments, and stands for
+    the copy of the variable named like the macro. Every backend and analysis then sees plain
+    stocks and auxiliaries; a macro's stocks get their own state per call, as in Vensim.
+    """
+
+    sections: Mapping[str, am.AbstractSection]  # reference key -> macro section
+    ranges: _Ranges
+    taken: set[str]  # variable keys in use
+    made: list[tuple[Variable, sympy.Basic | None]] = field(default_factory=list)
+    calls: int = 0
+
+    def inline(self, outer: _Converter, name: str, arguments: Sequence[sympy.Expr]) -> sympy.Basic:
+        section = self.sections[name]
+        if section.returns:
+            raise _Unsupported(f"macro {section.name!r} with more than one output")
+        if len(arguments) != len(section.params):
+            raise _Unsupported(
+                f"a call of macro {section.name!r} with {len(arguments)} arguments "
+                f"(it takes {len(section.params)})"
+            )
+        self.calls += 1
+        names = {reference_key(e.name): self._fresh(section, e) for e in section.elements}
+        keys = {ref: symbol(new).name for ref, new in names.items()}
+        lookups = frozenset(keys[reference_key(e.name)] for e in section.elements if _is_lookup(e))
+        bindings = {reference_key(p): a for p, a in zip(section.params, arguments, strict=True)}
+        inner = _Converter(keys, lookups, outer.folder, outer.ranges, self, bindings)
+        for element in section.elements:
+            renamed = _replace(element, name=names[reference_key(element.name)])
+            variable, rate = _element(renamed, inner, self.ranges)
+            self.made.append((_internal(variable), rate))
+        output = reference_key(section.name)
+        if output not in keys:
+            raise _Unsupported(f"macro {section.name!r} without a variable named like it")
+        return sympy.Symbol(keys[output])
+
+    def _fresh(self, section: am.AbstractSection, element: am.AbstractElement) -> str:
+        base = f"{_clean_name(section.name)} {self.calls} {_clean_name(element.name)}"
+        name, number = base, 1
+        while symbol(name).name in self.taken:
+            number += 1
+            name = f"{base} {number}"
+        self.taken.add(symbol(name).name)
+        return name
+
+
+def _is_lookup(element: am.AbstractElement) -> bool:
+    return bool(element.components) and isinstance(
+        element.components[0].ast, (ae.LookupsStructure, ae.GetLookupsStructure)
+    )
+
+
+def _clean_name(name: str) -> str:
+    return " ".join(name.strip().strip('"').replace("_", " ").split())
+
+
+def _internal(variable: Variable) -> Variable:
+    """Mark a variable made by compilation/inlining as internal where its kind allows."""
+    if isinstance(variable, (Stock, Flow, Auxiliary)):
+        return _replace(variable, internal=True)
+    return variable
 
 
 # --------------------------------------------------------------------------- subscripts
@@ -420,6 +535,21 @@ class _Piece:
     initial: sympy.Basic | None = None
     points: tuple[tuple[float, ...], tuple[float, ...]] | None = None
     extrapolation: Extrapolation = Extrapolation.HOLD
+    data: DataMode | None = None  # a data equation (``:=``)
+    lookup_file: bool = False  # ``value`` is a GET ... LOOKUPS call giving a lookup's points
+
+    @property
+    def external(self) -> bool:
+        return self.data is not None or self.lookup_file
+
+
+_DATA_MODES = {
+    None: DataMode.PLAIN,
+    "interpolate": DataMode.INTERPOLATE,
+    "look_forward": DataMode.LOOK_FORWARD,
+    "hold_backward": DataMode.HOLD_BACKWARD,
+    "raw": DataMode.RAW,
+}
 
 
 def _array_pieces(
@@ -445,6 +575,18 @@ def _array_pieces(
     )
 
 
+def _clamped(rate: sympy.Expr, name: str, lhs: tuple[str, ...]) -> sympy.Expr:
+    """A Stella non-negative stock's rate: cut so that one Euler step stops at zero.
+
+    ``MAX(rate, -stock / TIME STEP)`` gives ``max(stock + dt * rate, 0)``, what Stella (and
+    PySD's ``NonNegativeInteg``) compute, as a plain equation every backend runs.
+    """
+    stock: sympy.Expr = symbol(name.strip().strip('"'))
+    if lhs:
+        stock = fn.SUBSCRIPT(stock, *(Str(s) for s in lhs))
+    return sympy.Max(rate, -stock / fn.TIME_STEP)
+
+
 def _pieces(element: am.AbstractElement, convert: _Converter, ranges: _Ranges) -> list[_Piece]:
     pieces: list[_Piece] = []
     for component in element.components:
@@ -452,9 +594,16 @@ def _pieces(element: am.AbstractElement, convert: _Converter, ranges: _Ranges) -
         excepts = tuple(tuple(e) for e in component.subscripts[1])
         ast = component.ast
         if isinstance(component, am.AbstractData):
-            raise _Unsupported("a data variable (GET DATA / :INTERPOLATE: ...)")
-        if isinstance(ast, ae.IntegStructure):
+            if isinstance(ast, ae.DataStructure) or component.keyword not in _DATA_MODES:
+                raise _Unsupported("a data variable without an equation (data given at run time)")
+            mode = _DATA_MODES[component.keyword]
+            pieces.append(_Piece(lhs, excepts, value=convert.number(ast), data=mode))
+        elif isinstance(ast, ae.GetLookupsStructure):
+            pieces.append(_Piece(lhs, excepts, value=convert(ast), lookup_file=True))
+        elif isinstance(ast, ae.IntegStructure):
             rate, initial = convert.number(ast.flow), convert.number(ast.initial)
+            if ast.non_negative:
+                rate = _clamped(rate, element.name, lhs)
             pieces.append(_Piece(lhs, excepts, rate=rate, initial=initial))
         elif isinstance(ast, ae.LookupsStructure):
             extrapolation = (
@@ -463,8 +612,8 @@ def _pieces(element: am.AbstractElement, convert: _Converter, ranges: _Ranges) -
             pieces.append(_Piece(lhs, excepts, points=_points(ast), extrapolation=extrapolation))
         elif isinstance(ast, np.ndarray):
             pieces.extend(_array_pieces(lhs, excepts, ast, ranges))
-        elif isinstance(ast, (ae.GetLookupsStructure, ae.GetDataStructure, ae.DataStructure)):
-            raise _Unsupported(type(ast).__name__.replace("Structure", "") + " (external data)")
+        elif isinstance(ast, ae.DataStructure):
+            raise _Unsupported("a data variable without an equation (data given at run time)")
         else:
             pieces.append(_Piece(lhs, excepts, value=convert.number(ast)))
     return pieces
@@ -512,6 +661,7 @@ def _definition(piece: _Piece) -> Definition:
         initial=None if piece.initial is None else Equation(piece.initial),
         points=piece.points,
         excepts=piece.excepts,
+        data=piece.data,
     )
 
 
@@ -525,11 +675,15 @@ def _variable(common: _Common, pieces: list[_Piece], arrayed: bool) -> Variable:
         if any(p.initial is None for p in pieces):
             raise _Unsupported("a stock with some elements not defined by INTEG")
         return Stock(initial=Equation(first.initial), **fields)
-    if first.points is not None:
-        if any(p.points is None for p in pieces):
+    if first.points is not None or first.lookup_file:
+        if any(p.points is None and not p.lookup_file for p in pieces):
             raise _Unsupported("a lookup with some elements not defined by points")
-        xs, ys = first.points
+        xs, ys = first.points if first.points is not None else ((), ())
         return Lookup(xs=xs, ys=ys, extrapolation=first.extrapolation, **fields)
+    if any(p.data is not None for p in pieces):
+        if any(p.value is None for p in pieces):
+            raise _Unsupported("a mix of data, INTEG and lookup equations")
+        return Data(equation=Equation(first.value), **fields)  # type: ignore[arg-type]
     if all(p.value is not None and p.value.is_Number for p in pieces):
         return Constant(value=float(first.value), **fields)  # type: ignore[arg-type]
     if any(p.value is None for p in pieces):
@@ -554,7 +708,7 @@ def _element(
         pieces = _pieces(element, convert, ranges)
         if not pieces:
             raise _Unsupported("an element without equations")
-        arrayed = any(p.subscripts for p in pieces) or len(pieces) > 1
+        arrayed = any(p.subscripts or p.external for p in pieces) or len(pieces) > 1
         lhs = pieces[0].subscripts
         common = _Common(
             name=element.name.strip().strip('"'),
@@ -702,11 +856,17 @@ def _time_spec(controls: Mapping[str, am.AbstractElement]) -> TimeSpec:
 
 def _main_section(abstract: am.AbstractModel) -> am.AbstractSection:
     for section in abstract.sections:
-        if section.type != "main":
-            raise ModelError(
-                f"cannot import macro {section.name!r}: macros (:MACRO:) are not supported"
-            )
-    return abstract.sections[0]
+        if section.type == "main":
+            return section
+    raise ModelError("the model has no main section")
+
+
+def _macro_sections(abstract: am.AbstractModel) -> dict[str, am.AbstractSection]:
+    return {
+        reference_key(section.name): section
+        for section in abstract.sections
+        if section.type == "macro"
+    }
 
 
 def abstract_to_model(abstract: am.AbstractModel, name: str, path: Path | None = None) -> Model:
@@ -731,24 +891,25 @@ def abstract_to_model(abstract: am.AbstractModel, name: str, path: Path | None =
     controls = {}
     elements = []
     for element in section.elements:
-        clean = " ".join(element.name.strip().strip('"').lower().split())
+        clean = reference_key(element.name).replace("_", " ")  # "TIME_STEP" is TIME STEP
         if clean in _CONTROL:
             controls[clean] = element
         else:
             elements.append(element)
     keys = {reference_key(e.name): symbol(e.name.strip().strip('"')).name for e in elements}
-    lookups = frozenset(
-        keys[reference_key(e.name)]
-        for e in elements
-        if e.components and isinstance(e.components[0].ast, ae.LookupsStructure)
-    )
+    lookups = frozenset(keys[reference_key(e.name)] for e in elements if _is_lookup(e))
     folder = (path.parent if path is not None else Path.cwd()).resolve()
     range_keys = {reference_key(r.name): r.name for r in subscripts}
-    convert = _Converter(keys, lookups, folder, range_keys)
+    macros = _Macros(_macro_sections(abstract), ranges, set(keys.values()))
+    convert = _Converter(keys, lookups, folder, range_keys, macros)
     variables: list[Variable] = []
     rates: dict[str, sympy.Basic] = {}
     for element in elements:
         variable, rate = _element(element, convert, ranges)
+        variables.append(variable)
+        if rate is not None:
+            rates[variable.key] = rate
+    for variable, rate in macros.made:
         variables.append(variable)
         if rate is not None:
             rates[variable.key] = rate

@@ -24,19 +24,14 @@ file order -- so that loading what :func:`model_to_yaml_text` wrote gives back a
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.constructor import DuplicateKeyError
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-from sdhealth.errors import ModelSyntaxError
 from sdhealth.io.expressions import parse_equation, parse_lookup_points
+from sdhealth.io.yaml_documents import parse_yaml_mapping, read_text_file
 from sdhealth.io.yaml_nodes import (
     MISSING,
     Document,
@@ -57,6 +52,7 @@ from sdhealth.ir.model import (
     Flow,
     Lookup,
     Model,
+    Report,
     Sector,
     SourceLocation,
     Stock,
@@ -78,9 +74,11 @@ __all__ = [
 
 #: Keys allowed at the top of a model file.
 TOP_LEVEL_KEYS = (
-    "model", "description", "time", "sectors",
+    "model", "description", "time", "sectors", "report",
     "stocks", "flows", "auxiliaries", "constants", "lookups",
 )  # fmt: skip
+#: Keys allowed in ``report``.
+REPORT_KEYS = ("indicators", "every", "loops")
 #: Keys allowed in ``time``.
 TIME_KEYS = ("start", "stop", "dt", "saveper", "units")
 #: Keys every variable definition may have.
@@ -122,14 +120,7 @@ def load_yaml(path: str | os.PathLike[str]) -> Model:
         names the file, line and column.
     """
     where = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ModelSyntaxError("no such model file", where) from None
-    except UnicodeDecodeError:
-        raise ModelSyntaxError("the model file is not UTF-8 text", where) from None
-    except OSError as exc:
-        raise ModelSyntaxError(f"cannot read the model file ({exc.strerror})", where) from None
+    text = read_text_file(path, "model")
     return model_from_yaml_text(text, path=where)
 
 
@@ -150,40 +141,8 @@ def model_from_yaml_text(text: str, *, path: str | None = None) -> Model:
     (('Amount', 'Loss', 'Lifetime'), 0.5, 4.0)
     """
     document = Document.of(text, path)
-    root = _parse_yaml(text, document)
+    root = parse_yaml_mapping(text, document, "model")
     return _ModelReader(document).read(root)
-
-
-def _parse_yaml(text: str, document: Document) -> CommentedMap:
-    yaml = YAML(typ="rt")
-    yaml.preserve_quotes = True
-    try:
-        root = yaml.load(text)
-    except DuplicateKeyError as exc:
-        raise _duplicate_key_error(exc, document) from None
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        message = f"invalid YAML: {exc.problem or exc.context}"
-        position = (mark.line, mark.column) if mark is not None else _START
-        raise document.error(message, position) from None
-    except YAMLError as exc:
-        raise ModelSyntaxError(f"invalid YAML: {exc}", document.path) from None
-    if root is None:
-        raise document.error("the model file is empty (it needs 'model' and 'time')", _START)
-    if not isinstance(root, CommentedMap):
-        raise document.error(
-            f"a model file must be a mapping of keys, got {describe(root)}", _START
-        )
-    return root
-
-
-def _duplicate_key_error(exc: DuplicateKeyError, document: Document) -> ModelSyntaxError:
-    found = re.search(r'found duplicate key "(.*)" with value', exc.problem or "")
-    key = found.group(1) if found else "?"
-    first = f" (first written on line {exc.context_mark.line + 1})" if exc.context_mark else ""
-    mark = exc.problem_mark
-    position = (mark.line, mark.column) if mark is not None else _START
-    return document.error(f"duplicate key {key!r}{first}", position)
 
 
 @dataclass(frozen=True)
@@ -223,6 +182,7 @@ class _ModelReader:
             sectors=sectors,
             doc=description,
             path=self.doc.path,
+            report=self._report(root),
         )
 
     # -- top level ---------------------------------------------------------------------
@@ -259,6 +219,44 @@ class _ModelReader:
             )
         units = self.doc.text_field(fields, "units", "'units' of time", default="month")
         return TimeSpec(start=start, stop=stop, dt=dt, saveper=saveper, units=units)
+
+    def _report(self, root: CommentedMap) -> Report:
+        """``report: {indicators: [names], every: 12}``: what a run summary shows."""
+        if root.get("report") is None:
+            return Report()
+        fields = self.doc.mapping(Slot(root, "report"), "'report'")
+        self.doc.check_keys(fields, REPORT_KEYS, "'report'")
+        at = Slot(root, "report").key_position
+        every = self.doc.number(fields, "every", owner="'report'", owner_position=at, default=None)
+        if every is not None and not every > 0:
+            raise self.doc.value_error(fields, "every", f"'every' must be positive, got {every:g}")
+        names: tuple[str, ...] = ()
+        if fields.get("indicators") is not None:
+            names = self._variable_list(fields, "indicators", "indicator")
+        loops: list[tuple[str, tuple[str, ...]]] = []
+        if fields.get("loops") is not None:
+            mapping = self.doc.mapping(Slot(fields, "loops"), "'loops'")
+            for loop_name in mapping:
+                loops.append((str(loop_name), self._variable_list(mapping, loop_name, "variable")))
+        return Report(indicators=names, every=every, loops=tuple(loops))
+
+    def _variable_list(self, fields: CommentedMap, key: str, what: str) -> tuple[str, ...]:
+        """A list of declared variable names under ``key`` (display spelling)."""
+        items = fields[key]
+        if not isinstance(items, CommentedSeq) or not items:
+            raise self.doc.value_error(
+                fields, key, f"{key!r} must be a list of variable names, got {describe(items)}"
+            )
+        names = []
+        for index, item in enumerate(items):
+            slot = Slot(items, index)
+            found = self.declared.get(canonical(item)) if isinstance(item, str) else None
+            if found is None:
+                known = [d.name for d in self.declared.values()]
+                hint = did_you_mean(str(item), known) if isinstance(item, str) else ""
+                raise self.doc.error(f"unknown {what} {item!r}{hint}", slot.value_position)
+            names.append(found.name)
+        return tuple(names)
 
     def _sectors(self, root: CommentedMap) -> tuple[Sector, ...]:
         if root.get("sectors") is None:

@@ -30,6 +30,7 @@ from sdhealth.ir.model import (
     Flow,
     Lookup,
     Model,
+    Report,
     Stock,
     TimeSpec,
     Variable,
@@ -73,6 +74,8 @@ def model_to_yaml_text(model: Model) -> str:
     sectors = _sectors(model)
     if sectors:
         root["sectors"] = sectors
+    if model.report != Report():
+        root["report"] = _report_map(model)
 
     def name_of(key: str) -> str:
         return model[key].name if key in model else key
@@ -118,6 +121,24 @@ def _sectors(model: Model) -> CommentedMap:
         if variable.sector and variable.sector not in sectors:
             sectors[variable.sector] = None
     return sectors
+
+
+def _report_map(model: Model) -> CommentedMap:
+    fields = CommentedMap()
+    if model.report.indicators:
+        names = CommentedSeq(_in_flow(name) for name in model.report.indicators)
+        names.fa.set_flow_style()
+        fields["indicators"] = names
+    if model.report.every is not None:
+        fields["every"] = _number(model.report.every)
+    if model.report.loops:
+        loops = CommentedMap()
+        for name, variables in model.report.loops:
+            chain = CommentedSeq(_in_flow(v) for v in variables)
+            chain.fa.set_flow_style()
+            loops[name] = chain
+        fields["loops"] = loops
+    return fields
 
 
 def _time_map(time: TimeSpec) -> CommentedMap:

@@ -38,7 +38,10 @@ __all__ = [
     "Subscript",
     "DeclaredLink",
     "Definition",
+    "DataMode",
+    "Data",
     "Sector",
+    "Report",
     "Model",
     "symbol",
     "key_of",
@@ -104,6 +107,10 @@ class DeclaredLink:
     source: str
     polarity: int
     location: SourceLocation | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.polarity not in (1, -1) or isinstance(self.polarity, bool):
+            raise ValueError(f"link from {self.source!r}: polarity must be +1 or -1")
 
 
 @dataclass(frozen=True)
@@ -174,6 +181,19 @@ class Extrapolation(StrEnum):
     LINEAR = "linear"
 
 
+class DataMode(StrEnum):
+    """How a Vensim data equation (``:=``) fills the times between its data points.
+
+    ``PLAIN`` is a data equation without a keyword (Vensim interpolates).
+    """
+
+    PLAIN = ""
+    INTERPOLATE = "interpolate"
+    LOOK_FORWARD = "look forward"
+    HOLD_BACKWARD = "hold backward"
+    RAW = "raw"
+
+
 @dataclass(frozen=True)
 class Definition:
     """One Vensim equation of a subscripted variable: ``x[a1, B] :EXCEPT: [a1, b2] = ...``.
@@ -184,6 +204,11 @@ class Definition:
     ``(xs, ys)`` of one element of a subscripted lookup; ``excepts`` lists the ``:EXCEPT:``
     subscript tuples. A variable with definitions is printed from them (see
     :attr:`Variable.definitions`).
+
+    External data keeps the Vensim call in ``equation`` (``VENSIM_CALL("GET DIRECT DATA",
+    path, ...)``): ``data`` is set for a data equation (``x :INTERPOLATE: := GET ...``), and a
+    :class:`Lookup`'s definition with an ``equation`` but no ``points`` reads its points from
+    a file (``x(GET DIRECT LOOKUPS(...))``).
     """
 
     subscripts: tuple[str, ...]
@@ -191,6 +216,7 @@ class Definition:
     initial: Equation | None = None
     points: tuple[tuple[float, ...], tuple[float, ...]] | None = None
     excepts: tuple[tuple[str, ...], ...] = ()
+    data: DataMode | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -222,8 +248,25 @@ class Variable:
         return symbol(self.name)
 
     def equations(self) -> tuple[Equation, ...]:
-        """Every equation of this variable (to scan for names, units, builtins)."""
-        return ()
+        """Every equation of this variable (to scan for names, units, builtins).
+
+        The kind's own equations come first (``equations()[0]`` is the scalar equation where
+        there is one), then those of :attr:`definitions` that differ from them.
+        """
+        return self._with_definitions(())
+
+    def _with_definitions(self, own: tuple[Equation, ...]) -> tuple[Equation, ...]:
+        extra = [
+            equation
+            for definition in self.definitions
+            for equation in (definition.equation, definition.initial)
+            if equation is not None
+        ]
+        result = list(own)
+        for equation in extra:
+            if equation not in result:
+                result.append(equation)
+        return tuple(result)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -243,7 +286,7 @@ class Stock(Variable):
     internal: bool = False
 
     def equations(self) -> tuple[Equation, ...]:
-        return (self.initial,)
+        return self._with_definitions((self.initial,))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -254,7 +297,7 @@ class Flow(Variable):
     internal: bool = False
 
     def equations(self) -> tuple[Equation, ...]:
-        return (self.equation,)
+        return self._with_definitions((self.equation,))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -265,7 +308,16 @@ class Auxiliary(Variable):
     internal: bool = False
 
     def equations(self) -> tuple[Equation, ...]:
-        return (self.equation,)
+        return self._with_definitions((self.equation,))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Data(Auxiliary):
+    """An auxiliary whose values are a time series read from data (``GET DIRECT DATA``).
+
+    It is defined by :attr:`definitions` (at least one with ``data`` set); ``equation``
+    repeats the first. Backends that cannot read the data refuse it by its ``VENSIM_CALL``.
+    """
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -301,6 +353,20 @@ class Subscript:
 
 
 @dataclass(frozen=True)
+class Report:
+    """What a run summary shows: key ``indicators`` (variable names) every ``every`` time units.
+
+    ``every`` None means the summary picks the interval (a year for monthly models).
+    ``loops`` names the feedback loops a modeller wants to follow, each as a name and the
+    variables the loop runs through (in any order): ``("R3 Burnout", ("Nurse FTE", ...))``.
+    """
+
+    indicators: tuple[str, ...] = ()
+    every: float | None = None
+    loops: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+
+@dataclass(frozen=True)
 class Sector:
     """A named group of variables ("elective", "workforce") with a description."""
 
@@ -319,6 +385,7 @@ class Model:
     sectors: tuple[Sector, ...] = ()
     doc: str = ""
     path: str | None = None
+    report: Report = field(default_factory=Report)
 
     @functools.cached_property
     def _by_key(self) -> Mapping[str, Variable]:

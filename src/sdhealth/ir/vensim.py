@@ -468,8 +468,9 @@ class _ModelPrinter:
 
     def definition(self, variable: Variable, definition: Definition) -> str:
         """One equation of a subscripted variable, without units and documentation."""
-        name = quote_name(self.name_of(variable.key))
-        left = f"{name}[{','.join(subscript_text(s) for s in definition.subscripts)}]"
+        left = quote_name(self.name_of(variable.key))
+        if definition.subscripts:
+            left += f"[{','.join(subscript_text(s) for s in definition.subscripts)}]"
         for excepted in definition.excepts:
             left += f" :EXCEPT: [{','.join(subscript_text(s) for s in excepted)}]"
         if definition.points is not None:
@@ -477,6 +478,11 @@ class _ModelPrinter:
         if definition.equation is None:
             raise ValueError(f"definition of {variable.name!r} has no equation")
         rate = self.printer.text(definition.equation.expr)
+        if isinstance(variable, Lookup):  # points read from a file: x(GET DIRECT LOOKUPS(...))
+            return f"{left}(\n\t{rate})"
+        if definition.data is not None:
+            keyword = f":{definition.data.value.upper()}:" if definition.data else ""
+            return f"{left}{keyword}:=\n\t{rate}"
         if definition.initial is not None:
             initial = self.printer.text(definition.initial.expr)
             return f"{left}= INTEG (\n\t{rate},\n\t\t{initial})"

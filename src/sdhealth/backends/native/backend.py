@@ -183,8 +183,12 @@ class NativeBackend(Backend):
         return_columns: Sequence[str] | None = None,
         *,
         parallel: bool | None = None,
+        run_offset: int = 0,
     ) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
         """Many runs in one kernel call: ``param_matrix[r, i]`` sets ``param_names[i]`` in run r.
+
+        ``run_offset`` is added to run numbers in error messages (for callers that split a
+        large batch into chunks).
 
         Returns
         -------
@@ -210,18 +214,24 @@ class NativeBackend(Backend):
         clock = np.array([spec.dt, spec.start, spec.stop, spec.save_every])
         sizes = (len(layout.stock_keys), len(layout.value_keys), layout.n_initials, layout.n_delays)
         use_threads = matrix.shape[0] > 1 if parallel is None else parallel
-        out, status, last_values, last_state = kernel.simulate(
-            compiled.init_address, compiled.eval_address, kernel.METHOD_CODES[spec.method],
-            times, rows, clock, full, out_index, np.array(layout.non_negative, np.int64),
-            sizes, NEGATIVE_TOLERANCE, use_threads,
+        method = kernel.METHOD_CODES[spec.method]
+        non_negative = np.array(layout.non_negative, np.int64)
+        addresses = (compiled.init_address, compiled.eval_address)
+        out, status = kernel.simulate(
+            *addresses, method, times, rows, clock, full, out_index, non_negative, sizes,
+            NEGATIVE_TOLERANCE, use_threads,
         )  # fmt: skip
         failed = np.flatnonzero(status[:, 0])
         if failed.size:
             r = int(failed[0])
-            code, index, step = (int(x) for x in status[r])
-            run = None if matrix.shape[0] == 1 else r
+            again, last_values, last_state = kernel.diagnose(
+                *addresses, method, times, rows, clock, full[r], non_negative, sizes,
+                NEGATIVE_TOLERANCE,
+            )  # fmt: skip
+            code, index, step = (int(x) for x in again)
+            run = None if matrix.shape[0] == 1 and run_offset == 0 else r + run_offset
             raise _failure(
-                model, layout, code, index, float(times[step]), last_values[r], last_state[r], run
+                model, layout, code, index, float(times[step]), last_values, last_state, run
             )
         columns = tuple(layout.value_names[j] for j in out_index)
         return saved.copy(), out, columns

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import sympy
 
@@ -60,8 +61,11 @@ class Layout:
 
     @classmethod
     def from_json(cls, text: str) -> Layout:
-        data = json.loads(text)
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+        data: dict[str, Any] = json.loads(text)
+        fields: dict[str, Any] = {}
+        for key, value in data.items():
+            fields[key] = tuple(value) if isinstance(value, list) else value
+        return cls(**fields)
 
 
 def stateful_calls(model: Model) -> tuple[tuple[sympy.Basic, ...], tuple[sympy.Basic, ...]]:
