@@ -248,7 +248,8 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
         write_results(results, args.out)
         print(f"\nresults written to {args.out}", file=out)
     if args.plot:
-        columns = [s for s in model.stocks if s in results.columns] or None
+        wanted = model.ir.report.indicators or model.stocks
+        columns = [s for s in wanted if s in results.columns] or None
         save_run_plot(results, args.plot, columns, title=model.name, time_units=model.time.units)
         print(f"plot written to {args.plot}", file=out)
     return EXIT_OK

@@ -60,8 +60,12 @@ def plot_run(
         ax.tick_params(labelsize=8)
     for ax in list(axes.flat)[len(chosen) :]:
         ax.set_visible(False)
-    for ax in axes[-1]:
-        ax.set_xlabel(f"time ({time_units})" if time_units else "time", fontsize=8)
+    for column in range(ncols):  # label the lowest panel drawn in each column
+        shown = [row for row in range(nrows) if row * ncols + column < len(chosen)]
+        if shown:
+            ax = axes[shown[-1], column]
+            ax.xaxis.set_tick_params(labelbottom=True)
+            ax.set_xlabel(f"time ({time_units})" if time_units else "time", fontsize=8)
     heading = title or ""
     if left_out:
         heading += f"  ({left_out} more variables not shown)"
