@@ -33,15 +33,11 @@ from __future__ import annotations
 import dataclasses
 import io
 import os
-import re
-from pathlib import Path
 from typing import Any
 
 import networkx as nx
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.constructor import DuplicateKeyError
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString, LiteralScalarString
 
 from sdhealth.cld.compile import DELAY_ORDERS, effect_curve_problem
@@ -49,6 +45,7 @@ from sdhealth.cld.diagram import CausalLoopDiagram, Node, NodeKind
 from sdhealth.errors import ModelSyntaxError
 from sdhealth.io.atomic import write_text_atomic
 from sdhealth.io.expressions import parse_equation
+from sdhealth.io.yaml_documents import parse_yaml_mapping, read_text_file
 from sdhealth.io.yaml_nodes import (
     MISSING,
     Document,
@@ -104,14 +101,7 @@ def load_cld(path: str | os.PathLike[str]) -> CausalLoopDiagram:
         line and column).
     """
     where = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ModelSyntaxError("no such diagram file", where) from None
-    except UnicodeDecodeError:
-        raise ModelSyntaxError("the diagram file is not UTF-8 text", where) from None
-    except OSError as exc:
-        raise ModelSyntaxError(f"cannot read the diagram file ({exc.strerror})", where) from None
+    text = read_text_file(path, "diagram")
     return cld_from_yaml_text(text, path=where)
 
 
@@ -136,30 +126,7 @@ def cld_from_yaml_text(text: str, *, path: str | None = None) -> CausalLoopDiagr
 auxiliary, constant, lookup, got 'stok' (did you mean 'stock'?)
     """
     document = Document.of(text, path)
-    return _Reader(document).read(_parse_yaml(text, document))
-
-
-def _parse_yaml(text: str, document: Document) -> CommentedMap:
-    yaml = YAML(typ="rt")
-    try:
-        root = yaml.load(text)
-    except DuplicateKeyError as exc:
-        found = re.search(r'found duplicate key "(.*)" with value', exc.problem or "")
-        key = found.group(1) if found else "?"
-        mark = exc.problem_mark
-        position = (mark.line, mark.column) if mark is not None else _START
-        raise document.error(f"duplicate key {key!r}", position) from None
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        position = (mark.line, mark.column) if mark is not None else _START
-        raise document.error(f"invalid YAML: {exc.problem or exc.context}", position) from None
-    except YAMLError as exc:
-        raise ModelSyntaxError(f"invalid YAML: {exc}", document.path) from None
-    if root is None:
-        raise document.error("the diagram file is empty (it needs 'diagram' and 'nodes')", _START)
-    if not isinstance(root, CommentedMap):
-        raise document.error(f"a diagram file must be a mapping, got {describe(root)}", _START)
-    return root
+    return _Reader(document).read(parse_yaml_mapping(text, document, "diagram"))
 
 
 class _Reader:
