@@ -45,9 +45,13 @@ from sdhealth.cld.diagram import CausalLoopDiagram, Node, NodeKind
 from sdhealth.errors import ModelSyntaxError
 from sdhealth.io.atomic import write_text_atomic
 from sdhealth.io.expressions import parse_equation
-from sdhealth.io.yaml_documents import parse_yaml_mapping, read_text_file
+from sdhealth.io.yaml_documents import (
+    TIME_KEYS,
+    parse_yaml_mapping,
+    read_text_file,
+    read_time_spec,
+)
 from sdhealth.io.yaml_nodes import (
-    MISSING,
     Document,
     Position,
     Slot,
@@ -73,8 +77,6 @@ __all__ = [
 
 #: Keys allowed at the top of a diagram file.
 TOP_LEVEL_KEYS = ("diagram", "description", "time", "nodes", "links")
-#: Keys allowed in ``time`` (as in the model format).
-TIME_KEYS = ("start", "stop", "dt", "saveper", "units")
 #: Keys allowed in a node's definition.
 NODE_KEYS = ("kind", "sector", "units", "reference", "initial", "doc", "source", "equation")
 #: Keys allowed in a link.
@@ -182,24 +184,7 @@ class _Reader:
         self.lines[key] = position[0] + 1
 
     def _time(self, root: CommentedMap) -> TimeSpec:
-        fields = self.doc.mapping(Slot(root, "time"), "'time'")
-        self.doc.check_keys(fields, TIME_KEYS, "'time'")
-        at = Slot(root, "time").key_position
-
-        def number(key: str, default: Any = MISSING) -> Any:
-            return self.doc.number(fields, key, owner="'time'", owner_position=at, default=default)
-
-        start, stop, dt = number("start", 0.0), number("stop"), number("dt")
-        saveper = number("saveper", None)
-        for key, value in (("dt", dt), ("saveper", saveper)):
-            if value is not None and not value > 0:
-                raise self.doc.value_error(fields, key, f"'{key}' must be positive, got {value:g}")
-        if not stop >= start:
-            raise self.doc.value_error(
-                fields, "stop", f"'stop' ({stop:g}) must not be before 'start' ({start:g})"
-            )
-        units = self.doc.text_field(fields, "units", "'units' of time", default="month")
-        return TimeSpec(start=start, stop=stop, dt=dt, saveper=saveper, units=units)
+        return read_time_spec(self.doc, root)
 
     def _node(self, slot: Slot) -> tuple[Node, dict[str, Any]]:
         """The node and its compilation attributes (``initial``, ``source``) when written."""

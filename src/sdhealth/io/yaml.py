@@ -31,9 +31,13 @@ from typing import Any
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from sdhealth.io.expressions import parse_equation, parse_lookup_points
-from sdhealth.io.yaml_documents import parse_yaml_mapping, read_text_file
+from sdhealth.io.yaml_documents import (
+    TIME_KEYS,
+    parse_yaml_mapping,
+    read_text_file,
+    read_time_spec,
+)
 from sdhealth.io.yaml_nodes import (
-    MISSING,
     Document,
     Position,
     Slot,
@@ -79,8 +83,6 @@ TOP_LEVEL_KEYS = (
 )  # fmt: skip
 #: Keys allowed in ``report``.
 REPORT_KEYS = ("indicators", "every", "loops")
-#: Keys allowed in ``time``.
-TIME_KEYS = ("start", "stop", "dt", "saveper", "units")
 #: Keys every variable definition may have.
 COMMON_KEYS = ("units", "doc", "source", "sector", "limits")
 #: Section -> keys of a definition in that section (besides :data:`COMMON_KEYS`).
@@ -201,24 +203,7 @@ class _ModelReader:
     def _time(self, root: CommentedMap) -> TimeSpec:
         if "time" not in root:
             raise self.doc.error("missing required key 'time' (with at least stop and dt)", _START)
-        fields = self.doc.mapping(Slot(root, "time"), "'time'")
-        self.doc.check_keys(fields, TIME_KEYS, "'time'")
-        at = Slot(root, "time").key_position
-
-        def number(key: str, default: Any = MISSING) -> Any:
-            return self.doc.number(fields, key, owner="'time'", owner_position=at, default=default)
-
-        start, stop, dt = number("start", 0.0), number("stop"), number("dt")
-        saveper = number("saveper", None)
-        for key, value in (("dt", dt), ("saveper", saveper)):
-            if value is not None and not value > 0:
-                raise self.doc.value_error(fields, key, f"'{key}' must be positive, got {value:g}")
-        if not stop >= start:
-            raise self.doc.value_error(
-                fields, "stop", f"'stop' ({stop:g}) must not be before 'start' ({start:g})"
-            )
-        units = self.doc.text_field(fields, "units", "'units' of time", default="month")
-        return TimeSpec(start=start, stop=stop, dt=dt, saveper=saveper, units=units)
+        return read_time_spec(self.doc, root)
 
     def _report(self, root: CommentedMap) -> Report:
         """``report: {indicators: [names], every: 12}``: what a run summary shows."""

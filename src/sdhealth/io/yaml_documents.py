@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
@@ -19,11 +20,17 @@ from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from sdhealth.errors import ModelSyntaxError
-from sdhealth.io.yaml_nodes import Document, describe
+from sdhealth.io.yaml_nodes import MISSING, Document, Slot, describe
+from sdhealth.ir.model import TimeSpec
 
-__all__ = ["read_text_file", "parse_yaml_mapping", "read_yaml_mapping"]
+__all__ = [
+    "TIME_KEYS", "read_text_file", "parse_yaml_mapping", "read_yaml_mapping", "read_time_spec",
+]  # fmt: skip
 
 _START = (0, 0)
+
+#: Keys allowed in a ``time`` section.
+TIME_KEYS = ("start", "stop", "dt", "saveper", "units")
 
 
 def read_text_file(path: str | os.PathLike[str], what: str) -> str:
@@ -79,3 +86,29 @@ def _duplicate_key_error(exc: DuplicateKeyError, document: Document) -> ModelSyn
     mark = exc.problem_mark
     position = (mark.line, mark.column) if mark is not None else _START
     return document.error(f"duplicate key {key!r}{first}", position)
+
+
+def read_time_spec(document: Document, root: CommentedMap) -> TimeSpec:
+    """The ``time:`` section of ``root`` (which must have one) as a :class:`TimeSpec`.
+
+    ``stop`` and ``dt`` are required; ``start`` defaults to 0, ``saveper`` to ``dt`` and
+    ``units`` to month. Every problem is reported at the offending key or value.
+    """
+    fields = document.mapping(Slot(root, "time"), "'time'")
+    document.check_keys(fields, TIME_KEYS, "'time'")
+    at = Slot(root, "time").key_position
+
+    def number(key: str, default: Any = MISSING) -> Any:
+        return document.number(fields, key, owner="'time'", owner_position=at, default=default)
+
+    start, stop, dt = number("start", 0.0), number("stop"), number("dt")
+    saveper = number("saveper", None)
+    for key, value in (("dt", dt), ("saveper", saveper)):
+        if value is not None and not value > 0:
+            raise document.value_error(fields, key, f"'{key}' must be positive, got {value:g}")
+    if not stop >= start:
+        raise document.value_error(
+            fields, "stop", f"'stop' ({stop:g}) must not be before 'start' ({start:g})"
+        )
+    units = document.text_field(fields, "units", "'units' of time", default="month")
+    return TimeSpec(start=start, stop=stop, dt=dt, saveper=saveper, units=units)
