@@ -211,3 +211,21 @@ def test_initialisation_of_expanded_delays_follows_their_stages():
     model = model_of(Constant(name="X", value=1.0), aux("Y", fn.DELAY3(X, 3)))
     order = initialisation_order(expand_stateful(model))
     assert order.index("y delay3 1 stage 3") < order.index("y delay3 1 output") < order.index("y")
+
+
+def test_active_initial_reads_its_initial_argument_only_at_the_start() -> None:
+    from sympy.core.symbol import Str
+
+    active = fn.VENSIM_CALL(Str("ACTIVE INITIAL"), B + 1, C)
+    model = Model(
+        "m",
+        variables=(
+            Auxiliary(name="A", equation=Equation(active)),
+            Auxiliary(name="B", equation=Equation(fn.SMOOTH(A, 2))),
+            Constant(name="C", value=1.0),
+        ),
+    )
+    assert initial_cycles(model) == []
+    graph = dependency_graph(model)
+    assert graph.edges["b", "a"]["at_init"] is False and graph.edges["b", "a"]["instant"]
+    assert graph.edges["c", "a"]["at_init"] is True and not graph.edges["c", "a"]["instant"]

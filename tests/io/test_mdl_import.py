@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import textwrap
 from pathlib import Path
 
@@ -276,3 +278,123 @@ def test_stella_non_negative_stocks_stop_at_zero(test_models_dir: Path) -> None:
     result = model.run(backend="pysd")
     assert result["TestStock1"].min() == 0.0
     assert result["TestStock1"].iloc[0] > 0
+
+
+def test_several_excepts_print_as_one_list_that_pysd_reads(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        row: r1, r2 ~ ~ |
+        col: c1, c2, c3 ~ ~ |
+        x[row, col] :EXCEPT: [r1, c1], [r2, c3] = 1 ~~|
+        x[r1, c1] = 10 ~~|
+        x[r2, c3] = 20 ~ ~ |
+        """,
+    )
+    model = sd.load(path)
+    assert [d.excepts for d in model.ir["x"].definitions][0] == (("r1", "c1"), ("r2", "c3"))
+    assert "x[row,col] :EXCEPT: [r1,c1], [r2,c3]=" in model_to_vensim(model.ir)
+    result = model.run(backend="pysd")
+    assert [result[f"x[{c}]"].iloc[0] for c in ("r1,c1", "r1,c2", "r2,c2", "r2,c3")] == [
+        10,
+        1,
+        1,
+        20,
+    ]
+
+
+def test_infinite_limits_are_no_limits(tmp_path: Path) -> None:
+    path = write(tmp_path, "rate = 2 ~ 1/Month [-inf, inf] ~ |\n")
+    model = sd.load(path).ir
+    assert model["rate"].limits == (None, None)
+    assert "~1/Month~|" in model_to_vensim(model).replace("\t", "").replace("\n", "")
+    bounded = dataclasses.replace(model["rate"], limits=(0.0, math.inf))
+    printed = model_to_vensim(dataclasses.replace(model, variables=(bounded,)))
+    assert "1/Month [0,?]" in printed
+
+
+def test_an_element_used_as_a_value_compares_positions(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        dimA: A, B, C ~ ~ |
+        v[dimA] = IF THEN ELSE(dimA = B, 1, 0) ~ ~ |
+        """,
+    )
+    model = sd.load(path)
+    condition = model.ir["v"].definitions[0].equation.expr.args[0][1]
+    assert isinstance(condition, sympy.Eq)
+    assert set(condition.args) == {
+        fn.VENSIM_CALL(Str(""), Str("dimA")),
+        fn.VENSIM_CALL(Str(""), Str("B")),
+    }
+    result = model.run(backend="pysd")
+    assert [result[f"v[{e}]"].iloc[0] for e in "ABC"] == [0, 1, 0]
+
+
+def test_active_initial_in_a_loop_with_a_smooth_is_not_circular(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        a = ACTIVE INITIAL(s + 1, 1) ~ ~ |
+        s = SMOOTH(a, 0.5) ~ ~ |
+        """,
+    )
+    result = sd.load(path).run(backend="pysd")
+    assert result["s"].iloc[0] == 1  # the smooth starts at a's initial argument
+    assert list(result["a"]) == pytest.approx(list(result["s"] + 1))
+    assert result["s"].iloc[1] == pytest.approx(1 + 0.5 * (2 - 1) / 0.5)
+
+
+def test_clock_settings_computed_by_equations_drive_the_pysd_run(tmp_path: Path) -> None:
+    path = tmp_path / "clock.mdl"
+    path.write_text(
+        "{UTF-8}\n"
+        "x = 3 ~ ~ |\n"
+        "FINAL TIME = x * 2 ~ Month ~ |\n"
+        "INITIAL TIME = 0 ~ Month ~ |\n"
+        "SAVEPER = TIME STEP ~ Month ~ |\n"
+        "TIME STEP = IF THEN ELSE(Time < 2, 1, 0.5) ~ Month ~ |\n",
+        encoding="utf-8",
+    )
+    model = sd.load(path)
+    clock = model.ir.time
+    assert clock.equation("final time").expr == 2 * sympy.Symbol("x")
+    assert clock.equation("initial time") is None and clock.start == 0
+    assert "FINAL TIME =\n\t2*x" in model_to_vensim(model.ir)
+    result = model.run(backend="pysd")
+    assert list(result.index) == [0, 1, 2, 2.5, 3, 3.5, 4, 4.5, 5, 5.5, 6]
+
+
+def test_elements_no_equation_defines_are_left_out_of_the_pysd_result(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        dims: A, B, C ~ ~ |
+        v[A] = 1 ~~|
+        v[C] = 3 ~ ~ |
+        """,
+    )
+    result = sd.load(path).run(backend="pysd")
+    assert "v[B]" not in result.columns
+    assert (result["v[A]"].iloc[-1], result["v[C]"].iloc[-1]) == (1, 3)
+
+
+def test_a_range_read_from_a_file_gets_its_elements_at_import(tmp_path: Path) -> None:
+    (tmp_path / "names.csv").write_text("north,south,east\n", encoding="utf-8")
+    path = write(
+        tmp_path,
+        """
+        region: GET DIRECT SUBSCRIPT('names.csv', ',', 'A1', 'C1', 'r ') ~ ~ |
+        v[region] = 2 ~ ~ |
+        """,
+    )
+    model = sd.load(path)
+    assert model.ir.subscripts[0].elements == ("r north", "r south", "r east")
+    assert model.run(backend="pysd")["v[r south]"].iloc[0] == 2
+
+
+def test_a_range_file_that_is_missing_is_a_clear_error(tmp_path: Path) -> None:
+    path = write(tmp_path, "region: GET DIRECT SUBSCRIPT('gone.csv', ',', 'A1', 'C1', '') ~~|\n")
+    with pytest.raises(ModelError, match="'region'.*gone.csv"):
+        sd.load(path)

@@ -6,7 +6,8 @@ Each model under ``$SDHEALTH_TEST_MODELS/tests`` is loaded with ``sd.load`` (PyS
 every column of Vensim's canonical output (``output.csv`` / ``output.tab``) is compared with
 ``rtol=1e-3, atol=1e-6``. Constants Vensim writes only in the first row are filled down.
 
-Models are imported and run in a process pool once per session (two workers): translation
+Models are imported and run in a process pool once per session (two workers, see
+:func:`sdxorg.suite_outcomes`, shared with ``tests/backends/test_native_suite.py``): translation
 through PySD costs about a second per model and the suite has ~200 models. Known failures are
 listed in :data:`KNOWN_FAILURES` with their reason and marked ``xfail(strict=True)``, so a
 model that starts passing must be taken off the list.
@@ -14,47 +15,27 @@ model that starts passing must be taken off the list.
 
 from __future__ import annotations
 
-import io
-import os
-import re
-import traceback
-import warnings
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-_DEFAULT = ROOT.parent / "shared" / "test-models"
-SUITE = Path(os.environ.get("SDHEALTH_TEST_MODELS", _DEFAULT)) / "tests"
-
-RTOL, ATOL = 1e-3, 1e-6
-_CONTROL = {"final time", "initial time", "time step", "saveper"}
-_VENSIM = (".mdl",)
-_XMILE = (".xmile", ".xml", ".stmx")
+from sdxorg import VENSIM as _VENSIM
+from sdxorg import XMILE as _XMILE
+from sdxorg import compare, suite_models, suite_outcomes
 
 #: Known failures (measured): model path relative to the suite -> the failure seen.
 KNOWN_FAILURES: dict[str, str] = {
-    "active_initial_circular/test_active_initial_circular.mdl": "ModelError: circular initial values: active initial variable -> smooth variable -> active initial variable",
     "allocate_available/test_allocate_available.mdl": "'allocation mixed[Boston,A,large]': got 7.688280379537144, expected 7.69591; 'allocation mixed[Boston,B,large]': got 5.244179629974388, expected 5.250",
     "arguments/test_arguments.mdl": "'Outer Multiple Middle Multiple Inner Multiple': got 1.0209630556332623, expected 1.01367",
-    "conditional_subscripts/test_conditional_subscripts.mdl": "ModelError: cannot import 'Vector2': a reference to unknown name 'b' is not supported",
-    "control_vars/test_control_vars.mdl": "ModelError: cannot import 'INITIAL TIME': a clock setting that is not a number is not supported",
     "data_from_other_model/model_to_generate_data.mdl": "SimulationError: the run failed at time 0: could not broadcast input array from shape (3,2,1) into shape (3,2)",
     "data_from_other_model/test_data_from_other_model.mdl": "ModelError: cannot import 'var 0dim': a data variable without an equation (data given at run time) is not supported",
-    "dynamic_final_time/test_dynamic_final_time.mdl": "ModelError: cannot import 'FINAL TIME': a clock setting that is not a number is not supported",
-    "except_multiple/test_except_multiple.mdl": "BackendError: PySD could not translate the model: Rule 'entry' matched in its entirety, but it didn't consume all the text. The non-matching portion o",
     "exp/test_exp.mdl": "'StockA': got -0.9000000000000009, expected -0.900003",
-    "get_constants_incomplete_subscript/test_get_constants_incomplete_subscript.mdl": "SimulationError: 'var only women[a,male]' became not finite at time 0",
-    "get_subscript_3d_arrays_xls/test_get_subscript_3d_arrays_xls.mdl": "ModelError: cannot import subscript range 'Third Dimension Subscript': ranges read from external files (GET ... SUBSCRIPT) are not supported",
     "get_time_value/test_get_time_value.mdl": "NotImplementedError: 'relativeto=1' not implemented...",
     "lookups_with_expr/test_lookups_with_expr.mdl": "'lookup expr': got 5.96089795005321, expected 5.96092",
     "na/test_na.mdl": "SimulationError: 'variable' became not a number (NaN) at time 6",
-    "odd_number_quotes/teacup_3quotes.mdl": "ValueError: Vensim has no literal for the number inf",
-    "partial_range_definitions/test_partial_range_definitions.mdl": "SimulationError: 'data[B]' became not finite at time 0",
-    "smaller_range/test_smaller_range.mdl": "SimulationError: 'my var[B]' became not finite at time 0",
+    "smaller_range/test_smaller_range.mdl": "'my var2[A,A]': got 10.0, expected 1.0; 'my var2[A,B]': got 10.0, expected 2.0; 'my var2[A,C]': got 10.0, expected 3.0",
     "subscripted_delays/test_subscripted_delays.mdl": "'Stock DelayN[Roxbury Russet,Lemon]': got -17.4930477142334, expected -17.493; 'Stock DelayN[Roxbury Russet,Lime]': got -17.4930477142334, expected -1",
     "unicode_characters/unicode_test_model.mdl": "missing column 'this is a french variable with � � �'; missing column 'this is a german variable with � � �'; missing column 'this is a spanish variab",
     "active_initial/test_active_initial.stmx": "'Stock A': got 0.0, expected 45.0",
@@ -96,96 +77,10 @@ KNOWN_FAILURES: dict[str, str] = {
 }
 
 
-def suite_models(suffixes: tuple[str, ...]) -> list[str]:
-    """Paths (relative to the suite) of the models with these suffixes that have an output."""
-    if not SUITE.is_dir():
-        return []
-    found = []
-    for path in sorted(SUITE.rglob("*")):
-        if path.suffix.lower() not in suffixes or not path.is_file():
-            continue
-        folder = path.parent
-        if (folder / "output.csv").is_file() or (folder / "output.tab").is_file():
-            found.append(str(path.relative_to(SUITE)))
-    return found
-
-
-def normalise(column: str) -> str:
-    """A column name compared loosely: case, quotes, spaces and underscores do not matter.
-
-    >>> normalise('"Stock A[Entry 1, Column 1]"') == normalise("stock_a[entry 1,column 1]")
-    True
-    """
-    text = column.strip().strip('"').replace('"', "").lower()
-    text = re.sub(r"[\s_]+", " ", text)
-    return re.sub(r"\s*([\[\],])\s*", r"\1", text).strip()
-
-
-def canonical_output(folder: Path) -> pd.DataFrame:
-    """Vensim's canonical output for the model in ``folder``: index time, constants filled."""
-    csv = folder / "output.csv"
-    path, sep = (csv, ",") if csv.is_file() else (folder / "output.tab", "\t")
-    text = path.read_bytes().decode("utf-8", errors="replace")  # some files end lines in CR
-    frame = pd.read_csv(io.StringIO("\n".join(text.splitlines())), sep=sep, index_col=0)
-    frame.index = pd.to_numeric(frame.index, errors="coerce")
-    frame = frame[frame.index.notna()]
-    frame = frame.apply(pd.to_numeric, errors="coerce")
-    return frame.ffill()
-
-
-def compare(result: pd.DataFrame, canon: pd.DataFrame) -> list[str]:
-    """Differences between a run and the canonical output (empty when they agree)."""
-    ours = {normalise(c): result[c] for c in result.columns}
-    problems = []
-    times = result.index.to_numpy(dtype=float)
-    for column in canon.columns:
-        key = normalise(str(column))
-        if key in _CONTROL or key.startswith("unnamed"):
-            continue
-        if key not in ours:
-            problems.append(f"missing column {column!r}")
-            continue
-        wanted = canon[column]
-        rows = np.searchsorted(times, wanted.index.to_numpy(dtype=float))
-        rows = np.clip(rows, 0, len(times) - 1)
-        if not np.allclose(times[rows], wanted.index, rtol=0, atol=1e-9):
-            problems.append(f"times differ for {column!r}")
-            continue
-        got = ours[key].to_numpy(dtype=float)[rows]
-        expected = wanted.to_numpy(dtype=float)
-        valid = ~np.isnan(expected)
-        if not np.allclose(got[valid], expected[valid], rtol=RTOL, atol=ATOL, equal_nan=True):
-            worst = int(np.nanargmax(np.abs(got[valid] - expected[valid])))
-            problems.append(
-                f"{column!r}: got {float(got[valid][worst])!r}, "
-                f"expected {float(expected[valid][worst])!r}"
-            )
-    return problems
-
-
-def check_model(relative: str) -> str | None:
-    """Import, run and compare one model; ``None`` if it passes, else the reason."""
-    import sdhealth as sd
-
-    path = SUITE / relative
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            model = sd.load(path)
-            result = model.run(backend="pysd")
-    except Exception as error:  # every failure becomes a reason to report
-        last = traceback.format_exception_only(type(error), error)[-1].strip()
-        return f"{type(error).__name__}: {last[:300]}"
-    problems = compare(result, canonical_output(path.parent))
-    return "; ".join(problems[:3]) or None
-
-
 @pytest.fixture(scope="session")
 def suite_results(test_models_dir: Path) -> dict[str, str | None]:
-    """Every suite model checked once, two at a time."""
-    models = suite_models(_VENSIM) + suite_models(_XMILE)
-    with ProcessPoolExecutor(max_workers=2) as pool:
-        return dict(zip(models, pool.map(check_model, models, chunksize=4), strict=True))
+    """Every suite model checked once (the pass shared with the native suite test)."""
+    return {relative: outcome.pysd for relative, outcome in suite_outcomes().items()}
 
 
 def _cases(suffixes: tuple[str, ...]) -> list[object]:

@@ -16,6 +16,9 @@ translates it with PySD once per distinct text, and runs the translated model:
 - **Quiet.** PySD's warnings and prints are captured into :attr:`RunResult.warnings`.
 - **Checks.** Any NaN or infinity, or a ``non_negative`` stock below ``-1e-9``, is a
   :class:`~sdhealth.errors.SimulationError` naming the variable and the first time.
+- **Undefined elements.** Elements of a subscripted variable that none of its equations
+  defines (``x[A] = ..``, ``x[C] = ..`` over a range ``A, B, C``) have no value (PySD gives
+  NaN); they are left out of the result, as Vensim leaves them out of its output.
 
 PySD integrates with Euler only (other methods are a :class:`~sdhealth.errors.BackendError`).
 Two Vensim rules PySD 3.14's translator misses are spelt out in the IR before printing
@@ -61,6 +64,7 @@ from sdhealth.ir.model import (
     Lookup,
     Model,
     Stock,
+    TimeSpec,
     Variable,
 )
 from sdhealth.ir.names import NameTable, canonical, suggest
@@ -247,9 +251,77 @@ def _reject_arrayed_params(model: Model, params: Mapping[str, float]) -> None:
             )
 
 
+def _computes_clock(translation: _Translation) -> bool:
+    return translation.clock is not None and bool(translation.clock.equations)
+
+
+def _clock_arguments(translation: _Translation, spec: RunSpec) -> dict[str, Any]:
+    """PySD ``run()``'s clock arguments for ``spec``.
+
+    A clock setting the model computes (``FINAL TIME = IF THEN ELSE(..)``) is left to the
+    model's equation unless the run asks for another value than the model's stand-in.
+    """
+    clock = translation.clock or TimeSpec(spec.start, spec.stop, spec.dt, spec.saveper)
+    settings = (
+        ("final time", "final_time", spec.stop, clock.stop),
+        ("time step", "time_step", spec.dt, clock.dt),
+        ("saveper", "saveper", spec.save_every, clock.save_every),
+    )
+    arguments: dict[str, Any] = {
+        argument: given
+        for setting, argument, given, own in settings
+        if clock.equation(setting) is None or given != own
+    }
+    start_given = clock.equation("initial time") is None or spec.start != clock.start
+    arguments["initial_condition"] = (spec.start, {}) if start_given else "original"
+    return arguments
+
+
+def _start_clock(engine: Any, arguments: Mapping[str, Any]) -> None:
+    """Move PySD's clock to the run's start time (unless the model computes it)."""
+    if arguments["initial_condition"] != "original":
+        engine.time.set_control_vars(initial_time=arguments["initial_condition"][0])
+
+
 def _column_names(model: Model, key: str, ident: str, columns: Sequence[str]) -> list[str]:
-    """PySD's columns of variable ``key`` (``ident`` or ``ident[a,b]``) in its output."""
-    return [c for c in columns if c == ident or c.startswith(ident + "[")]
+    """PySD's columns of variable ``key`` (``ident`` or ``ident[a,b]``) in its output.
+
+    Elements no equation of the variable defines are left out (see :func:`_defined_cells`).
+    """
+    found = [c for c in columns if c == ident or c.startswith(ident + "[")]
+    defined = _defined_cells(model, model[key])
+    if defined is None:
+        return found
+    return [c for c in found if c == ident or _cell(c[len(ident) :]) in defined]
+
+
+def _cell(brackets: str) -> tuple[str, ...]:
+    """``"[a, B]"`` as the canonical element tuple ``("a", "b")``."""
+    return tuple(canonical(e) for e in brackets.strip()[1:-1].split(","))
+
+
+def _defined_cells(model: Model, variable: Variable) -> set[tuple[str, ...]] | None:
+    """The element tuples (canonical) the variable's equations define; ``None`` if all are."""
+    if not variable.definitions:
+        return None
+    ranges = {canonical(s.name): s.elements for s in model.subscripts}
+
+    def elements(subscript: str, seen: frozenset[str] = frozenset()) -> list[str]:
+        key = canonical(subscript)
+        if key not in ranges or key in seen:  # an element (ranges may list subranges)
+            return [key]
+        return [e for item in ranges[key] for e in elements(item, seen | {key})]
+
+    def cells(subscripts: Sequence[str]) -> set[tuple[str, ...]]:
+        return set(itertools.product(*(elements(s) for s in subscripts)))
+
+    defined: set[tuple[str, ...]] = set()
+    for definition in variable.definitions:
+        covered = cells(definition.subscripts)
+        for excepted in definition.excepts:
+            covered -= cells(excepted)
+        defined |= covered
+    return defined
 
 
 def _flatten(frame: pd.DataFrame) -> pd.DataFrame:
@@ -304,10 +376,11 @@ def _captured() -> Iterator[list[str]]:
 
 @dataclass(frozen=True)
 class _Translation:
-    """A translated model: where PySD's module lives and the names it uses."""
+    """A translated model: where PySD's module lives, the names it uses and the model's clock."""
 
     py_path: Path
     names: NameTable
+    clock: TimeSpec | None = None
 
     def identifier(self, key: str) -> str:
         return self.names.identifier(key)
@@ -474,7 +547,7 @@ class PySDBackend(Backend):
             if folder.exists():  # damaged by hand: start again
                 shutil.rmtree(folder, ignore_errors=True)
             _translate(text, folder)
-        return _Translation(py_path, NameTable.build(model.names))
+        return _Translation(py_path, NameTable.build(model.names), model.time)
 
     def _cached_model(self, py_path: Path) -> Any:
         if py_path in self._loaded:
@@ -536,8 +609,8 @@ class PySDBackend(Backend):
         return RunResult(times=times, values=values, columns=tuple(names), warnings=tuple(notes))
 
     def _engine(self, translation: _Translation, values_by_key: Mapping[str, float]) -> Any:
-        if values_by_key:
-            return _load(translation.py_path)  # a private copy: params stay in this run
+        if values_by_key or _computes_clock(translation):
+            return _load(translation.py_path)  # a private copy: params and clock stay in this run
         return self._cached_model(translation.py_path)
 
     def _frame(
@@ -551,17 +624,15 @@ class PySDBackend(Backend):
         """PySD's output frame for ``keys`` (raises a SimulationError on a failed run)."""
         idents = [translation.identifier(k) for k in keys]
         params = {translation.identifier(k): v for k, v in values_by_key.items()}
-        engine.time.set_control_vars(initial_time=spec.start)
+        clock = _clock_arguments(translation, spec)
+        _start_clock(engine, clock)
         try:
             frame = engine.run(
                 params=params or None,
                 return_columns=idents,
-                initial_condition=(spec.start, {}),
-                final_time=spec.stop,
-                time_step=spec.dt,
-                saveper=spec.save_every,
                 progress=False,
                 flatten_output=False,
+                **clock,
             )
         except (ArithmeticError, ValueError, TypeError, KeyError, IndexError) as error:
             raise _run_error(error, translation, engine.time()) from error
@@ -575,22 +646,20 @@ class PySDBackend(Backend):
         keys: Sequence[str],
     ) -> tuple[np.ndarray, np.ndarray]:
         """One PySD run; returns ``(times, values)`` with a column per key."""
-        if values_by_key:
+        if values_by_key or _computes_clock(translation):
             engine = _load(translation.py_path)  # a private copy: params stay in this run
         else:
             engine = self._cached_model(translation.py_path)
         idents = [translation.identifier(k) for k in keys]
         params = {translation.identifier(k): v for k, v in values_by_key.items()}
-        engine.time.set_control_vars(initial_time=spec.start)
+        clock = _clock_arguments(translation, spec)
+        _start_clock(engine, clock)
         try:
             frame = engine.run(
                 params=params or None,
                 return_columns=idents,
-                initial_condition=(spec.start, {}),
-                final_time=spec.stop,
-                time_step=spec.dt,
-                saveper=spec.save_every,
                 progress=False,
+                **clock,
             )
         except (ArithmeticError, ValueError, TypeError) as error:
             raise _run_error(error, translation, engine.time()) from error

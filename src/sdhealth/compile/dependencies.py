@@ -17,7 +17,8 @@ twice): an edge ``x -> y`` when ``y``'s equation reads ``x``. Nodes are variable
 The argument roles follow the expansion in :mod:`sdhealth.compile.expand`, so a model gives
 the same loops before and after expansion: ``SMOOTH`` output is a stock, a ``DELAY`` output is
 its last stage divided by the current delay time, ``TREND`` and ``FORECAST`` read their input
-directly. ``DELAY FIXED`` and ``INITIAL`` break loops like a stock does.
+directly. ``DELAY FIXED`` and ``INITIAL`` break loops like a stock does; ``ACTIVE INITIAL``
+reads its second argument at the start and its first during the run.
 
 References to names that are not variables of the model are left out (the checks report them).
 """
@@ -77,6 +78,9 @@ ARGUMENT_ROLES: dict[type[fn.SDFunction], ArgumentRoles] = {
     fn.INITIAL: _roles(run=(), init=(0,)),
 }
 
+#: Vensim's ``ACTIVE INITIAL(value, initial)`` kept as a ``VENSIM_CALL`` (the name is argument 0).
+_ACTIVE_INITIAL = _roles(run=(1,), init=(2,))
+
 
 def _reads(
     expr: sympy.Basic, instant: bool, at_init: bool, found: dict[str, tuple[bool, bool]]
@@ -88,6 +92,8 @@ def _reads(
             found[expr.name] = (was_instant or instant, was_init or at_init)
         return
     roles = ARGUMENT_ROLES.get(type(expr))
+    if isinstance(expr, fn.VENSIM_CALL) and expr.args[0].name == "ACTIVE INITIAL":
+        roles = _ACTIVE_INITIAL  # args are (name, run value, initial value)
     for index, arg in enumerate(expr.args):
         if roles is None:
             _reads(arg, instant, at_init, found)

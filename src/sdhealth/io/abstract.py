@@ -168,7 +168,7 @@ class _Converter:
             return self.bindings[name]
         if name in _TIME_REFERENCES and name not in self.keys:
             return _TIME_REFERENCES[name]
-        if name not in self.keys and name in self.ranges:  # a range's element number
+        if name not in self.keys and name in self.ranges:  # a range's or element's number
             return fn.VENSIM_CALL(Str(""), Str(self.ranges[name]))
         target = self.symbol_of(node.reference)
         if node.subscripts is None or not node.subscripts.subscripts:
@@ -489,9 +489,34 @@ def _mapping_text(mapping: Any) -> str:
     raise _Unsupported(f"the subscript mapping {mapping!r}")
 
 
+def _file_elements(subscript: am.AbstractSubscriptRange, folder: Path) -> tuple[str, ...]:
+    """The elements of a ``GET XLS/DIRECT SUBSCRIPT`` range, read from its file now."""
+    from pysd.py_backend.external import ExtSubscript
+
+    where = subscript.subscripts
+    try:
+        elements = ExtSubscript(
+            file_name=where["file"],
+            tab=where["tab"],
+            firstcell=where["firstcell"],
+            lastcell=where["lastcell"],
+            prefix=where["prefix"],
+            root=folder,
+        ).subscript
+    except (OSError, ValueError, KeyError, IndexError) as error:
+        raise ModelError(
+            f"cannot import subscript range {subscript.name!r}: reading its elements from "
+            f"{where.get('file')!r} failed: {error}"
+        ) from error
+    if not elements:
+        raise ModelError(f"cannot import subscript range {subscript.name!r}: its file gives none")
+    return tuple(str(e) for e in elements)
+
+
 def _subscripts(
-    ranges: Sequence[am.AbstractSubscriptRange],
+    ranges: Sequence[am.AbstractSubscriptRange], folder: Path
 ) -> tuple[tuple[Subscript, ...], _Ranges]:
+    """The model's ranges; one read from a file (``GET ... SUBSCRIPT``) keeps its elements."""
     known = _Ranges()
     pending = list(ranges)
     for _ in range(len(pending) + 1):  # equivalences (``A <-> B``) may refer forward
@@ -503,10 +528,12 @@ def _subscripts(
                 known.elements[subscript.name] = known.elements[subscript.subscripts]
             elif isinstance(subscript.subscripts, str):
                 waiting.append(subscript)
+            elif isinstance(subscript.subscripts, dict):
+                known.elements[subscript.name] = _file_elements(subscript, folder)
             else:
                 raise ModelError(
-                    f"cannot import subscript range {subscript.name!r}: ranges read from "
-                    "external files (GET ... SUBSCRIPT) are not supported"
+                    f"cannot import subscript range {subscript.name!r}: "
+                    f"the definition {subscript.subscripts!r} is not supported"
                 )
         pending = waiting
     if pending:
@@ -642,10 +669,12 @@ class _Common:
 
 
 def _limits(limits: Sequence[Any]) -> tuple[float | None, float | None]:
+    """PySD's ``(low, high)`` limits; a missing, NaN or infinite bound is no bound (``None``)."""
+
     def bound(value: Any) -> float | None:
         return (
             None
-            if value is None or (isinstance(value, float) and np.isnan(value))
+            if value is None or (isinstance(value, float) and not np.isfinite(value))
             else float(value)
         )
 
@@ -813,44 +842,62 @@ def _replace(variable: Variable, **changes: Any) -> Variable:
 # --------------------------------------------------------------------------- the model
 
 
-def _clock_value(element: am.AbstractElement, values: Mapping[str, float]) -> float:
+def _clock_value(element: am.AbstractElement, values: Mapping[str, float]) -> float | None:
+    """A clock setting's number, or ``None`` if the model computes it."""
     convert = _Converter({}, frozenset(), Path.cwd())
     try:
         expr = convert.number(element.components[0].ast)
     except _Unsupported:
-        expr = sympy.nan
+        return None
     known = {symbol: values[name] for name, symbol in _TIME_REFERENCES.items() if name in values}
     value = expr.subs(known)
     if isinstance(value, sympy.Number) and value.is_finite:
         return float(value)
-    raise ModelError(
-        f"cannot import {element.name.strip()!r}: a clock setting that is not a number "
-        "is not supported"
-    )
+    return None
 
 
-def _time_spec(controls: Mapping[str, am.AbstractElement]) -> TimeSpec:
+def _clock_equation(element: am.AbstractElement, convert: _Converter) -> Equation:
+    try:
+        return Equation(convert.number(element.components[0].ast))
+    except _Unsupported as error:
+        raise ModelError(
+            f"cannot import {element.name.strip()!r}: {error} in a clock setting is not supported"
+        ) from error
+
+
+#: Stand-ins for clock settings the model computes (TimeSpec needs numbers).
+_CLOCK_DEFAULTS = {"initial_time": 0.0, "final_time": 100.0, "time_step": 1.0}
+
+
+def _time_spec(controls: Mapping[str, am.AbstractElement], convert: _Converter) -> TimeSpec:
     values: dict[str, float] = {}
+    equations: list[tuple[str, Equation]] = []
     for name in ("initial time", "final time", "time step", "saveper"):
         if name in controls:
-            values[name.replace(" ", "_")] = _clock_value(controls[name], values)
+            value = _clock_value(controls[name], values)
+            if value is None:
+                equations.append((name, _clock_equation(controls[name], convert)))
+            else:
+                values[name.replace(" ", "_")] = value
     units = ""
     for name in ("time step", "final time", "initial time"):
         if name in controls and controls[name].units:
             units = controls[name].units.strip()
             break
-    dt = values.get("time_step", 1.0)
+    start = values.get("initial_time", _CLOCK_DEFAULTS["initial_time"])
+    dt = values.get("time_step", _CLOCK_DEFAULTS["time_step"])
     saveper = values.get("saveper")
     if "saveper" in controls and isinstance(
         controls["saveper"].components[0].ast, ae.ReferenceStructure
     ):
         saveper = None  # SAVEPER = TIME STEP: follows dt
     return TimeSpec(
-        start=values.get("initial_time", 0.0),
-        stop=values.get("final_time", 100.0),
+        start=start,
+        stop=values.get("final_time", max(start, _CLOCK_DEFAULTS["final_time"])),
         dt=dt,
         saveper=saveper,
         units=units or "month",
+        equations=tuple(equations),
     )
 
 
@@ -887,7 +934,8 @@ def abstract_to_model(abstract: am.AbstractModel, name: str, path: Path | None =
         For a construct the IR cannot hold, naming it and the variable.
     """
     section = _main_section(abstract)
-    subscripts, ranges = _subscripts(section.subscripts)
+    folder = (path.parent if path is not None else Path.cwd()).resolve()
+    subscripts, ranges = _subscripts(section.subscripts, folder)
     controls = {}
     elements = []
     for element in section.elements:
@@ -898,8 +946,11 @@ def abstract_to_model(abstract: am.AbstractModel, name: str, path: Path | None =
             elements.append(element)
     keys = {reference_key(e.name): symbol(e.name.strip().strip('"')).name for e in elements}
     lookups = frozenset(keys[reference_key(e.name)] for e in elements if _is_lookup(e))
-    folder = (path.parent if path is not None else Path.cwd()).resolve()
-    range_keys = {reference_key(r.name): r.name for r in subscripts}
+    range_keys = {  # a range or element named in an equation (``IF THEN ELSE(dimA = B, ..)``)
+        reference_key(item): item
+        for r in subscripts
+        for item in (*ranges.elements.get(r.name, ()), r.name)
+    }
     macros = _Macros(_macro_sections(abstract), ranges, set(keys.values()))
     convert = _Converter(keys, lookups, folder, range_keys, macros)
     variables: list[Variable] = []
@@ -915,7 +966,7 @@ def abstract_to_model(abstract: am.AbstractModel, name: str, path: Path | None =
             rates[variable.key] = rate
     return Model(
         name=name,
-        time=_time_spec(controls),
+        time=_time_spec(controls, convert),
         variables=tuple(_wire_stocks(variables, rates)),
         subscripts=subscripts,
         path=None if path is None else str(path),

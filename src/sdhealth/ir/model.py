@@ -153,13 +153,23 @@ class Equation:
 
 @dataclass(frozen=True)
 class TimeSpec:
-    """The simulation clock. ``saveper`` defaults to ``dt``; times are in ``units``."""
+    """The simulation clock. ``saveper`` defaults to ``dt``; times are in ``units``.
+
+    ``equations`` holds clock settings a Vensim model computes (``FINAL TIME = IF THEN ELSE(
+    ..)``) as ``(setting, equation)`` pairs, ``setting`` one of ``"initial time"``, ``"final
+    time"``, ``"time step"``, ``"saveper"``; the number fields then hold a stand-in value.
+    """
 
     start: float = 0.0
     stop: float = 100.0
     dt: float = 1.0
     saveper: float | None = None
     units: str = "month"
+    equations: tuple[tuple[str, Equation], ...] = ()
+
+    def equation(self, setting: str) -> Equation | None:
+        """The equation of clock ``setting`` (``"final time"``...), or ``None`` for a number."""
+        return dict(self.equations).get(setting)
 
     def __post_init__(self) -> None:
         if not self.dt > 0:

@@ -428,7 +428,9 @@ def _units(variable: Variable) -> str:
     low, high = variable.limits
     if low is None and high is None:
         return _field(variable.units)
-    bounds = ",".join("?" if b is None else number_to_vensim(b) for b in (low, high))
+    bounds = ",".join(
+        "?" if b is None or not math.isfinite(b) else number_to_vensim(b) for b in (low, high)
+    )
     return f"{_field(variable.units)} [{bounds}]".strip()
 
 
@@ -471,8 +473,11 @@ class _ModelPrinter:
         left = quote_name(self.name_of(variable.key))
         if definition.subscripts:
             left += f"[{','.join(subscript_text(s) for s in definition.subscripts)}]"
-        for excepted in definition.excepts:
-            left += f" :EXCEPT: [{','.join(subscript_text(s) for s in excepted)}]"
+        if definition.excepts:
+            left += " :EXCEPT: " + ", ".join(
+                f"[{','.join(subscript_text(s) for s in excepted)}]"
+                for excepted in definition.excepts
+            )
         if definition.points is not None:
             return f"{left}(\n\t{_points(*definition.points)})"
         if definition.equation is None:
@@ -529,25 +534,38 @@ def _group(name: str, doc: str) -> str:
     return f"{bar}\n\t.{_field(name)}\n{bar}~\n\t\t{_field(doc)}\n\t|\n"
 
 
-def _control(model: Model) -> str:
+def _control(model: Model, printer: _ModelPrinter) -> str:
     time = model.time
+
+    def setting(name: str, number: str) -> str:
+        equation = time.equation(name)
+        return number if equation is None else printer.printer.text(equation.expr)
+
     units = _field(time.units)
     saveper = "TIME STEP" if time.saveper is None else number_to_vensim(time.saveper)
     blocks = [
         _group("Control", "Simulation Control Parameters"),
         _block(
-            "FINAL TIME ", number_to_vensim(time.stop), units, "The final time for the simulation."
+            "FINAL TIME ",
+            setting("final time", number_to_vensim(time.stop)),
+            units,
+            "The final time for the simulation.",
         ),
         _block(
             "INITIAL TIME ",
-            number_to_vensim(time.start),
+            setting("initial time", number_to_vensim(time.start)),
             units,
             "The initial time for the simulation.",
         ),
-        _block("SAVEPER ", saveper, f"{units} [0,?]", "The frequency with which output is stored."),
+        _block(
+            "SAVEPER ",
+            setting("saveper", saveper),
+            f"{units} [0,?]",
+            "The frequency with which output is stored.",
+        ),
         _block(
             "TIME STEP ",
-            number_to_vensim(time.dt),
+            setting("time step", number_to_vensim(time.dt)),
             f"{units} [0,?]",
             "The time step for the simulation.",
         ),
@@ -600,5 +618,5 @@ def model_to_vensim(model: Model, *, names: Literal["identifier", "display"] = "
         if sector is not None:
             blocks.append(_group(sector, sector_docs.get(sector, "")))
         blocks.extend(printer.variable(v) for v in variables)
-    blocks.append(_control(model))
+    blocks.append(_control(model, printer))
     return "{UTF-8}\n" + "\n".join(blocks)

@@ -44,7 +44,13 @@ from sdhealth.ir.model import Constant, Lookup, Model, Stock
 from .codegen import EVAL_FUNCTION, INIT_FUNCTION, generate_module
 from .layout import Layout
 
-__all__ = ["CompiledModel", "compile_model", "model_fingerprint", "cache_root"]
+__all__ = [
+    "CompiledModel",
+    "compile_model",
+    "model_fingerprint",
+    "cache_root",
+    "refuse_unsupported",
+]
 
 _FORMAT = "sdhealth-native-1"
 
@@ -147,6 +153,22 @@ def _write_atomic(path: Path, data: bytes) -> None:
             os.unlink(scratch)
 
 
+def refuse_unsupported(model: Model) -> None:
+    """Raise :class:`BackendError` if ``model`` has subscripted variables (not supported yet).
+
+    Without this check a subscripted variable would compile as one scalar (its first
+    definition) and give wrong columns instead of an error.
+    """
+    arrays = [v for v in model.variables if v.dims or v.definitions]
+    if arrays:
+        names = ", ".join(repr(v.name) for v in arrays[:3])
+        more = f" and {len(arrays) - 3} more" if len(arrays) > 3 else ""
+        raise BackendError(
+            f"the native backend does not support subscripted variables yet: {names}{more}"
+            " (run this model with backend='pysd')"
+        )
+
+
 def emit_object(model: Model) -> tuple[bytes, Layout]:
     """Expand, print and compile ``model`` into an object file (no cache)."""
     text, layout = generate_module(expand_stateful(model))
@@ -168,6 +190,7 @@ def compile_model(model: Model, cache_dir: Path | None = None) -> CompiledModel:
     cache_dir
         Where object files are kept; ``None`` uses ``cache_root() / "native"``.
     """
+    refuse_unsupported(model)
     folder = cache_dir if cache_dir is not None else cache_root() / "native"
     key = f"{_FORMAT}\n{llvmlite.__version__}\n{model_fingerprint(model)}"
     digest = hashlib.sha256(key.encode()).hexdigest()
