@@ -180,3 +180,45 @@ def test_model_errors_stop_a_run_with_location(tmp_path):
     with pytest.raises(sd.ModelError) as info:
         model.run()
     assert str(info.value) == f"{path}:8:10: unknown name 'Levle' (did you mean 'Level'?)"
+
+
+ARRAYED_MDL = """{UTF-8}
+Dim: a, b
+	~
+	~		|
+
+growth[Dim] = 2
+	~	people/Month
+	~		|
+
+level[Dim] = INTEG(growth[Dim], 0)
+	~	people
+	~		|
+
+INITIAL TIME = 0
+	~	Month
+	~		|
+
+FINAL TIME = 3
+	~	Month
+	~		|
+
+TIME STEP = 1
+	~	Month
+	~		|
+
+SAVEPER = TIME STEP
+	~	Month
+	~		|
+"""
+
+
+def test_default_backend_falls_back_to_pysd_for_what_native_cannot_compile(tmp_path):
+    path = tmp_path / "arrayed.mdl"
+    path.write_text(ARRAYED_MDL)
+    model = sd.load(path)
+    with pytest.warns(UserWarning, match="subscripted variables.*PySD backend instead"):
+        results = model.run()
+    np.testing.assert_allclose(results["level[b]"], [0, 2, 4, 6])
+    with pytest.raises(sd.BackendError, match="does not support subscripted variables"):
+        model.run(backend="native")

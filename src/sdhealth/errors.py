@@ -20,6 +20,7 @@ __all__ = [
     "UnknownNameError",
     "SimulationError",
     "BackendError",
+    "UnsupportedByBackend",
     "Severity",
     "Issue",
     "format_location",
@@ -103,6 +104,13 @@ class SimulationError(SdhealthError):
 
 class BackendError(SdhealthError):
     """A backend that is missing, misconfigured, or asked for something it cannot do."""
+
+
+class UnsupportedByBackend(BackendError):
+    """A model that a backend cannot run (e.g. subscripts on the native backend).
+
+    ``Model.run`` with the default backend falls back to PySD on this error.
+    """
 
 
 class Severity(StrEnum):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import os
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -23,7 +24,7 @@ import pandas as pd
 
 from sdhealth.analysis.checks import blocking_issues, check_model
 from sdhealth.analysis.loops import LoopSet
-from sdhealth.backends.base import RunSpec, get_backend
+from sdhealth.backends.base import RunResult, RunSpec, get_backend
 from sdhealth.cld import CausalLoopDiagram, causal_graph
 from sdhealth.errors import (
     Issue,
@@ -32,6 +33,7 @@ from sdhealth.errors import (
     SdhealthError,
     Severity,
     UnknownNameError,
+    UnsupportedByBackend,
 )
 from sdhealth.experiments import batch as batch_runs
 from sdhealth.experiments.policies import Policy, apply_policies, constant_named
@@ -128,7 +130,7 @@ class Model:
         saveper: float | None = None,
         return_columns: Iterable[str] | None = None,
         method: str = "euler",
-        backend: str = "native",
+        backend: str | None = None,
     ) -> Any:
         """Simulate once and return the results, indexed by time, one column per variable.
 
@@ -150,8 +152,11 @@ class Model:
             Only these variables (default: every stock, flow, auxiliary and constant).
         method : {"euler", "rk2", "rk4"}
             Integration method (the PySD backend is Euler-only).
-        backend : str
-            Registered backend name: ``"native"`` (compiled, the default) or ``"pysd"``.
+        backend : str, optional
+            Registered backend name: ``"native"`` (compiled) or ``"pysd"`` (the reference).
+            By default the native backend runs the model; a model it cannot compile yet
+            (subscripts, clock equations) runs on PySD instead, with a ``UserWarning`` naming
+            the reason. Naming a backend never falls back.
 
         Returns
         -------
@@ -178,7 +183,7 @@ class Model:
             policies = (*scenario.policies, *policies)
         if batch_runs.is_batch(params):
             spec = self._run_spec(start, stop, dt, saveper, method, return_columns)
-            return self._run_sets(params, policies, spec, backend)  # type: ignore[arg-type]
+            return self._run_sets(params, policies, spec, backend or "native")  # type: ignore[arg-type]
         base_values = self._resolve_params(params or {})  # type: ignore[arg-type]
         run_model = self._ir
         if policies:
@@ -188,7 +193,7 @@ class Model:
             run_model = apply_policies(run_model, policies, base_values)
             base_values = {k: v for k, v in base_values.items() if k not in targets}
         spec = self._run_spec(start, stop, dt, saveper, method, return_columns)
-        result = get_backend(backend).run(run_model, spec, base_values)
+        result = _run_with_fallback(run_model, spec, base_values, backend)
         frame = pd.DataFrame(
             result.values, index=pd.Index(result.times, name="time"), columns=list(result.columns)
         )
@@ -313,6 +318,21 @@ class Model:
         from sdhealth.io.yaml import dump_yaml
 
         dump_yaml(self._ir, path)
+
+
+def _run_with_fallback(
+    model: irm.Model, spec: RunSpec, params: Mapping[str, float], backend: str | None
+) -> RunResult:
+    """Run on ``backend``; by default native, or PySD where native cannot compile the model."""
+    if backend is not None:
+        return get_backend(backend).run(model, spec, params)
+    try:
+        return get_backend("native").run(model, spec, params)
+    except UnsupportedByBackend as exc:
+        if spec.method != "euler":
+            raise
+        warnings.warn(f"{exc}; running it with the PySD backend instead", UserWarning, stacklevel=3)
+        return get_backend("pysd").run(model, spec, params)
 
 
 def load(path: PathLike) -> Model:

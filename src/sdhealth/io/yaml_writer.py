@@ -106,6 +106,11 @@ def _check_writable(model: Model) -> None:
             f"model {model.name!r} has subscripted variables, which the YAML format cannot "
             "hold yet; write it as Vensim .mdl instead"
         )
+    if model.time.equations:
+        raise ModelError(
+            f"model {model.name!r} sets its clock by equations, which the YAML format cannot "
+            "hold yet; write it as Vensim .mdl instead"
+        )
     kinds = tuple(kind for kind, _ in _WRITERS.values())
     for variable in model.variables:
         if not isinstance(variable, kinds):

@@ -38,7 +38,7 @@ import llvmlite.binding as llvm
 import sympy
 
 from sdhealth.compile.expand import expand_stateful
-from sdhealth.errors import BackendError
+from sdhealth.errors import BackendError, UnsupportedByBackend
 from sdhealth.ir.model import Constant, Lookup, Model, Stock
 
 from .codegen import EVAL_FUNCTION, INIT_FUNCTION, generate_module
@@ -154,16 +154,25 @@ def _write_atomic(path: Path, data: bytes) -> None:
 
 
 def refuse_unsupported(model: Model) -> None:
-    """Raise :class:`BackendError` if ``model`` has subscripted variables (not supported yet).
+    """Raise :class:`BackendError` for what the native backend cannot run faithfully yet.
+
+    That is subscripted variables and clock settings given by equations (Vensim's
+    ``FINAL TIME = ...``), which would otherwise run with stand-in values.
 
     Without this check a subscripted variable would compile as one scalar (its first
     definition) and give wrong columns instead of an error.
     """
+    if model.time.equations:
+        settings = ", ".join(setting.upper() for setting, _ in model.time.equations)
+        raise UnsupportedByBackend(
+            f"the native backend does not support clock settings given by equations yet "
+            f"({settings}); run this model with backend='pysd'"
+        )
     arrays = [v for v in model.variables if v.dims or v.definitions]
     if arrays:
         names = ", ".join(repr(v.name) for v in arrays[:3])
         more = f" and {len(arrays) - 3} more" if len(arrays) > 3 else ""
-        raise BackendError(
+        raise UnsupportedByBackend(
             f"the native backend does not support subscripted variables yet: {names}{more}"
             " (run this model with backend='pysd')"
         )

@@ -31,7 +31,7 @@ import sympy
 from sympy.core.relational import Relational
 from sympy.logic.boolalg import BooleanFalse, BooleanTrue
 
-from sdhealth.errors import BackendError
+from sdhealth.errors import BackendError, UnsupportedByBackend
 from sdhealth.ir import functions as fn
 from sdhealth.ir.model import Extrapolation
 
@@ -180,7 +180,7 @@ class ExpressionPrinter:
         if printer is None:
             printer = next((p for kind, p in _PRINTERS.items() if isinstance(expr, kind)), None)
         if printer is None:
-            raise BackendError(f"the native backend cannot compile {expr}")
+            raise UnsupportedByBackend(f"the native backend cannot compile {expr}")
         result = printer(self, expr)
         self._done[expr] = result
         return result
