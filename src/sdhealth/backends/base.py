@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import abc
 import importlib
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import ClassVar, TypeVar
 
 import numpy as np
@@ -30,6 +32,7 @@ from sdhealth.errors import BackendError
 from sdhealth.ir.model import Model, TimeSpec
 
 __all__ = [
+    "cache_root",
     "RunSpec",
     "RunResult",
     "Backend",
@@ -176,3 +179,16 @@ def get_backend(name: str) -> Backend:
     if name not in _INSTANCES:
         _INSTANCES[name] = _REGISTRY[name]()
     return _INSTANCES[name]
+
+
+def cache_root() -> Path:
+    """The folder for sdhealth's caches (each backend keeps a subfolder: ``pysd``, ``native``).
+
+    ``$SDHEALTH_CACHE_DIR`` if set, else ``$XDG_CACHE_HOME/sdhealth``, else
+    ``~/.cache/sdhealth``; read at each call so tests and users can redirect it.
+    """
+    if os.environ.get("SDHEALTH_CACHE_DIR"):
+        return Path(os.environ["SDHEALTH_CACHE_DIR"]).expanduser()
+    if os.environ.get("XDG_CACHE_HOME"):
+        return Path(os.environ["XDG_CACHE_HOME"]).expanduser() / "sdhealth"
+    return Path.home() / ".cache" / "sdhealth"

@@ -52,7 +52,7 @@ with warnings.catch_warnings():  # PySD's own imports raise deprecation warnings
     warnings.simplefilter("ignore", DeprecationWarning)
     import pysd
 
-from sdhealth.backends.base import Backend, RunResult, RunSpec, register_backend
+from sdhealth.backends.base import Backend, RunResult, RunSpec, cache_root, register_backend
 from sdhealth.errors import BackendError, ModelError, SimulationError, UnknownNameError
 from sdhealth.ir import functions as fn
 from sdhealth.ir.model import (
@@ -90,15 +90,6 @@ _MEMORY_CACHE_SIZE = 32
 
 #: Warnings about library internals (pandas deprecations inside PySD): not the user's concern.
 _LIBRARY_NOISE = (DeprecationWarning, PendingDeprecationWarning, FutureWarning)
-
-
-def cache_root() -> Path:
-    """The folder for sdhealth's caches (the PySD backend uses its ``pysd`` subfolder)."""
-    if os.environ.get("SDHEALTH_CACHE_DIR"):
-        return Path(os.environ["SDHEALTH_CACHE_DIR"]).expanduser()
-    if os.environ.get("XDG_CACHE_HOME"):
-        return Path(os.environ["XDG_CACHE_HOME"]).expanduser() / "sdhealth"
-    return Path.home() / ".cache" / "sdhealth"
 
 
 # --------------------------------------------------------------------------- IR rewrites

@@ -20,7 +20,7 @@ with ``prange``) is one fixed numba kernel compiled once per installation and ca
 
 Disk cache: ``<cache>/native/<hash>.o`` with ``<hash>.json`` (the layout), where the hash is
 SHA-256 of :func:`model_fingerprint` with the llvmlite version and this module's format, and
-``<cache>`` is :func:`~sdhealth.backends.pysd.cache_root`'s folder. A warm load reads the two
+``<cache>`` is :func:`~sdhealth.backends.base.cache_root`'s folder. A warm load reads the two
 files and links the object file without expanding, printing or compiling anything. Files appear
 only complete (written to a temporary name, then renamed).
 """
@@ -37,6 +37,7 @@ import llvmlite
 import llvmlite.binding as llvm
 import sympy
 
+from sdhealth.backends.base import cache_root
 from sdhealth.compile.expand import expand_stateful
 from sdhealth.errors import BackendError, UnsupportedByBackend
 from sdhealth.ir.model import Constant, Lookup, Model, Stock
@@ -53,15 +54,6 @@ __all__ = [
 ]
 
 _FORMAT = "sdhealth-native-1"
-
-
-def cache_root() -> Path:
-    """The folder for sdhealth's caches (same rule as the PySD backend's)."""
-    if os.environ.get("SDHEALTH_CACHE_DIR"):
-        return Path(os.environ["SDHEALTH_CACHE_DIR"]).expanduser()
-    if os.environ.get("XDG_CACHE_HOME"):
-        return Path(os.environ["XDG_CACHE_HOME"]).expanduser() / "sdhealth"
-    return Path.home() / ".cache" / "sdhealth"
 
 
 @dataclass(frozen=True)
