@@ -636,24 +636,10 @@ class PySDBackend(Backend):
         values_by_key: Mapping[str, float],
         keys: Sequence[str],
     ) -> tuple[np.ndarray, np.ndarray]:
-        """One PySD run; returns ``(times, values)`` with a column per key."""
-        if values_by_key or _computes_clock(translation):
-            engine = _load(translation.py_path)  # a private copy: params stay in this run
-        else:
-            engine = self._cached_model(translation.py_path)
+        """One run of a scalar model: ``(times, values)`` with a column per key."""
+        engine = self._engine(translation, values_by_key)
+        frame = self._frame(engine, translation, spec, values_by_key, keys)
         idents = [translation.identifier(k) for k in keys]
-        params = {translation.identifier(k): v for k, v in values_by_key.items()}
-        clock = _clock_arguments(translation, spec)
-        _start_clock(engine, clock)
-        try:
-            frame = engine.run(
-                params=params or None,
-                return_columns=idents,
-                progress=False,
-                **clock,
-            )
-        except (ArithmeticError, ValueError, TypeError) as error:
-            raise _run_error(error, translation, engine.time()) from error
         times = frame.index.to_numpy(dtype=float)
         values = frame[idents].to_numpy(dtype=float) if idents else np.empty((len(times), 0))
         return times, values
