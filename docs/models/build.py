@@ -52,7 +52,9 @@ Runs = Mapping[str, Mapping[str, float]]
 
 @dataclass(frozen=True)
 class TeachingPage:
-    """What a teaching model's page shows: its runs, the columns plotted and its sources."""
+    """What a teaching model's page shows: its runs, the columns plotted, its sources, and what
+    its reinforcing loops are (``loop_notes``: loop enumeration lists every cycle of the
+    equations' links, including ones that only book-keep how a shared quantity is split)."""
 
     stem: str
     summary: str
@@ -60,6 +62,7 @@ class TeachingPage:
     columns: tuple[str, ...]
     finding: str
     sources: tuple[str, ...]
+    loop_notes: str
     extra: Callable[[Figure, sd.Model, dict[str, pd.DataFrame]], None] | None = None
     table_times: tuple[float, ...] = ()
 
@@ -111,6 +114,22 @@ TEACHING: dict[str, TeachingPage] = {
             "the case for new 'intermediate care' initiatives. System Dynamics Review "
             "15(3):253-271.",
         ),
+        loop_notes=(
+            "**R1 is book-keeping, not a reinforcing mechanism.** Medically fit patients leave "
+            "the queue for placement by one outflow split in two: intermediate care takes "
+            "whom it can first, and long-term care takes the remainder (`Placements in long "
+            "term care = MIN(Patients awaiting placement / Time to arrange placement - "
+            "Placements in intermediate care, ...)`). Loop enumeration sees three cycles "
+            "through that split: B6 (more waiting -> more intermediate-care placements -> "
+            "fewer waiting), B7 (the same through long-term care) and R1 (more intermediate-care "
+            "placements -> fewer left for long-term care -> more waiting). Whenever long-term "
+            "care is not full, R1's effect is exactly minus B6's: the total placement rate is "
+            "`Patients awaiting placement / Time to arrange placement` whoever takes the "
+            "patient, so R1 and B6 cancel and B7 is what drains the queue. Only when "
+            "long-term care is full does R1 vanish (its MIN switches to the free places) and "
+            "B6 act alone. Writing the two placements as shares of one outflow would remove "
+            "the cycle from the diagram without changing a single number."
+        ),
         table_times=(90, 180, 365),
     ),
     "lane_ae_bed_cut": TeachingPage(
@@ -139,6 +158,22 @@ TEACHING: dict[str, TeachingPage] = {
             "Bagust A., Place M., Posnett J.W. (1999) Dynamics of bed use in accommodating "
             "emergency admissions: stochastic simulation model. BMJ 319:155-158.",
         ),
+        loop_notes=(
+            "**R1 is cancelled exactly by B8 and moves no bed.** R1 reads: higher occupancy -> "
+            "longer time to find a bed -> fewer emergency admissions -> fewer emergency "
+            "inpatients -> more free beds -> more beds left for electives -> fewer cancellations "
+            "-> more elective inpatients -> higher occupancy. But a patient whose admission is "
+            "slowed does not disappear: they wait in A&E, and `Beds left for electives = "
+            "MAX(0, Free beds - Emergency patients awaiting a bed)` holds a bed for every "
+            "waiting emergency patient. B8 is the same chain through the waiting patients "
+            "(fewer admissions -> more patients awaiting a bed -> fewer beds left for "
+            "electives). A delayed admission moves one patient from the inpatients to the "
+            "waiting patients, which changes Free beds and Emergency patients awaiting a bed "
+            "by the same amount, so the beds left for electives -- and every elective flow -- "
+            "are unchanged: R1 and B8 cancel whenever no MAX clips. The emergency priority of "
+            "Lane et al. is the point of this formulation, and the reinforcing cycle is the "
+            "trace of that priority in the link graph, not a mechanism."
+        ),
         table_times=(91, 182, 364),
     ),
     "homer_burnout": TeachingPage(
@@ -163,6 +198,16 @@ TEACHING: dict[str, TeachingPage] = {
             "Homer J.B. (1985) Worker burnout: a dynamic model with implications for prevention "
             "and control. System Dynamics Review 1(1):42-62.",
         ),
+        loop_notes=(
+            "**R1 is Homer's burnout spiral, a real mechanism.** A larger backlog raises work "
+            "pressure and hours; long hours build burnout; burnout cuts productivity, so less "
+            "work is completed and the backlog grows further. Its strength depends on the "
+            "state: while hours are below their cap and burnout is low, B4 (more hours clear "
+            "the backlog) dominates and a surge is absorbed; once hours sit at their maximum "
+            "B4 is cut and R1 carries the team into the lasting collapse shown below. B2 and "
+            "B3 are the first-order adjustments of burnout and hours toward their indicated "
+            "levels, B1 the completion of work from the backlog."
+        ),
         table_times=(22, 52, 104),
     ),
     "elective_recovery": TeachingPage(
@@ -184,6 +229,13 @@ TEACHING: dict[str, TeachingPage] = {
             "(goal seeking) and its exponential decay to the goal.",
             "NHS England RTT statistics (via Nuffield Trust QualityWatch and the Health "
             "Foundation) for the 2023 list of about 7.6m.",
+        ),
+        loop_notes=(
+            "Both loops are balancing and the model has no reinforcing loop: B2 is the goal "
+            "gap (a longer list -> a larger gap to the target -> more extra activity -> more "
+            "treatments -> a shorter list), B1 the first-order drain of follow-up patients. "
+            "With one goal-seeking loop in charge, the list's path is the exponential closed "
+            "form drawn below."
         ),
         extra=_closed_form_overlay,
         table_times=(9, 18, 36, 72),
@@ -267,7 +319,7 @@ NHS_EXPERIMENTS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
     ("P1 beds vs downstream capacity", ("P1_extra_beds", "P1_care_packages"),
      ("Medically fit patients awaiting discharge", "Bed occupancy", "Handover hours lost")),
     ("P2 10% bed cut", ("P2_bed_cut",),
-     ("Elective overnight admissions", "Time to admit", "RTT waiting list")),
+     ("Elective overnight admissions", "Mean wait for a bed", "RTT waiting list")),
     ("P3 admission avoidance", ("P3_admission_avoidance",),
      ("Emergency bed occupancy", "Bed occupancy", "Time to admit")),
     ("P4 social-care capacity", ("P4_care_capacity", "P4_zero_delayed_discharges"),
@@ -433,6 +485,8 @@ are left out of the picture (they lie on no loop); the parameter table lists the
 
 {_code(loop_table(loops))}
 
+{page.loop_notes}
+
 ## Stocks
 
 {stocks_markdown(model)}
@@ -517,7 +571,8 @@ def _nhs_policy_figure(base: pd.DataFrame, runs: Mapping[str, pd.DataFrame]) -> 
                               fontsize=11, fontweight="bold")  # fmt: skip
                 axes.legend(fontsize=7)
             if row == 2:
-                axes.set_xlabel("month (0 = Jan 2023)")
+                origin = "Feb 2020" if title.startswith("P6") else "Jan 2023"  # P6 starts in 2020
+                axes.set_xlabel(f"month (0 = {origin})")
     return figure
 
 

@@ -128,8 +128,12 @@ def test_halving_dt_changes_key_outputs_under_one_percent(model, base):
     assert (change < 0.01).all(), change[change >= 0.01]
 
 
-def test_patients_are_conserved(model):
-    """Patients on the list, in hospital and in care change only by the boundary flows."""
+@pytest.mark.parametrize("scenario", [None, "P2_bed_cut"])
+def test_patients_are_conserved(model, scenario):
+    """Patients on the list, in hospital and in care change only by the boundary flows.
+
+    The bed cut is included because there the hard bed limit binds (admissions wait in ED).
+    """
     stocks = [
         "RTT waiting list", "Deferred elective need", "Elective inpatients",
         "Ambulance handover queue", "ED patients awaiting a bed", "Emergency inpatients",
@@ -146,7 +150,10 @@ def test_patients_are_conserved(model):
         "Simple discharges", "Package ends",
     ]  # fmt: skip
     dt = model.time.dt
-    df = model.run(backend=BACKEND, stop=24, saveper=dt, return_columns=stocks + inflows + outflows)
+    path = None if scenario is None else SCENARIOS / f"{scenario}.yaml"
+    df = model.run(
+        backend=BACKEND, scenario=path, saveper=dt, return_columns=stocks + inflows + outflows
+    )
     total = df[stocks].sum(axis=1).to_numpy()
     net = (df[inflows].sum(axis=1) - df[outflows].sum(axis=1)).to_numpy()
     predicted = total[0] + np.concatenate([[0.0], np.cumsum(net[:-1] * dt)])
@@ -227,6 +234,38 @@ def test_p1_beds_leave_delayed_discharges_unchanged_packages_reduce_them(runs, b
     assert runs[packages]["Bed occupancy"].loc[36] < base["Bed occupancy"].loc[36]
 
 
+@pytest.mark.parametrize("scenario", [None, *sorted(p.stem for p in SCENARIOS.glob("P*.yaml"))])
+def test_occupancy_never_exceeds_one(model, scenario):
+    """Admissions are limited by the free beds, so occupied beds stay within the planned beds.
+
+    Occupancy (occupied / open beds) is at most 1 by definition -- a bed is not closed under
+    its patient -- so the test that has teeth is on the beds over plan: outside the days just
+    after a step cut of planned beds, admissions never take more beds than the plan has.
+    """
+    path = None if scenario is None else SCENARIOS / f"{scenario}.yaml"
+    columns = ["Bed occupancy", "Beds over plan", "Occupied beds", "Beds planned"]
+    run = model.run(backend=BACKEND, scenario=path, saveper=model.time.dt, return_columns=columns)
+    assert run["Bed occupancy"].max() <= 1 + 1e-12
+    over = run.index[run["Occupied beds"] > run["Beds planned"] * (1 + 1e-9)]
+    assert len(over) == 0 or over.max() - over.min() < 0.25  # a step cut clears within a week
+    assert (scenario == "P2_bed_cut") == (len(over) > 0)  # only the bed cut steps beds down
+
+
+def test_p2_bed_cut_fills_every_bed_by_2030_and_the_rest_boards_in_ed(model):
+    columns = [
+        "Bed occupancy", "Beds over plan", "ED patients awaiting a bed",
+        "Elective overnight admissions", "Emergency admissions", "Bed admission capacity",
+    ]  # fmt: skip
+    cut = model.run(backend=BACKEND, scenario=SCENARIOS / "P2_bed_cut.yaml", return_columns=columns)
+    assert cut["Beds over plan"].loc[12] > 1000  # beds close only as their patients leave ...
+    assert cut["Beds over plan"].loc[13] == 0  # ... within days
+    late = cut.loc[90:]
+    assert (late["Bed occupancy"] > 0.9999).all()  # full: admissions are held to the free beds
+    np.testing.assert_allclose(late["Emergency admissions"], late["Bed admission capacity"])
+    assert (late["Elective overnight admissions"] < 1).all()  # emergencies take every bed
+    assert cut["ED patients awaiting a bed"].loc[96] > 5 * cut["ED patients awaiting a bed"].loc[24]
+
+
 def test_p2_bed_cut_cancels_electives_sharply_more_than_it_delays_emergencies(runs, base):
     cut = runs["P2_bed_cut"]
     elective_fall = 1 - cut["Elective overnight admissions"].loc[18] / base[
@@ -267,21 +306,24 @@ def test_p5_overtime_helps_first_then_burnout_erodes_it_retention_lasts(runs, ba
     surge, retain = runs["P5_overtime_surge"], runs["P5_retention"]
     gap = base["RTT waiting list"] - surge["RTT waiting list"]
     assert gap.loc[18] > 0  # list falls at first
-    assert 18 <= gap.idxmax() <= 36  # the gain peaks 6-24 months in, then erodes
-    assert gap.loc[96] < 0.75 * gap.max()  # eroding (Homer 1985); not yet a full rebound
-    assert surge["Staff fatigue"].loc[36] > base["Staff fatigue"].loc[36] + 0.1
+    assert 18 <= gap.idxmax() <= 30  # the gain peaks 6-18 months in (brief) ...
+    assert gap.loc[60] < 0  # ... then the list rebounds above the base (Homer 1985)
+    assert surge["Staff fatigue"].loc[36] > base["Staff fatigue"].loc[36] + 0.2
+    assert surge["Staff fatigue"].loc[96] > surge["Staff fatigue"].loc[36]  # burnout compounds
+    assert 0.14 <= surge["Nurse leaver rate"].loc[96] <= 0.17  # brief: 15-17%/yr at high fatigue
     assert surge["Nurse FTE"].loc[60] < base["Nurse FTE"].loc[60]
     assert surge["RTT waiting list"].loc[18] < retain["RTT waiting list"].loc[18]  # faster start
     assert retain["Nurse FTE"].loc[96] > base["Nurse FTE"].loc[96]
     assert retain["RTT waiting list"].loc[96] < base["RTT waiting list"].loc[96]  # sustained
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="not reproduced yet: by 2030 the eroding overtime gain still beats retention",
-)
-def test_p5_retention_overtakes_the_overtime_surge_by_2030(runs):
+def test_p5_retention_overtakes_the_overtime_surge_by_2030(runs, base):
     surge, retain = runs["P5_overtime_surge"], runs["P5_retention"]
+    better = retain["RTT waiting list"] < surge["RTT waiting list"]
+    crossover = better[better & ~better.shift(fill_value=False)].index.max()  # last crossing
+    assert 24 <= crossover <= 84  # overtime first, retention from 2025-2029 onwards
+    assert better.loc[crossover:].all()
+    assert retain["Staff fatigue"].loc[96] < base["Staff fatigue"].loc[96]  # retention compounds
     assert retain["RTT waiting list"].loc[96] < surge["RTT waiting list"].loc[96]
 
 
@@ -289,7 +331,22 @@ def test_p6_missing_demand_returning_drives_the_list_toward_7_to_8m_and_beyond(r
     low = runs["P6_covid_low_return"]["RTT waiting list"].loc[0:60]
     high = runs["P6_covid_high_return"]["RTT waiting list"].loc[0:60]
     assert low.loc[12] < low.loc[0]  # referrals collapse during the shock
-    assert 6.5e6 <= low.max() <= 8.5e6  # Howlett & Wood: toward 7.5-8m (observed peak 7.77m)
+    assert 7.5e6 <= low.max() <= 8.0e6  # Howlett & Wood: toward 7.5-8m (observed peak 7.77m)
+    assert 24 <= low.idxmax() <= 48  # observed peak Sep 2023 (month 43)
     assert high.max() > low.max() + 1.5e6  # 75% return at 90% capacity: far higher
     share = runs["P6_covid_high_return"]["Share waiting under 18 weeks"]
     assert share.loc[0:60].min() < 0.6
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "measured 8.4m in autumn 2022 (month 31), 9.7m by month 60 and 12.1m only by month "
+        "96, not ~13m by autumn 2022: removals rise with the list (3.2%/month, more with "
+        "longer waits) and managers add sessions as waits grow (B4); the ~13m projection "
+        "assumes neither"
+    ),
+)
+def test_p6_worst_case_reaches_about_13m(runs):
+    high = runs["P6_covid_high_return"]["RTT waiting list"].loc[0:60]
+    assert 11.5e6 <= high.max() <= 14.5e6
