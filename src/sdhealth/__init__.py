@@ -10,7 +10,8 @@ checked (names, algebraic loops, lookups, units), and run by PySD or a compiled 
 Package layout (import direction top to bottom; see DESIGN.md):
 
 - :mod:`sdhealth.cli`, :mod:`sdhealth.model` -- the command line and the user-facing ``Model``;
-- :mod:`sdhealth.report` -- plots; :mod:`sdhealth.experiments` -- policies (and later sweeps);
+- :mod:`sdhealth.report` -- plots; :mod:`sdhealth.experiments` -- policies, scenarios, sweeps,
+  Monte Carlo, sensitivity (one-at-a-time, Sobol, Morris), calibration, Dask scale-out;
 - :mod:`sdhealth.analysis` -- checks, unit analysis, feedback loops;
 - :mod:`sdhealth.cld` -- causal-loop diagrams (derived from models or written by hand);
 - :mod:`sdhealth.backends` -- the backend contract and registry, PySD backend;
@@ -36,6 +37,46 @@ from sdhealth.experiments.policies import pulse, ramp, step, table  # noqa: E402
 from sdhealth.experiments.scenarios import Scenario, load_scenario  # noqa: E402
 from sdhealth.model import Model, check, load  # noqa: E402
 
+# The experiment layer pulls in scipy and SALib (seconds of import time); its names are loaded on
+# first use (PEP 562) so `import sdhealth` and the CLI stay quick.
+_LAZY = {
+    "Summary": "sdhealth.experiments.summaries",
+    "save_dataset": "sdhealth.io.results",
+    "load_dataset": "sdhealth.io.results",
+    "monte_carlo": "sdhealth.experiments.montecarlo",
+    "MonteCarloResult": "sdhealth.experiments.montecarlo",
+    "Distribution": "sdhealth.experiments.distributions",
+    "Uniform": "sdhealth.experiments.distributions",
+    "Normal": "sdhealth.experiments.distributions",
+    "TruncatedNormal": "sdhealth.experiments.distributions",
+    "Triangular": "sdhealth.experiments.distributions",
+    "LogNormal": "sdhealth.experiments.distributions",
+    "Beta": "sdhealth.experiments.distributions",
+    "oat": "sdhealth.experiments.sensitivity",
+    "sobol": "sdhealth.experiments.sensitivity",
+    "morris": "sdhealth.experiments.sensitivity",
+    "calibrate": "sdhealth.experiments.calibration",
+    "CalibrationResult": "sdhealth.experiments.calibration",
+    "read_calibration_spec": "sdhealth.experiments.calibration",
+    "write_fitted": "sdhealth.experiments.calibration",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'sdhealth' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])
+
+
 __all__ = [
     "__version__",
     "load",
@@ -48,6 +89,25 @@ __all__ = [
     "table",
     "Scenario",
     "load_scenario",
+    "Summary",
+    "save_dataset",
+    "load_dataset",
+    "monte_carlo",
+    "MonteCarloResult",
+    "Distribution",
+    "Uniform",
+    "Normal",
+    "TruncatedNormal",
+    "Triangular",
+    "LogNormal",
+    "Beta",
+    "oat",
+    "sobol",
+    "morris",
+    "calibrate",
+    "CalibrationResult",
+    "read_calibration_spec",
+    "write_fitted",
     "SdhealthError",
     "ModelSyntaxError",
     "ModelError",

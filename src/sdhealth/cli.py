@@ -97,6 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--full", action="store_true", help="the whole suite (takes minutes)")
     bench.add_argument("--out", metavar="FILE", help="write the results table (.md)")
     bench.set_defaults(handler=_bench)
+    _add_calibrate(commands)
+    _add_sweep(commands)
+    _add_uncertainty(commands)
     return parser
 
 
@@ -270,6 +273,147 @@ def _check(args: argparse.Namespace, out: TextIO) -> int:
             file=out,
         )
     return EXIT_USER_ERROR if errors else EXIT_OK
+
+
+def _add_sweep(commands: argparse._SubParsersAction) -> None:
+    sweep = commands.add_parser(
+        "sweep", help="run a parameter sweep (grid, table, scenarios) from a YAML spec"
+    )
+    sweep.add_argument("model", help="model file (.yaml)")
+    sweep.add_argument("spec", help="sweep spec (.yaml): parameters, outputs, summary")
+    sweep.add_argument("--dask", metavar="ADDRESS", help="run on a Dask scheduler (tcp://...)")
+    sweep.add_argument("--out", metavar="FILE", help="write the results (.nc, .parquet, .csv)")
+    sweep.add_argument("--plot", metavar="FILE", help="plot the results (.png/.svg/.pdf)")
+    sweep.add_argument("--no-progress", action="store_true", help="no progress bar")
+    sweep.set_defaults(handler=_sweep)
+
+
+def _sweep(args: argparse.Namespace, out: TextIO) -> int:
+    from sdhealth.experiments.specs import load_sweep_spec
+    from sdhealth.io.results import save_dataset
+    from sdhealth.report.sweep_plots import save_sweep_plot
+
+    model = load(args.model)
+    spec = load_sweep_spec(args.spec)
+    spec.validate(model)
+    client = None
+    if args.dask:
+        from sdhealth.experiments.distributed import connect
+
+        client = connect(args.dask)
+    try:
+        dataset = spec.run(model, progress=not args.no_progress, executor=client)
+    finally:
+        if client is not None:
+            client.close()
+    done, asked = dataset.sizes["run"], dataset.attrs["runs_requested"]
+    shape = " x ".join(f"{size} {dim}" for dim, size in dataset.sizes.items())
+    print(f"{spec.name}: {done} of {asked} runs of {model.name} ({shape})", file=out)
+    if dataset.attrs["interrupted"]:
+        print("interrupted: the results hold the runs that finished", file=out)
+    if args.out:
+        save_dataset(dataset, args.out)
+        print(f"results written to {args.out}", file=out)
+    if args.plot:
+        save_sweep_plot(dataset, args.plot, title=spec.name, time_units=model.time.units)
+        print(f"plot written to {args.plot}", file=out)
+    return EXIT_INTERRUPTED if dataset.attrs["interrupted"] else EXIT_OK
+
+
+def _add_calibrate(commands: argparse._SubParsersAction) -> None:
+    calibrate = commands.add_parser(
+        "calibrate", help="fit constants to observed data (least squares) from a YAML spec"
+    )
+    calibrate.add_argument("model", help="model file (.yaml)")
+    calibrate.add_argument("spec", help="calibration spec (.yaml): data, parameters, series")
+    calibrate.add_argument(
+        "--out", metavar="FILE", help="write the fitted values: scenario .yaml or table .csv"
+    )
+    calibrate.add_argument("--plot", metavar="FILE", help="plot fit vs data (.png/.svg/.pdf)")
+    calibrate.set_defaults(handler=_calibrate)
+
+
+def _calibrate(args: argparse.Namespace, out: TextIO) -> int:
+    from sdhealth.experiments.calibration import read_calibration_spec, write_fitted
+
+    model = load(args.model)
+    result = read_calibration_spec(args.spec).calibrate(model, progress=True)
+    print(result.summary(), file=out)
+    if args.out:
+        write_fitted(result, args.out)
+        print(f"\nfitted values written to {args.out}", file=out)
+    if args.plot:
+        result.plot(args.plot)
+        print(f"plot written to {args.plot}", file=out)
+    return EXIT_INTERRUPTED if result.interrupted else EXIT_OK
+
+
+def _add_uncertainty(commands: argparse._SubParsersAction) -> None:
+    montecarlo = commands.add_parser(
+        "montecarlo", help="run under parameter uncertainty (Monte Carlo) from a YAML spec"
+    )
+    montecarlo.add_argument("model", help="model file (.yaml)")
+    montecarlo.add_argument("spec", help="Monte Carlo spec (.yaml): distributions, runs, seed")
+    montecarlo.add_argument(
+        "--out", metavar="FILE", help="write every run (.nc) or the percentiles (.csv/.parquet)"
+    )
+    montecarlo.add_argument("--plot", metavar="FILE", help="fan charts (.png/.svg/.pdf)")
+    montecarlo.set_defaults(handler=_montecarlo)
+    sensitivity = commands.add_parser(
+        "sensitivity", help="one-at-a-time, Sobol or Morris sensitivity from a YAML spec"
+    )
+    sensitivity.add_argument("model", help="model file (.yaml)")
+    sensitivity.add_argument("spec", help="sensitivity spec (.yaml): method, parameters, output")
+    sensitivity.add_argument("--out", metavar="FILE", help="write the table (.csv/.parquet)")
+    sensitivity.add_argument(
+        "--plot", metavar="FILE", help="tornado, Sobol bars or Morris chart (.png/.svg/.pdf)"
+    )
+    sensitivity.set_defaults(handler=_sensitivity)
+
+
+def _montecarlo(args: argparse.Namespace, out: TextIO) -> int:
+    from sdhealth.experiments.experiment_specs import read_montecarlo_spec
+    from sdhealth.experiments.montecarlo import check_results_path
+    from sdhealth.report.experiment_plots import check_figure_path, save_figure
+
+    _ = args.out and check_results_path(args.out), args.plot and check_figure_path(args.plot)
+    model = load(args.model)
+    spec = read_montecarlo_spec(args.spec)
+    result = spec.run(model, progress=True)
+    stopped = " (interrupted: the finished runs are kept)" if result.interrupted else ""
+    print(f"{spec.name}: {result.runs} runs of {model.name}{stopped}", file=out)
+    table = result.percentiles_at(levels=spec.percentiles)
+    print(table.to_string(float_format=_format_value), file=out)
+    if args.out:
+        result.save(args.out, levels=spec.percentiles)
+        print(f"\nresults written to {args.out}", file=out)
+    if args.plot:
+        figure = result.plot_all(
+            levels=spec.percentiles, title=spec.name, time_units=model.time.units
+        )
+        save_figure(figure, args.plot)
+        print(f"plot written to {args.plot}", file=out)
+    return EXIT_INTERRUPTED if result.interrupted else EXIT_OK
+
+
+def _sensitivity(args: argparse.Namespace, out: TextIO) -> int:
+    from sdhealth.experiments.experiment_specs import read_sensitivity_spec
+    from sdhealth.experiments.sensitivity import check_table_path
+    from sdhealth.report.experiment_plots import check_figure_path, save_figure
+
+    _ = args.out and check_table_path(args.out), args.plot and check_figure_path(args.plot)
+    model = load(args.model)
+    spec = read_sensitivity_spec(args.spec)
+    result = spec.run(model, progress=True)
+    print(f"{spec.name}: {spec.method} of {result.label} ({result.runs} runs)", file=out)
+    print(result.table.to_string(float_format="{:.4g}".format), file=out)
+    if args.out:
+        result.save(args.out)
+        print(f"\ntable written to {args.out}", file=out)
+    if args.plot:
+        save_figure(result.plot(), args.plot)
+        print(f"plot written to {args.plot}", file=out)
+    return EXIT_OK
 
 
 def main(

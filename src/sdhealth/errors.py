@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 __all__ = [
     "SdhealthError",
@@ -100,6 +101,10 @@ class SimulationError(SdhealthError):
         self.variable = variable
         self.time = time
         super().__init__(message)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keep the variable and time when the error crosses a process (Dask workers).
+        return (type(self), (self.args[0], self.variable, self.time))
 
 
 class BackendError(SdhealthError):

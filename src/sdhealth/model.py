@@ -38,6 +38,8 @@ from sdhealth.errors import (
 from sdhealth.experiments import batch as batch_runs
 from sdhealth.experiments.policies import Policy, apply_policies, constant_named
 from sdhealth.experiments.scenarios import Scenario, load_scenario
+from sdhealth.experiments.summaries import SummarySpec
+from sdhealth.experiments.sweeps import as_scenarios, is_scenario_list, plan_sweep
 from sdhealth.io import read_model
 from sdhealth.ir import model as irm
 from sdhealth.ir.names import suggest
@@ -201,32 +203,86 @@ class Model:
 
     def sweep(
         self,
-        spec: Mapping[str, Sequence[float]] | pd.DataFrame,
+        spec: Mapping[str, Sequence[float]] | pd.DataFrame | Sequence[Scenario | PathLike] | None,
         policies: Sequence[Policy] = (),
         *,
+        scenarios: Sequence[Scenario | PathLike] | None = None,
         return_columns: Iterable[str] | None = None,
-        summary: Sequence[str] | None = None,
+        summary: SummarySpec | None = None,
         start: float | None = None,
         stop: float | None = None,
         dt: float | None = None,
         saveper: float | None = None,
         method: str = "euler",
         backend: str = "native",
+        progress: bool | None = None,
+        executor: Any = None,
     ) -> xr.Dataset:
         """Run many parameter sets at once and return an ``xarray.Dataset``.
 
-        ``spec`` is a dict of lists (every combination is run, the first name varying
-        slowest) or a ``DataFrame`` of parameter sets (one row per run). The ``Dataset`` has
-        dims ``run`` and ``time`` (``run`` and ``statistic`` with ``summary``), one data
-        variable per returned variable, and each swept parameter as a coordinate on ``run``.
-        ``summary`` (some of ``"initial"``, ``"final"``, ``"min"``, ``"max"``, ``"mean"``,
-        ``"std"``) keeps only per-run statistics, computed chunk by chunk, so memory stays
-        bounded for very many runs. Everything is checked before any run starts; see
-        :mod:`sdhealth.experiments.batch`.
+        Parameters
+        ----------
+        spec
+            A dict of lists (a grid: every combination, the first name varying slowest), a
+            ``DataFrame`` (a table: one row per run), or a list of scenarios
+            (:class:`~sdhealth.experiments.scenarios.Scenario` objects or scenario files: one
+            run each); see :mod:`sdhealth.experiments.sweeps`.
+        policies
+            Timed policies applied to every run.
+        scenarios
+            Scenarios combined with the grid or table of ``spec``: every scenario with every
+            row (scenario slowest); the ``Dataset`` gets a ``scenario`` coordinate on ``run``.
+        return_columns
+            Only these variables.
+        summary
+            Keep per-run statistics instead of time series: names such as ``"final"``,
+            ``"peak"``, ``"time_of_peak"``, windows such as ``("mean", 24, 60)``, or
+            :class:`~sdhealth.experiments.summaries.Summary` objects; dims become ``run`` and
+            ``statistic``. Memory then stays bounded for very many runs.
+        start, stop, dt, saveper, method, backend
+            As for :meth:`run`.
+        progress
+            A progress bar over runs on standard error (``None``: only on a terminal).
+        executor
+            A ``dask.distributed.Client``: chunks of runs run on its workers and come back as
+            the same ``Dataset``, bit for bit (see :mod:`sdhealth.experiments.distributed`).
+
+        Returns
+        -------
+        xarray.Dataset
+            Dims ``run`` and ``time`` (or ``statistic``), one data variable per returned
+            variable, each swept parameter as a coordinate on ``run``.
+            ``attrs["runs_requested"]`` is the number of runs asked for. Ctrl-C stops the
+            sweep cleanly: the runs finished so far come back, with ``attrs["interrupted"]``
+            set to 1 (0 otherwise).
+
+        Raises
+        ------
+        UnknownNameError, ModelError
+            A bad spec (unknown parameter, with did-you-mean; empty values; non-numbers; an
+            unknown summary) -- always before any run starts.
+        SimulationError
+            A failed run, naming the variable, the time and the run.
         """
-        sets = spec if isinstance(spec, pd.DataFrame) else batch_runs.full_factorial(spec)
+        if self._blocking:
+            raise ModelError.from_issues(self._blocking)
+        if is_scenario_list(spec):
+            if scenarios is not None:
+                raise ModelError("give scenarios either as the spec or as scenarios=, not both")
+            spec, scenarios = None, spec  # type: ignore[assignment]
+        loaded = as_scenarios(scenarios, self._ir) if scenarios is not None else None
         run_spec = self._run_spec(start, stop, dt, saveper, method, return_columns)
-        return self._run_sets(sets, policies, run_spec, backend, summary)
+        plan = plan_sweep(self._ir, spec, loaded, policies)  # type: ignore[arg-type]
+        return batch_runs.run_groups(
+            plan.groups,
+            run_spec,
+            plan.sets,
+            labels=plan.labels,
+            summary=summary,
+            backend=backend,
+            progress=progress,
+            executor=executor,
+        )
 
     def _run_sets(
         self,
@@ -234,15 +290,12 @@ class Model:
         policies: Sequence[Policy],
         spec: RunSpec,
         backend: str,
-        summary: Sequence[str] | None = None,
     ) -> xr.Dataset:
         if self._blocking:
             raise ModelError.from_issues(self._blocking)
         sets = batch_runs.parameter_sets(self._ir, params)
         run_model, sets = batch_runs.apply_policies_to_sets(self._ir, sets, policies)
-        return batch_runs.run_parameter_sets(
-            run_model, spec, sets, summary=summary, backend=backend
-        )
+        return batch_runs.run_parameter_sets(run_model, spec, sets, backend=backend)
 
     def _resolve_params(self, params: Mapping[str, float]) -> dict[str, float]:
         values: dict[str, float] = {}

@@ -1,4 +1,4 @@
-"""Batch runs: many parameter sets through one backend call, returned as an ``xarray.Dataset``.
+"""Batch runs: many parameter sets in chunks through a backend, as one ``xarray.Dataset``.
 
 This module owns what sits between a user's parameter sets and a backend's arrays:
 
@@ -7,19 +7,27 @@ This module owns what sits between a user's parameter sets and a backend's array
   variables that are not constants, empty sets, non-numbers and non-finite numbers are errors;
 - :func:`full_factorial` turns a dict of lists into every combination (the first name varies
   slowest), the grid of :meth:`sdhealth.Model.sweep`;
-- :func:`run_parameter_sets` runs the sets in chunks of bounded memory -- each chunk is one
-  kernel call on the native backend (the run dimension inside the kernel, over all cores), or
-  a loop of single runs on a backend without batches -- and builds the ``Dataset``.
+- :func:`run_groups` (and :func:`run_parameter_sets`, its one-group form) runs the sets in
+  :class:`Chunk` s -- each one kernel call on the native backend (the run dimension inside the
+  kernel, over all cores), or a loop of single runs on a backend without batches -- here, or
+  on a Dask cluster (:mod:`sdhealth.experiments.distributed`), and builds the ``Dataset``.
+  What runs (grids, tables, scenarios) is planned by :mod:`sdhealth.experiments.sweeps`.
 
 The ``Dataset`` has dimensions ``run`` and ``time``, one data variable per returned variable
 (named as in the model) and each swept parameter as a coordinate on ``run``. A swept constant
 is only a coordinate, never also a data variable (its value is the same at every time).
 
-Memory: each chunk's output is at most ``max_chunk_bytes`` (64 MiB by default). Full results
-are written into one preallocated array, so they cost ``runs x times x variables x 8`` bytes;
-with ``summary`` only ``runs x statistics x variables`` values are kept (each chunk is reduced
-as soon as it is computed), so 100,000 runs of a large model fit in memory. ``return_columns``
-limits the variables in either case.
+Chunks (:func:`chunk_size`): at most ``max_chunk_bytes`` of output (64 MiB by default), at most
+1/20 of the runs so a progress bar moves, but at least 256 runs so each kernel call keeps the
+cores busy. Full results go into one preallocated array (``runs x times x variables x 8``
+bytes); with ``summary`` (:mod:`sdhealth.experiments.summaries`) each chunk is reduced as soon
+as it is computed and only ``runs x summaries x variables`` values are kept, so 100,000 runs of
+a large model fit in memory. ``return_columns`` limits the variables in either case.
+
+Progress and Ctrl-C: a bar over runs (:mod:`sdhealth.experiments.progress`) moves after each
+chunk. A ``KeyboardInterrupt`` while chunks run stops the sweep and returns the runs finished
+so far (``attrs["interrupted"] = 1``, ``attrs["runs_requested"]``); the ``run`` coordinate
+keeps each run's number in the whole sweep.
 
 >>> full_factorial({"a": [1, 2], "b": [10, 20, 30]}).to_numpy().tolist()
 [[1.0, 10.0], [1.0, 20.0], [1.0, 30.0], [2.0, 10.0], [2.0, 20.0], [2.0, 30.0]]
@@ -29,38 +37,43 @@ from __future__ import annotations
 
 import itertools
 import numbers
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Generator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
-from sdhealth.backends.base import Backend, RunSpec, get_backend
+from sdhealth.backends.base import RunSpec, get_backend
+from sdhealth.backends.native.backend import time_grid
 from sdhealth.errors import ModelError
 from sdhealth.experiments.policies import Policy, apply_policies, constant_named
+from sdhealth.experiments.progress import progress_bar
+from sdhealth.experiments.summaries import (
+    STATISTICS,
+    Summary,
+    SummarySpec,
+    parse_summaries,
+    reduce_runs,
+)
 from sdhealth.ir.model import Model
 
 __all__ = [
+    "Chunk",
     "ParameterSets",
+    "RunGroup",
     "STATISTICS",
+    "chunk_size",
+    "make_chunks",
+    "run_chunk",
+    "run_groups",
     "parameter_sets",
     "full_factorial",
     "is_batch",
     "run_parameter_sets",
     "apply_policies_to_sets",
 ]
-
-#: Per-run statistics over the saved times: name -> reduction of ``values[run, time, var]``.
-STATISTICS: Mapping[str, Callable[[np.ndarray], np.ndarray]] = {
-    "initial": lambda values: values[:, 0, :],
-    "final": lambda values: values[:, -1, :],
-    "min": lambda values: values.min(axis=1),
-    "max": lambda values: values.max(axis=1),
-    "mean": lambda values: values.mean(axis=1),
-    "std": lambda values: values.std(axis=1),
-}
 
 #: Output bytes one chunk of runs may hold before it is stored or reduced.
 MAX_CHUNK_BYTES = 64 * 2**20
@@ -172,46 +185,154 @@ def full_factorial(spec: Mapping[str, Sequence[float]]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(axes), dtype=float)
 
 
-def _statistics(summary: Sequence[str] | None) -> tuple[str, ...] | None:
-    if summary is None:
-        return None
-    names = (summary,) if isinstance(summary, str) else tuple(summary)
-    unknown = [s for s in names if s not in STATISTICS]
-    if unknown or not names:
-        known = ", ".join(STATISTICS)
-        raise ModelError(f"unknown summary statistic {unknown or names!r}; use some of {known}")
-    return names
+#: Chunks of runs are at most this share of a sweep, so a progress bar moves ...
+CHUNKS_PER_SWEEP = 20
+#: ... but hold at least this many runs, so each kernel call keeps the cores busy.
+MIN_CHUNK_RUNS = 256
 
 
-ChunkRunner = Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray, tuple[str, ...]]]
+@dataclass(frozen=True, eq=False)
+class RunGroup:
+    """Runs that share one model (the same policies): ``values[i, j]`` is ``keys[j]`` in run
+    ``runs[i]`` of the sweep."""
+
+    model: Model
+    keys: tuple[str, ...]
+    values: np.ndarray
+    runs: np.ndarray
 
 
-def _chunk_runner(
-    backend: Backend, model: Model, spec: RunSpec, keys: Sequence[str]
-) -> ChunkRunner:
-    """A function running ``matrix`` (rows = runs) -> ``(times, values[r, t, c], columns)``."""
+@dataclass(frozen=True, eq=False)
+class Chunk:
+    """One unit of work: the runs ``runs`` of a sweep, one backend call (picklable, for Dask)."""
+
+    model: Model
+    spec: RunSpec
+    keys: tuple[str, ...]
+    matrix: np.ndarray
+    runs: np.ndarray
+    summaries: tuple[Summary, ...] | None
+    backend: str = "native"
+
+
+ChunkResult = tuple[np.ndarray, np.ndarray, tuple[str, ...]]
+
+
+def run_chunk(chunk: Chunk) -> ChunkResult:
+    """Run ``chunk`` and return ``(times, values, columns)``.
+
+    ``values[r, i, c]`` is column ``c`` in the chunk's run ``r`` at ``times[i]`` -- or, with
+    summaries, at summary ``i``. Run numbers in errors are the sweep's.
+    """
+    backend = get_backend(chunk.backend)
+    offset = int(chunk.runs[0])
     batch = getattr(backend, "run_batch", None)
     if batch is not None:
-
-        def run_chunk(matrix: np.ndarray, offset: int) -> Any:
-            return batch(model, spec, keys, matrix, spec.return_columns, run_offset=offset)
-
-        return run_chunk
-
-    def loop_chunk(matrix: np.ndarray, offset: int) -> Any:
+        times, values, columns = batch(
+            chunk.model, chunk.spec, chunk.keys, chunk.matrix, chunk.spec.return_columns,
+            run_offset=offset,
+        )  # fmt: skip
+    else:
         results = [
-            backend.run(model, spec, dict(zip(keys, row.tolist(), strict=True))) for row in matrix
+            backend.run(chunk.model, chunk.spec, dict(zip(chunk.keys, row.tolist(), strict=True)))
+            for row in chunk.matrix
         ]
-        first = results[0]
-        return first.times, np.stack([r.values for r in results]), first.columns
+        times, columns = results[0].times, results[0].columns
+        values = np.stack([r.values for r in results])
+    if chunk.summaries is not None:
+        values = reduce_runs(chunk.summaries, values, times)
+    return times, values, columns
 
-    return loop_chunk
 
+def chunk_size(model: Model, spec: RunSpec, runs: int, max_bytes: int = MAX_CHUNK_BYTES) -> int:
+    """Runs per chunk: at most ``max_bytes`` of output, at most 1/20 of the runs (the progress
+    bar moves) but at least :data:`MIN_CHUNK_RUNS` (the kernel stays efficient).
 
-def _chunk_size(model: Model, spec: RunSpec, max_bytes: int) -> int:
+    >>> from sdhealth.ir.model import TimeSpec
+    >>> spec = RunSpec.from_time(TimeSpec(0, 10, 1))
+    >>> chunk_size(Model("m", TimeSpec(0, 10, 1), ()), spec, 100_000)
+    5000
+    """
     times = int((spec.stop - spec.start) / spec.save_every) + 2  # saved times, rounded up
     width = len(spec.return_columns) if spec.return_columns is not None else len(model.variables)
-    return max(1, max_bytes // max(1, times * width * 8))
+    by_memory = max(1, max_bytes // max(1, times * width * 8))
+    by_progress = max(MIN_CHUNK_RUNS, -(-runs // CHUNKS_PER_SWEEP))
+    return min(by_memory, by_progress)
+
+
+def make_chunks(
+    groups: Sequence[RunGroup],
+    spec: RunSpec,
+    size: int,
+    summaries: tuple[Summary, ...] | None,
+    backend: str,
+) -> list[Chunk]:
+    """Split every group into chunks of at most ``size`` runs."""
+    return [
+        Chunk(
+            group.model,
+            spec,
+            group.keys,
+            group.values[lo : lo + size],
+            group.runs[lo : lo + size],
+            summaries,
+            backend,
+        )  # fmt: skip
+        for group in groups
+        for lo in range(0, group.runs.size, size)
+    ]
+
+
+def _check_windows(summaries: tuple[Summary, ...] | None, spec: RunSpec) -> None:
+    """Every summary window holds a saved time (checked before any run)."""
+    if summaries is None:
+        return
+    saved = time_grid(spec.start, spec.stop, spec.dt, spec.save_every)[2]
+    for summary in summaries:
+        summary.window(saved)
+
+
+def _completed(
+    chunks: Sequence[Chunk], executor: Any
+) -> Generator[tuple[int, ChunkResult], None, None]:
+    """``(chunk index, result)`` as chunks finish: here, one by one, or on a Dask cluster."""
+    if executor is None:
+        for index, chunk in enumerate(chunks):
+            yield index, run_chunk(chunk)
+        return
+    from sdhealth.experiments.distributed import run_chunks
+
+    yield from run_chunks(executor, chunks)
+
+
+@dataclass
+class _Store:
+    """Results gathered so far: ``values[run, time or summary, column]`` and which runs are done."""
+
+    runs: int
+    values: np.ndarray | None = None
+    times: np.ndarray = field(default_factory=lambda: np.empty(0))
+    columns: tuple[str, ...] = ()
+    done: np.ndarray = field(default_factory=lambda: np.empty(0, bool))
+
+    def add(self, chunk: Chunk, result: ChunkResult) -> None:
+        times, values, columns = result
+        if self.values is None:
+            self.values = np.empty((self.runs, *values.shape[1:]))
+            self.times, self.columns = times, columns
+            self.done = np.zeros(self.runs, bool)
+        elif columns != self.columns:
+            values = values[:, :, _reorder(columns, self.columns)]
+        self.values[chunk.runs] = values
+        self.done[chunk.runs] = True
+
+
+def _reorder(columns: tuple[str, ...], wanted: tuple[str, ...]) -> list[int]:
+    position = {name: i for i, name in enumerate(columns)}
+    missing = [name for name in wanted if name not in position]
+    if missing:
+        raise ModelError(f"runs of the sweep differ in their variables ({missing[0]!r})")
+    return [position[name] for name in wanted]
 
 
 def run_parameter_sets(
@@ -219,9 +340,11 @@ def run_parameter_sets(
     spec: RunSpec,
     sets: ParameterSets,
     *,
-    summary: Sequence[str] | None = None,
+    summary: SummarySpec | None = None,
     backend: str = "native",
     max_chunk_bytes: int = MAX_CHUNK_BYTES,
+    progress: bool | None = False,
+    executor: Any = None,
 ) -> xr.Dataset:
     """Run every parameter set of ``sets`` and return one ``Dataset`` (see module docstring).
 
@@ -234,51 +357,106 @@ def run_parameter_sets(
     sets
         From :func:`parameter_sets`.
     summary
-        Names from :data:`STATISTICS`: keep only these per-run statistics over the saved
-        times (dims ``run``, ``statistic``) instead of full time series.
+        Keep only these per-run statistics (dims ``run``, ``statistic``) instead of full time
+        series; see :mod:`sdhealth.experiments.summaries`.
     backend
         Registered backend name; ``"native"`` runs each chunk as one kernel call.
     max_chunk_bytes
         Bound on one chunk's output.
+    progress
+        Show a progress bar over runs (``None``: only on a terminal).
+    executor
+        A ``dask.distributed.Client``: chunks run as Dask tasks (see
+        :mod:`sdhealth.experiments.distributed`); ``None`` runs them here.
+
+    Returns
+    -------
+    xarray.Dataset
+        If interrupted (Ctrl-C), the finished runs only, with ``attrs["interrupted"] = 1``.
 
     Raises
     ------
     SimulationError
         The first failed run, naming the variable, the time and the run.
     """
-    statistics = _statistics(summary)
-    runner = _chunk_runner(get_backend(backend), model, spec, sets.keys)
-    size = _chunk_size(model, spec, max_chunk_bytes)
-    store: np.ndarray | None = None
-    times: np.ndarray = np.empty(0)
-    columns: tuple[str, ...] = ()
-    for start in range(0, sets.runs, size):
-        times, values, columns = runner(sets.values[start : start + size], start)
-        if statistics is not None:
-            values = np.stack([STATISTICS[s](values) for s in statistics], axis=1)
-        if store is None:
-            store = np.empty((sets.runs, *values.shape[1:]))
-        store[start : start + values.shape[0]] = values
-    assert store is not None  # sets.runs >= 1 (parameter_sets guarantees it)
-    return _dataset(model, spec, sets, store, times, columns, statistics)
+    group = RunGroup(model, sets.keys, sets.values, np.arange(sets.runs))
+    return run_groups(
+        [group], spec, sets, summary=summary, backend=backend, max_chunk_bytes=max_chunk_bytes,
+        progress=progress, executor=executor,
+    )  # fmt: skip
+
+
+def run_groups(
+    groups: Sequence[RunGroup],
+    spec: RunSpec,
+    sets: ParameterSets,
+    *,
+    labels: Mapping[str, np.ndarray] | None = None,
+    summary: SummarySpec | None = None,
+    backend: str = "native",
+    max_chunk_bytes: int = MAX_CHUNK_BYTES,
+    progress: bool | None = False,
+    executor: Any = None,
+) -> xr.Dataset:
+    """Run ``groups`` (together every run of ``sets``) in chunks and build the ``Dataset``.
+
+    ``sets`` gives the parameter coordinates of every run and ``labels`` further coordinates
+    on ``run`` (e.g. ``scenario``). Ctrl-C (``KeyboardInterrupt``) while the chunks run stops
+    the sweep: the ``Dataset`` of the runs finished so far is returned, with
+    ``attrs["interrupted"] = 1``; if no run had finished, the interrupt propagates.
+    """
+    summaries = parse_summaries(summary)
+    _check_windows(summaries, spec)
+    size = chunk_size(groups[0].model, spec, sets.runs, max_chunk_bytes)
+    chunks = make_chunks(groups, spec, size, summaries, backend)
+    store = _Store(sets.runs)
+    interrupted = False
+    with progress_bar(sets.runs, "sweep", "run", progress) as bar:
+        results = _completed(chunks, executor)
+        try:
+            for index, result in results:
+                store.add(chunks[index], result)
+                bar.update(chunks[index].runs.size)
+        except KeyboardInterrupt:
+            if store.values is None:
+                raise
+            interrupted = True
+        finally:
+            results.close()
+    return _dataset(groups[0].model, spec, sets, store, summaries, labels or {}, interrupted)
 
 
 def _dataset(
     model: Model,
     spec: RunSpec,
     sets: ParameterSets,
-    store: np.ndarray,
-    times: np.ndarray,
-    columns: tuple[str, ...],
-    statistics: tuple[str, ...] | None,
+    store: _Store,
+    summaries: tuple[Summary, ...] | None,
+    labels: Mapping[str, np.ndarray],
+    interrupted: bool,
 ) -> xr.Dataset:
-    second = ("statistic", list(statistics)) if statistics is not None else ("time", times)
+    assert store.values is not None  # at least one chunk finished
+    done = np.flatnonzero(store.done)
+    values = store.values if done.size == sets.runs else store.values[done]
+    if summaries is not None:
+        second: tuple[str, Any] = ("statistic", [s.label for s in summaries])
+    else:
+        second = ("time", store.times)
     dims = ("run", second[0])
     swept = set(sets.names)
-    data = {name: (dims, store[:, :, c]) for c, name in enumerate(columns) if name not in swept}
-    coords: dict[str, Any] = {"run": np.arange(sets.runs), second[0]: second[1]}
-    coords.update({name: ("run", sets.values[:, i]) for i, name in enumerate(sets.names)})
-    attrs = {"model": model.name, "method": spec.method, "dt": spec.dt}
+    data = {
+        name: (dims, values[:, :, c]) for c, name in enumerate(store.columns) if name not in swept
+    }
+    coords: dict[str, Any] = {"run": done, second[0]: second[1]}
+    coords.update({name: ("run", sets.values[done, i]) for i, name in enumerate(sets.names)})
+    coords.update({name: ("run", np.asarray(label)[done]) for name, label in labels.items()})
+    attrs = {
+        "model": model.name,
+        "method": spec.method,
+        "dt": spec.dt,
+        "runs_requested": sets.runs,
+        "interrupted": int(interrupted),
+    }
     return xr.Dataset(data, coords=coords, attrs=attrs)
 
 

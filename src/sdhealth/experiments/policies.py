@@ -54,8 +54,10 @@ def constant_named(model: Model, name: str, *, role: str = "parameter") -> Const
     variable = model[name]
     if not isinstance(variable, Constant):
         kind = type(variable).__name__.lower()
+        article = "an" if kind[0] in "aeiou" else "a"
         raise ModelError(
-            f"{role} {name!r} is a {kind}, not a constant: only constants can be set per run"
+            f"{role} {name!r} is {article} {kind}, not a constant: only constants can be set "
+            "per run"
         )
     return variable
 
