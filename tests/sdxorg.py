@@ -1,5 +1,8 @@
 """The public SDXorg test suite, shared by the suite tests of the PySD and native backends.
 
+Also :func:`yaml_round_trip`: each imported model written as YAML and read back (the
+comparison :func:`describe_model` defines), in the same pass.
+
 Owns where the suite is (``$SDHEALTH_TEST_MODELS/tests``), which models it holds, how Vensim's
 canonical output is read and compared, and :func:`suite_outcomes`: every model imported once
 with ``sd.load`` and run on both backends, in a process pool, once per process. Translation
@@ -18,9 +21,11 @@ import warnings
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
+import sympy
 
 __all__ = [
     "SUITE",
@@ -38,6 +43,9 @@ __all__ = [
     "compare_backends",
     "check_model",
     "suite_outcomes",
+    "describe_model",
+    "yaml_round_trip",
+    "check_with_pysd",
 ]
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,6 +73,7 @@ class Outcome:
     native: str | None
     parity: str | None
     both_ran: bool
+    yaml: str | None = "not imported"  # the YAML round trip: None if it kept the model
 
 
 def suite_models(suffixes: tuple[str, ...]) -> list[str]:
@@ -92,11 +101,19 @@ def normalise(column: str) -> str:
     return re.sub(r"\s*([\[\],])\s*", r"\1", text).strip()
 
 
+def _decoded(data: bytes) -> str:
+    """A canonical output's text: UTF-8, else Vensim's Windows code page (Latin-1 names)."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("cp1252", errors="replace")
+
+
 def canonical_output(folder: Path) -> pd.DataFrame:
     """Vensim's canonical output for the model in ``folder``: index time, constants filled."""
     csv = folder / "output.csv"
     path, sep = (csv, ",") if csv.is_file() else (folder / "output.tab", "\t")
-    text = path.read_bytes().decode("utf-8", errors="replace")  # some files end lines in CR
+    text = _decoded(path.read_bytes())  # some files end lines in CR
     frame = pd.read_csv(io.StringIO("\n".join(text.splitlines())), sep=sep, index_col=0)
     frame.index = pd.to_numeric(frame.index, errors="coerce")
     frame = frame[frame.index.notna()]
@@ -126,7 +143,8 @@ def compare(result: pd.DataFrame, canon: pd.DataFrame) -> list[str]:
         expected = wanted.to_numpy(dtype=float)
         valid = ~np.isnan(expected)
         if not np.allclose(got[valid], expected[valid], rtol=RTOL, atol=ATOL, equal_nan=True):
-            worst = int(np.nanargmax(np.abs(got[valid] - expected[valid])))
+            excess = np.abs(got[valid] - expected[valid]) - ATOL - RTOL * np.abs(expected[valid])
+            worst = int(np.nanargmax(np.where(np.isnan(got[valid]), np.inf, excess)))
             problems.append(
                 f"{column!r}: got {float(got[valid][worst])!r}, "
                 f"expected {float(expected[valid][worst])!r}"
@@ -172,6 +190,85 @@ def _verdict(result: pd.DataFrame | None, error: str | None, canon: pd.DataFrame
     return "; ".join(compare(result, canon)[:3]) or None
 
 
+def _floats(expr: Any) -> Any:
+    """``expr`` with every number a float (Vensim text does not tell 1 from 1.0)."""
+    if expr is None:
+        return None
+    numbers = expr.atoms(sympy.Number, sympy.NumberSymbol)  # pi is written as 3.14159...
+    return expr.xreplace({n: sympy.Float(float(n)) for n in numbers})
+
+
+def _definitions(variable: Any) -> tuple[Any, ...]:
+    return tuple(
+        (
+            d.subscripts,
+            d.excepts,
+            _floats(d.equation.expr) if d.equation else None,
+            _floats(d.initial.expr) if d.initial else None,
+            d.points,
+            d.data,
+        )
+        for d in variable.definitions
+    )
+
+
+def _own(variable: Any) -> tuple[Any, ...]:
+    """What a variable's kind holds besides its definitions."""
+    from sdhealth.ir.model import Constant, Lookup, Stock
+
+    if isinstance(variable, Stock):
+        return (_floats(variable.initial.expr), variable.inflows, variable.outflows)
+    if isinstance(variable, Constant):
+        return (variable.value,)
+    if isinstance(variable, Lookup):
+        return (variable.xs, variable.ys, variable.extrapolation)
+    return (_floats(variable.equation.expr),)
+
+
+def describe_model(model: Any) -> dict[str, Any]:
+    """What a round trip through a model format must keep, as comparable values.
+
+    Everything but equation texts and source locations (which a written file changes) and
+    the ``internal`` mark of import-made variables (a written file shows them).
+    """
+    time = model.time
+    equations = tuple((s, _floats(e.expr)) for s, e in time.equations)
+    described: dict[str, Any] = {
+        "@subscripts": model.subscripts,
+        "@time": (time.start, time.stop, time.dt, time.saveper, time.units, equations),
+    }
+    for v in model.variables:
+        described[v.key] = (
+            type(v).__name__,
+            v.name,
+            v.units,
+            v.doc,
+            v.source,
+            v.limits,
+            v.dims,
+            _definitions(v),
+            _own(v),
+        )
+    return described
+
+
+def yaml_round_trip(model: Any, path: Path) -> str | None:
+    """How ``model`` changes when written as YAML and read back (``None``: it does not)."""
+    from sdhealth.io.yaml import model_from_yaml_text, model_to_yaml_text
+
+    try:
+        text = model_to_yaml_text(model)
+        again = model_from_yaml_text(text, path=str(path.with_suffix(".yaml")))
+    except Exception as error:
+        return _reason(error)
+    before, after = describe_model(model), describe_model(again)
+    changed = [key for key in {**before, **after} if before.get(key) != after.get(key)]
+    if not changed:
+        return None
+    key = changed[0]
+    return f"{key!r} changed: {str(before.get(key))[:150]} -> {str(after.get(key))[:150]}"
+
+
 def check_model(relative: str) -> Outcome:
     """Import one model, run it on both backends and compare (see :class:`Outcome`)."""
     import sdhealth as sd
@@ -184,6 +281,7 @@ def check_model(relative: str) -> Outcome:
     except Exception as error:
         reason = _reason(error)
         return Outcome(reason, reason, None, both_ran=False)
+    yaml = yaml_round_trip(model.ir, path)
     pysd, pysd_error = _run(model, "pysd")
     native, native_error = _run(model, "native")
     canon = canonical_output(path.parent)
@@ -191,7 +289,11 @@ def check_model(relative: str) -> Outcome:
     if pysd is not None and native is not None:
         parity = "; ".join(compare_backends(native, pysd)[:3]) or None
     return Outcome(
-        _verdict(pysd, pysd_error, canon), _verdict(native, native_error, canon), parity, both_ran
+        _verdict(pysd, pysd_error, canon),
+        _verdict(native, native_error, canon),
+        parity,
+        both_ran,
+        yaml,
     )
 
 
@@ -201,3 +303,48 @@ def suite_outcomes() -> dict[str, Outcome]:
     models = suite_models(VENSIM) + suite_models(XMILE)
     with ProcessPoolExecutor(max_workers=2) as pool:
         return dict(zip(models, pool.map(check_model, models, chunksize=4), strict=True))
+
+
+def check_with_pysd(relative: str) -> str | None:
+    """PySD run directly on the suite model (no sdhealth): ``None`` if it matches Vensim.
+
+    The reference count of the issue ("at least as many passes as PySD itself"), compared the
+    same way as :func:`check_model`. The model's folder is copied first: PySD writes its
+    translation next to the model. Run ``python tests/sdxorg.py`` for both counts.
+    """
+    import shutil
+    import tempfile
+
+    import pysd
+
+    source = SUITE / relative
+    with tempfile.TemporaryDirectory() as folder:
+        copy = Path(folder) / "model"
+        shutil.copytree(source.parent, copy)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                read = pysd.read_vensim if source.suffix.lower() == ".mdl" else pysd.read_xmile
+                result = read(str(copy / source.name)).run(flatten_output=True)
+        except Exception as error:
+            return _reason(error)
+    return "; ".join(compare(result, canonical_output(source.parent))[:3]) or None
+
+
+def _counts(results: dict[str, str | None]) -> str:
+    vensim = [r for r in results if Path(r).suffix.lower() in VENSIM]
+    xmile = [r for r in results if r not in vensim]
+    passed = sum(results[r] is None for r in vensim), sum(results[r] is None for r in xmile)
+    return f"{passed[0]} of {len(vensim)} .mdl, {passed[1]} of {len(xmile)} XMILE"
+
+
+if __name__ == "__main__":
+    models = suite_models(VENSIM) + suite_models(XMILE)
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        direct = dict(zip(models, pool.map(check_with_pysd, models, chunksize=4), strict=True))
+    ours = {relative: outcome.pysd for relative, outcome in suite_outcomes().items()}
+    print(f"sdhealth (PySD backend): {_counts(ours)}")
+    print(f"PySD directly:           {_counts(direct)}")
+    for relative in models:
+        if (ours[relative] is None) != (direct[relative] is None):
+            print(f"  differ: {relative}: sdhealth {ours[relative]!r}, PySD {direct[relative]!r}")

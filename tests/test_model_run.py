@@ -195,6 +195,14 @@ level[Dim] = INTEG(growth[Dim], 0)
 	~	people
 	~		|
 
+priority[Dim] = 1, 2
+	~	dmnl
+	~		|
+
+share[Dim] = ALLOCATE BY PRIORITY(growth[Dim], priority[Dim], ELMCOUNT(Dim), 1, 3)
+	~	people/Month
+	~		|
+
 INITIAL TIME = 0
 	~	Month
 	~		|
@@ -217,8 +225,9 @@ def test_default_backend_falls_back_to_pysd_for_what_native_cannot_compile(tmp_p
     path = tmp_path / "arrayed.mdl"
     path.write_text(ARRAYED_MDL)
     model = sd.load(path)
-    with pytest.warns(UserWarning, match="subscripted variables.*PySD backend instead"):
+    with pytest.warns(UserWarning, match="ALLOCATE BY PRIORITY.*PySD backend instead"):
         results = model.run()
     np.testing.assert_allclose(results["level[b]"], [0, 2, 4, 6])
-    with pytest.raises(sd.BackendError, match="does not support subscripted variables"):
+    np.testing.assert_allclose(results["share[a]"] + results["share[b]"], [3, 3, 3, 3])
+    with pytest.raises(sd.BackendError, match="ALLOCATE BY PRIORITY"):
         model.run(backend="native")

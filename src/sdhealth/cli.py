@@ -94,7 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
     convert.set_defaults(handler=_convert)
 
     bench = commands.add_parser("bench", help="time the backends (quick: small models)")
-    bench.add_argument("--full", action="store_true", help="the whole suite (takes minutes)")
+    bench.add_argument("--full", action="store_true", help="chains up to 1000 stocks (minutes)")
+    bench.add_argument("--sizes", type=int, nargs="+", metavar="N", help="chain sizes to time")
+    bench.add_argument("--batches", type=int, nargs="+", metavar="RUNS", help="batch sizes")
     bench.add_argument("--out", metavar="FILE", help="write the results table (.md)")
     bench.set_defaults(handler=_bench)
     _add_calibrate(commands)
@@ -104,16 +106,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _bench(args: argparse.Namespace, out: TextIO) -> int:
-    import importlib.util
-    from pathlib import Path
+    from sdhealth.benchmarks import benchmark, machine_note, render
 
-    script = Path(__file__).resolve().parents[2] / "benchmarks" / "run_benchmarks.py"
-    spec = importlib.util.spec_from_file_location("sdhealth_benchmarks", script)
-    if spec is None or spec.loader is None or not script.exists():
-        raise _UsageError(f"bench: the benchmark suite is not installed ({script})")
-    suite = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(suite)
-    text = suite.render(suite.benchmark(quick=not args.full))
+    if any(n < 1 for n in (*(args.sizes or ()), *(args.batches or ()))):
+        raise _UsageError("bench: chain sizes and batch sizes must be at least 1")
+    note = machine_note()
+    rows = benchmark(not args.full, sizes=args.sizes, batches=args.batches)
+    text = render(rows, [f"at start: {note}", f"at end: {machine_note()}"])
     if args.out:
         from sdhealth.io.atomic import write_text_atomic
 

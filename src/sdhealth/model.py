@@ -156,9 +156,9 @@ class Model:
             Integration method (the PySD backend is Euler-only).
         backend : str, optional
             Registered backend name: ``"native"`` (compiled) or ``"pysd"`` (the reference).
-            By default the native backend runs the model; a model it cannot compile yet
-            (subscripts, clock equations) runs on PySD instead, with a ``UserWarning`` naming
-            the reason. Naming a backend never falls back.
+            By default the native backend runs the model; a model it cannot compile (a few
+            Vensim functions, e.g. ``ALLOCATE BY PRIORITY``) runs on PySD instead, with a
+            ``UserWarning`` naming the reason. Naming a backend never falls back.
 
         Returns
         -------
@@ -196,10 +196,7 @@ class Model:
             base_values = {k: v for k, v in base_values.items() if k not in targets}
         spec = self._run_spec(start, stop, dt, saveper, method, return_columns)
         result = _run_with_fallback(run_model, spec, base_values, backend)
-        frame = pd.DataFrame(
-            result.values, index=pd.Index(result.times, name="time"), columns=list(result.columns)
-        )
-        return frame
+        return result.to_frame()
 
     def sweep(
         self,

@@ -282,3 +282,29 @@ def test_native_is_the_default_of_model_run(native, pysd_backend) -> None:
     np.testing.assert_array_equal(default.to_numpy(), direct.values)
     reference = model.run(backend="pysd")
     np.testing.assert_allclose(model.run().to_numpy(), reference.to_numpy(), rtol=RTOL)
+
+
+# --------------------------------------------------------------------------- delay order
+
+
+def short_delays() -> Model:
+    """Delays whose order PySD lowers at dt = 0.5 (order*dt > delay time), not at dt = 0.125."""
+    source = 5 + 5 * fn.STEP(1, 2) + sympy.sin(fn.TIME)
+    return Model(
+        "short delays",
+        TimeSpec(0.0, 10.0, 0.5),
+        (
+            Flow(name="Input", equation=Equation(source)),
+            Flow(name="D3", equation=Equation(fn.DELAY3(symbol("Input"), 1))),
+            Flow(name="DN", equation=Equation(fn.DELAY_N(symbol("Input"), 1.2, 3, 4))),
+            Flow(name="D3I", equation=Equation(fn.DELAY3I(symbol("Input"), 0.6, 2))),
+        ),
+    )
+
+
+@pytest.mark.parametrize("dt", [0.5, 0.125])
+def test_delay_order_is_lowered_per_run_as_pysd_does(native, pysd_backend, dt) -> None:
+    ours, theirs = _both(short_delays(), native, pysd_backend, dt=dt)
+    _agree(ours, theirs)
+    d3 = ours.values[:, ours.columns.index("D3")]
+    assert np.ptp(d3) > 5  # the step and the sine come through

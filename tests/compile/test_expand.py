@@ -8,8 +8,10 @@ stepped by hand with the same Euler rule, and with hand-written recurrences.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -18,7 +20,7 @@ from pysd.py_backend import functions as pysd_functions
 from pysd.py_backend import statefuls
 
 from sdhealth.compile.dependencies import evaluation_order, initialisation_order
-from sdhealth.compile.expand import constant_order, expand_stateful
+from sdhealth.compile.expand import constant_order, expand_stateful, lowered_order
 from sdhealth.errors import ModelError
 from sdhealth.ir import functions as fn
 from sdhealth.ir.model import (
@@ -240,6 +242,7 @@ def test_delay3_structure_names_and_equations():
         "T",
         "Beds in use",
         "Beds in use DELAY3 1 inflow",
+        "Beds in use DELAY3 1 order",
         "Beds in use DELAY3 1 stage 1",
         "Beds in use DELAY3 1 stage 1 outflow",
         "Beds in use DELAY3 1 stage 2",
@@ -251,11 +254,17 @@ def test_delay3_structure_names_and_equations():
     assert isinstance(stage2, Stock) and stage2.internal
     assert stage2.inflows == ("Beds in use DELAY3 1 stage 1 outflow",)
     assert stage2.outflows == ("Beds in use DELAY3 1 stage 2 outflow",)
-    assert stage2.initial.expr == X * symbol("T") / 3
+    order = symbol("Beds in use DELAY3 1 order")
+    assert stage2.initial.expr == sympy.Piecewise((X * symbol("T") / order, order > 1), (0, True))
     assert stage2.initial.location == location
+    assert expanded["Beds in use DELAY3 1 order"].initial.expr == lowered_order(3, symbol("T"))
     output = expanded["Beds in use DELAY3 1 output"]
     assert isinstance(output, Flow) and output.internal
-    assert output.equation.expr == 3 * symbol("Beds in use DELAY3 1 stage 3") / symbol("T")
+    stage3 = symbol("Beds in use DELAY3 1 stage 3")
+    assert output.equation.expr == sympy.Piecewise(
+        (order * stage3 / symbol("T"), order > 0),
+        (symbol("Beds in use DELAY3 1 stage 2 outflow"), True),
+    )
     rewritten = expanded["Beds in use"].equation
     assert rewritten.expr == symbol("Beds in use DELAY3 1 output")
     assert rewritten.location == location and rewritten.text is None
@@ -352,7 +361,65 @@ def test_order_of_delay_n_may_be_an_expression_of_constants():
         Constant(name="K", value=2.0),
         Auxiliary(name="D", equation=Equation(fn.DELAY_N(X, 4, 1, symbol("K") + 1))),
     )
-    assert len(expand_stateful(model).stocks) == 3
+    assert len(expand_stateful(model).stocks) == 4  # three stages and the order
+
+
+def delay_output(call: sympy.Expr, dt: float) -> np.ndarray:
+    """``Output = call`` of the expanded model run with time step ``dt`` (this file's Euler)."""
+    model = model_of(
+        Auxiliary(name="Input", equation=Equation(INPUT_EXPR)),
+        Auxiliary(name="Output", equation=Equation(call)),
+    )
+    return euler(replace(expand_stateful(model), time=TimeSpec(0.0, STOP, dt)))["output"]
+
+
+@pytest.mark.parametrize(
+    ("order", "delay_time", "dt", "lowered"),
+    [(3, 1.0, 0.5, 2), (5, 1.0, 0.25, 4), (3, 0.3, 0.1, 2), (4, 0.6, 0.5, 1), (3, 1.5, 0.5, 3)],
+)
+def test_delay_order_is_lowered_as_pysd_does(order, delay_time, dt, lowered):
+    # PySD's DelayN lowers the order while order*dt > delay time (3*0.1 > 0.3 in floats)
+    call = fn.DELAY_N(X, delay_time, 6, order)
+    model = model_of(
+        Auxiliary(name="Input", equation=Equation(INPUT_EXPR)),
+        Auxiliary(name="Output", equation=Equation(call)),
+    )
+    expanded = replace(expand_stateful(model), time=TimeSpec(0.0, STOP, dt))
+    run = euler(expanded)
+    assert run["output delay n 1 order"][0] == lowered
+    _CLOCK[0] = 0.0
+    steps = int(round(STOP / dt))
+    obj = statefuls.DelayN(
+        lambda: input_value(now()), const(delay_time), const(6), const(order), const(dt), "d"
+    )
+    with pytest.warns(UserWarning) if lowered < order else contextlib.nullcontext():
+        obj.initialize()
+    assert obj.order == lowered
+    theirs = []
+    for step in range(steps + 1):
+        _CLOCK[0] = step * dt
+        theirs.append(float(obj()))
+        obj.update(obj.state + obj.ddt() * dt)
+    np.testing.assert_allclose(run["output"], theirs, rtol=1e-9, atol=1e-12)
+    assert np.ptp(theirs) > 1
+
+
+def test_delay3_order_follows_the_delay_time_at_the_start():
+    # DELAY3 of a time growing from 1 (order 2 at dt=0.5) keeps order 2 for the whole run
+    out = delay_output(fn.DELAY3(X, 1 + 0.5 * TIME), 0.5)
+    obj = statefuls.Delay(
+        lambda: input_value(now()), lambda: 1 + 0.5 * now(), lambda: input_value(now()),
+        const(3), const(0.5), "d",
+    )  # fmt: skip
+    _CLOCK[0] = 0.0
+    with pytest.warns(UserWarning, match="casting delay order"):
+        obj.initialize()
+    theirs = []
+    for step in range(int(STOP / 0.5) + 1):
+        _CLOCK[0] = step * 0.5
+        theirs.append(float(obj()))
+        obj.update(obj.state + obj.ddt() * 0.5)
+    np.testing.assert_allclose(out, theirs, rtol=1e-9)
 
 
 @pytest.mark.parametrize(

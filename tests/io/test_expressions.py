@@ -658,3 +658,9 @@ def test_lookup_points_round_trip(points: list[tuple[float, float]], with_range:
     xs, ys = parse_lookup_points(text)
     assert xs == tuple(px for px, _ in points)
     assert ys == tuple(py for _, py in points)
+
+
+def test_a_quoted_name_may_hold_an_escaped_quote() -> None:
+    equation = parse_equation('"say \\"hi\\" now" * 2 + b')
+    assert equation.references == (('say \\"hi\\" now', 0), ("b", 23))
+    assert equation.expr == 2 * sympy.Symbol('say \\"hi\\" now') + sympy.Symbol("b")

@@ -121,9 +121,13 @@ class RunResult:
         return self.status == "ok"
 
     def to_frame(self) -> pd.DataFrame:
-        """A DataFrame indexed by time (``"time"``) with the display names as columns."""
+        """A DataFrame indexed by time (``"time"``) with the display names as columns.
+
+        The frame wraps ``values`` without copying it (backends hand every run a fresh array);
+        pandas would otherwise copy and transpose it, which costs more than a small run.
+        """
         index = pd.Index(self.times, name="time")
-        return pd.DataFrame(self.values, index=index, columns=list(self.columns))
+        return pd.DataFrame(self.values, index=index, columns=list(self.columns), copy=False)
 
 
 class Backend(abc.ABC):

@@ -10,7 +10,8 @@ under Euler, the results of PySD's own implementation (``pysd.py_backend.statefu
     ``n`` stages (1, 3 or the constant ``n``), each a stock ``S_k`` with initial value
     ``i*T/n`` (``i = u`` without an initial argument) drained by ``S_k/(T/n)`` into the next
     stage. The delay's output is the last stage's outflow. PySD keeps ``n*S_k`` as its state,
-    which is the same dynamics.
+    which is the same dynamics. For ``n >= 2`` the order may be lowered when the run starts
+    (below), and the stages read the stock ``order`` instead of ``n``.
 ``SMOOTH(u, T)``, ``SMOOTHI``, ``SMOOTH3``, ``SMOOTH3I``, ``SMOOTH N(u, T, i, n)``
     a cascade of ``n`` first-order smooths of ``T/n`` each: stage ``k`` has initial value ``i``
     and changes by ``(target - S_k)/(T/n)`` where the target of stage 1 is ``u`` and the target
@@ -22,11 +23,24 @@ under Euler, the results of PySD's own implementation (``pysd.py_backend.statefu
     a stock ``AV`` with initial value ``u`` (PySD: ``u/(1 + 0)``) changing by ``(u - AV)/A``;
     the output is ``u*(1 + ZIDZ(u - AV, A*AV)*h)``.
 
-Known differences from PySD, all outside ordinary use: PySD lowers the order of a delay whose
-``order*TIME STEP`` exceeds the delay time (with a warning); sdhealth keeps the order Vensim
-asks for. For ``DELAY N`` with a delay time that changes during the run, PySD's ``DelayN`` lags
-the delay time of each stage by one time step, which no set of stocks expresses; sdhealth uses
-the current delay time in every stage (as ``DELAY3`` does). With a constant delay time both agree.
+Order lowering (Vensim's and PySD's rule, one function: :func:`lowered_order`): a material delay
+of order ``n >= 2`` whose ``n*TIME STEP`` exceeds its delay time at the start of the run runs with
+the largest order ``m`` for which ``m*TIME STEP <= delay time`` (at least 1), fixed for the whole
+run (PySD's ``Delay``/``DelayN.initialize``; Vensim's canonical output of the SDXorg
+``delay_pipeline`` model shows the same). The time step and the delay time are only known when a
+run starts (a run may change ``dt``, a batch may vary the delay time), so the expansion keeps
+all ``n`` stages and adds a stock ``order`` without flows (it holds ``m``, computed from the
+initial values, like ``INITIAL``); the first ``n - m`` stages are bypassed (they start empty and
+pass their inflow straight on) and the others use the stage time ``T/m``. With ``m = n`` this is
+the plain cascade. (PySD lowers a delay whose time is below one time step to order 0 and then
+fails; sdhealth keeps order 1 there.)
+
+Known differences from PySD, all outside ordinary use: for ``DELAY N`` with a delay time that
+changes during the run, PySD's ``DelayN`` lags the delay time of each stage by one time step,
+which no set of stocks expresses; sdhealth uses the current delay time in every stage (as
+``DELAY3`` does). With a constant delay time both agree. A compiled model's disk cache is keyed
+by the unexpanded model, so a change to the structures made here must change the native
+backend's format string (``backends/native/compiler.py``).
 
 Naming: the parts of a call in variable ``X`` are named ``"X DELAY3 1 stage 2"``,
 ``"X DELAY3 1 output"``, ``"X SMOOTH 2 stage 1 change"`` ... (the number counts that
@@ -68,6 +82,7 @@ __all__ = [
     "order_problem",
     "order_is_variable",
     "ORDER_ARGUMENT",
+    "lowered_order",
 ]
 
 #: Stateful builtins whose order is an argument -> the index of that argument.
@@ -267,28 +282,55 @@ class _Cascade:
         u, time = call.args[0], call.args[1]
         initial = call.args[2] if self.has_initial else u
         n = self.order if self.order is not None else ex.order_of(call)
-        stage_time = time / n
         if self.material:
-            return _delay(ex, call, u, stage_time, initial, n)
-        return _smooth(ex, call, u, stage_time, initial, n)
+            return _delay(ex, call, u, time, initial, n)
+        return _smooth(ex, call, u, time / n, initial, n)
+
+
+def lowered_order(order: int, delay_time: sympy.Expr) -> sympy.Expr:
+    """The order a material delay of ``order`` runs with: PySD's and Vensim's lowering rule.
+
+    The largest ``m <= order`` with ``m*TIME STEP <= delay_time``, or 1 (see the module doc).
+
+    The test is written ``m*TIME STEP - delay_time <= 0``, which for floats is the same as
+    PySD's ``m*TIME STEP <= delay_time``, because sympy would rewrite ``3*dt <= 0.3`` as
+    ``dt <= 0.1`` (and ``3*0.1 > 0.3`` in floats while ``0.1 <= 0.1``).
+
+    >>> lowered_order(3, sympy.Symbol("T"))
+    Piecewise((3, 3*@time step - T <= 0), (2, 2*@time step - T <= 0), (1, True))
+    """
+    pieces = [
+        (sympy.Integer(m), sympy.Le(m * fn.TIME_STEP - delay_time, 0)) for m in range(order, 1, -1)
+    ]
+    return sympy.Piecewise(*pieces, (sympy.Integer(1), True))
 
 
 def _delay(
     ex: _Expander,
     call: sympy.Basic,
     u: sympy.Expr,
-    stage_time: sympy.Expr,
+    delay_time: sympy.Expr,
     initial: sympy.Expr,
     n: int,
 ) -> sympy.Expr:
+    """``n`` stages drained into each other, ``n >= 2`` with the order lowering rule."""
     stages = [f"stage {k}" for k in range(1, n + 1)]
     outflows = [f"stage {k} outflow" for k in range(1, n)] + ["output"]
-    base = ex.base_name(call, ("inflow", *stages, *outflows))
+    extra = ("order",) if n > 1 else ()
+    base = ex.base_name(call, ("inflow", *stages, *outflows, *extra))
     inflow = f"{base} inflow"
     output = ex.flow(inflow, u)
-    for stage, outflow in zip(stages, outflows, strict=True):
-        stock = ex.stock(f"{base} {stage}", initial * stage_time, (inflow,), (f"{base} {outflow}",))
-        output = ex.flow(f"{base} {outflow}", stock / stage_time)
+    if n == 1:
+        stock = ex.stock(f"{base} stage 1", initial * delay_time, (inflow,), (f"{base} output",))
+        return ex.flow(f"{base} output", stock / delay_time)
+    order = ex.stock(f"{base} order", lowered_order(n, delay_time), ())
+    stage_time = delay_time / order
+    for k, (stage, outflow) in enumerate(zip(stages, outflows, strict=True), start=1):
+        active = sympy.Gt(order, n - k)  # the last ``order`` stages
+        start = sympy.Piecewise((initial * stage_time, active), (0, True))
+        stock = ex.stock(f"{base} {stage}", start, (inflow,), (f"{base} {outflow}",))
+        drain = sympy.Piecewise((stock / stage_time, active), (symbol(inflow), True))
+        output = ex.flow(f"{base} {outflow}", drain)
         inflow = f"{base} {outflow}"
     return output
 

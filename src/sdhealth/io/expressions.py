@@ -85,6 +85,7 @@ _NAME = re.compile(r"[^\W\d][\w&'$]*(?:(?:[ \t]|\\[ \t]*\r?\n)+[\w&'$]+)*")
 _SPACE = re.compile(r"(?:\s|\\[ \t]*\r?\n)+")
 _CONTINUATION = re.compile(r"\\[ \t]*\r?\n")
 _KEYWORD = re.compile(r":([A-Za-z]+):")
+_CLOSING_QUOTE = re.compile(r'(?<!\\)"')
 _OPERATORS = ("<=", ">=", "<>", "+", "-", "*", "/", "^", "(", ")", ",", "=", "<", ">", "[", "]")
 _LOGICAL = {"AND", "OR", "NOT"}
 _CHARACTER_HINTS = {
@@ -150,10 +151,11 @@ def _tokenize(text: str) -> list[_Token]:
 
 def _next_token(text: str, pos: int) -> _Token:
     char = text[pos]
-    if char == '"':
-        close = text.find('"', pos + 1)
-        if close < 0:
+    if char == '"':  # a quoted name; ``\"`` inside is a quote (kept, as Vensim and PySD do)
+        found = _CLOSING_QUOTE.search(text, pos + 1)
+        if found is None:
             return _Token(_Kind.ERROR, char, pos, pos + 1, message="unterminated quoted name")
+        close = found.start()
         return _Token(_Kind.NAME, text[pos : close + 1], pos, close + 1, quoted=True)
     for kind, pattern in ((_Kind.NUMBER, _NUMBER), (_Kind.NAME, _NAME)):
         match = pattern.match(text, pos)

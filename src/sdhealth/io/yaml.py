@@ -17,6 +17,11 @@ objects that :func:`sdhealth.analysis.polarity.check_polarity` checks. Where thi
 written is worked out by :mod:`sdhealth.io.yaml_nodes`; writing lives in
 :mod:`sdhealth.io.yaml_writer` and is re-exported here.
 
+A model with a ``subscripts:`` section (Vensim arrays: ``dims:`` and ``definitions:`` on
+arrayed variables) has every equation read by PySD's Vensim parser through
+:mod:`sdhealth.io.yaml_arrays`; so does a model whose equations use Vensim functions
+sdhealth's parser does not offer (``ACTIVE INITIAL``, ``:NA:``), after that parser refused them.
+
 Variables are kept in a fixed order -- stocks, flows, auxiliaries, constants, lookups, each in
 file order -- so that loading what :func:`model_to_yaml_text` wrote gives back an equal model.
 """
@@ -24,13 +29,16 @@ file order -- so that loading what :func:`model_to_yaml_text` wrote gives back a
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
+from sdhealth.errors import ModelSyntaxError, SdhealthError
 from sdhealth.io.expressions import parse_equation, parse_lookup_points
+from sdhealth.io.yaml_arrays import PLACEHOLDER, ArrayReader, mentions, read_subscripts
 from sdhealth.io.yaml_documents import (
     TIME_KEYS,
     parse_yaml_mapping,
@@ -60,6 +68,7 @@ from sdhealth.ir.model import (
     Sector,
     SourceLocation,
     Stock,
+    Subscript,
     TimeSpec,
     Variable,
 )
@@ -74,17 +83,20 @@ __all__ = [
     "TIME_KEYS",
     "COMMON_KEYS",
     "DEFINITION_KEYS",
+    "ARRAY_KEYS",
 ]
 
 #: Keys allowed at the top of a model file.
 TOP_LEVEL_KEYS = (
-    "model", "description", "time", "sectors", "report",
+    "model", "description", "time", "sectors", "report", "subscripts",
     "stocks", "flows", "auxiliaries", "constants", "lookups",
 )  # fmt: skip
 #: Keys allowed in ``report``.
 REPORT_KEYS = ("indicators", "every", "loops")
 #: Keys every variable definition may have.
 COMMON_KEYS = ("units", "doc", "source", "sector", "limits")
+#: Keys of an arrayed (subscripted) variable, in every section.
+ARRAY_KEYS = ("dims", "definitions")
 #: Section -> keys of a definition in that section (besides :data:`COMMON_KEYS`).
 DEFINITION_KEYS: dict[str, tuple[str, ...]] = {
     "stocks": ("initial", "inflows", "outflows", "non_negative"),
@@ -107,6 +119,8 @@ _NO_LINKS = {
     "lookups": "a lookup is a table, not a variable links point into",
 }
 _START: Position = (0, 0)
+#: sdhealth's equation parser refusing Vensim it does not hold itself (PySD reads it).
+_VENSIM_ONLY = re.compile(r"function '.*' is not supported|unknown operator ':NA:'")
 
 
 # --------------------------------------------------------------------------------- loading
@@ -144,7 +158,20 @@ def model_from_yaml_text(text: str, *, path: str | None = None) -> Model:
     """
     document = Document.of(text, path)
     root = parse_yaml_mapping(text, document, "model")
-    return _ModelReader(document).read(root)
+    reader = _ModelReader(document)
+    try:
+        return reader.read(root)
+    except ModelSyntaxError as error:
+        if not reader.equation_failed:
+            raise
+        first = error
+    # A Vensim equation sdhealth's parser does not take (``ACTIVE INITIAL``, ``GAME``,
+    # ``:NA:``) is still Vensim: PySD reads the model's equations, as for a
+    # ``.mdl`` file; if PySD cannot either, sdhealth's error stands.
+    try:
+        return _ModelReader(document, vensim=True).read(root)
+    except SdhealthError:
+        raise first from None
 
 
 @dataclass(frozen=True)
@@ -159,16 +186,24 @@ class _Declared:
 class _ModelReader:
     """Reads one parsed document into a :class:`Model`, raising on the first broken rule."""
 
-    def __init__(self, document: Document) -> None:
+    def __init__(self, document: Document, *, vensim: bool = False) -> None:
         self.doc = document
+        self.vensim = vensim  # read every equation with PySD's Vensim parser
+        self.equation_failed = False  # sdhealth's equation parser refused an equation
         self.declared: dict[str, _Declared] = {}
         self.sectors: dict[str, str] = {}
+        self.arrays: ArrayReader | None = None  # set for a model with subscripts
 
     def read(self, root: CommentedMap) -> Model:
         self.doc.check_keys(root, TOP_LEVEL_KEYS, "the model file")
         name = self._name(root)
         time = self._time(root)
         sectors = self._sectors(root)
+        subscripts: tuple[Subscript, ...] = ()
+        if root.get("subscripts") is not None:
+            subscripts = read_subscripts(self.doc, root)
+        if subscripts or self.vensim or _has_definitions(root):
+            self.arrays = ArrayReader(self.doc, subscripts)
         sections = {key: self._section(root, key) for key in DEFINITION_KEYS}
         for section in (key for key in root if key in sections):  # file order
             self._declare(section, sections[section])
@@ -176,11 +211,14 @@ class _ModelReader:
         for section, mapping in sections.items():
             for name_key in mapping:
                 variables.append(_BUILDERS[section](self, Slot(mapping, name_key)))
+        if self.arrays is not None:
+            variables = self.arrays.resolve(variables, self.doc.path)
         description = self.doc.text_field(root, "description", "'description'")
         return Model(
             name=name,
             time=time,
             variables=tuple(variables),
+            subscripts=subscripts,
             sectors=sectors,
             doc=description,
             path=self.doc.path,
@@ -295,8 +333,58 @@ class _ModelReader:
                 "under the flows and auxiliaries they point into",
                 Slot(fields, "links").key_position,
             )
-        self.doc.check_keys(fields, DEFINITION_KEYS[section] + COMMON_KEYS, what)
+        self.doc.check_keys(fields, DEFINITION_KEYS[section] + COMMON_KEYS + ARRAY_KEYS, what)
+        if "dims" in fields and "definitions" not in fields:
+            raise self.doc.error(
+                f"{what} has 'dims' but no 'definitions' (its Vensim equations)",
+                Slot(fields, "dims").key_position,
+            )
         return fields
+
+    def _arrayed(self, fields: CommentedMap | None, name: str, own: str) -> bool:
+        """Whether a definition is arrayed (has ``definitions``), which then replace ``own``."""
+        if fields is None or "definitions" not in fields:
+            return False
+        slot = Slot(fields, "definitions")
+        if self.arrays is None:
+            raise self.doc.error(
+                f"{name!r}: 'definitions' are not readable here", slot.key_position
+            )
+        if own in fields:
+            raise self.doc.error(
+                f"{name!r} has both {own!r} and 'definitions': an arrayed variable is given by "
+                "its definitions only",
+                Slot(fields, own).key_position,
+            )
+        if "links" in fields:
+            raise self.doc.error(
+                f"{name!r}: declared link polarities are not supported on arrayed variables",
+                Slot(fields, "links").key_position,
+            )
+        self.arrays.add_definitions(canonical(name), slot, name)
+        return True
+
+    def _dims(self, fields: CommentedMap, name: str) -> tuple[str, ...]:
+        """The ``dims:`` of an arrayed variable: declared range names."""
+        assert self.arrays is not None
+        ranges = {canonical(s.name): s.name for s in self.arrays.subscripts}
+        if "dims" not in fields:
+            return ()  # a scalar defined the Vensim way (data read from a file)
+        items = fields["dims"]
+        if not isinstance(items, CommentedSeq) or not items:
+            raise self.doc.value_error(
+                fields, "dims", f"'dims' must be a list of range names, got {describe(items)}"
+            )
+        dims = []
+        for index, item in enumerate(items):
+            if not isinstance(item, str) or canonical(item) not in ranges:
+                hint = did_you_mean(str(item), ranges.values())
+                raise self.doc.error(
+                    f"unknown range {str(item)!r} in the dims of {name!r}{hint}",
+                    Slot(items, index).value_position,
+                )
+            dims.append(ranges[canonical(item)])
+        return tuple(dims)
 
     def _common(self, fields: CommentedMap | None, name: str) -> dict[str, Any]:
         """The fields every variable has, read from ``fields`` (a shorthand has none)."""
@@ -309,6 +397,8 @@ class _ModelReader:
             common["sector"] = self._sector_of(Slot(fields, "sector"))
         if fields.get("limits") is not None:
             common["limits"] = self.doc.limits(Slot(fields, "limits"))
+        if "definitions" in fields:
+            common["dims"] = self._dims(fields, name)
         return common
 
     def _location(self, slot: Slot) -> SourceLocation:
@@ -323,7 +413,11 @@ class _ModelReader:
                 slot.value_position,
             )
         fields = self._definition(slot, "stocks")
-        initial = self._equation(self.doc.required(fields, "initial", slot, "stock"), "'initial'")
+        if self._arrayed(fields, name, "initial"):
+            initial = Equation(PLACEHOLDER)
+        else:
+            initial_slot = self.doc.required(fields, "initial", slot, "stock")
+            initial = self._equation(initial_slot, "'initial'")
         inflows = self._flow_names(fields, "inflows", name)
         return Stock(
             initial=initial,
@@ -340,6 +434,8 @@ class _ModelReader:
         if not isinstance(slot.value, dict):
             return self._equation(slot, f"the equation of {name!r}"), self._common(None, name)
         fields = self._definition(slot, section)
+        if self._arrayed(fields, name, "equation"):
+            return Equation(PLACEHOLDER), self._common(fields, name)
         equation_slot = self.doc.required(fields, "equation", slot, _SINGULAR[section])
         equation = self._equation(equation_slot, "'equation'")
         common = self._common(fields, name)
@@ -365,6 +461,9 @@ class _ModelReader:
                 slot.value_position,
             )
         fields = self._definition(slot, "constants")
+        if self._arrayed(fields, name, "value"):
+            common = self._common(fields, name)
+            return Constant(value=0.0, location=self._location(slot), **common)
         value = self.doc.number(
             fields, "value", owner=f"constant {name!r}", owner_position=slot.key_position
         )
@@ -376,6 +475,17 @@ class _ModelReader:
         points = slot
         if isinstance(slot.value, dict):
             fields = self._definition(slot, "lookups")
+            if self._arrayed(fields, name, "points"):
+                extrapolation = Extrapolation.HOLD
+                if fields.get("extrapolation") is not None:
+                    extrapolation = self._extrapolation(Slot(fields, "extrapolation"))
+                return Lookup(
+                    xs=(),
+                    ys=(),
+                    extrapolation=extrapolation,
+                    location=self._location(slot),
+                    **self._common(fields, name),
+                )
             points = self.doc.required(fields, "points", slot, "lookup")
         xs, ys = self._points(points, name)
         extrapolation = Extrapolation.HOLD
@@ -399,7 +509,9 @@ class _ModelReader:
             return ()
         what = f'\'links\' of {target!r} (source names to "+" or "-")'
         links = self.doc.mapping(Slot(fields, "links"), what)
-        mentioned = equation.free_keys | {key for key, _ in equation.references}
+        mentioned = set(equation.free_keys) | {key for key, _ in equation.references}
+        if self.arrays is not None:  # read later, by PySD: names as written in the text
+            mentioned = {k for k in self.declared if mentions(equation.text or "", k)}
         declared: list[DeclaredLink] = []
         for source_key in links:
             slot = Slot(links, source_key)
@@ -521,13 +633,21 @@ class _ModelReader:
         if is_number(value):
             text = self.doc.number_token(slot)
             location = self.doc.location(slot.value_position)
+            if self.arrays is not None:
+                return self.arrays.defer(slot, text, location)
             return parse_equation(text, location=location)
         if not isinstance(value, str):
             raise self.doc.error(
                 f"{what} must be an equation (text or a number), got {describe(value)}",
                 slot.value_position,
             )
-        return self.doc.parse_text(slot, parse_equation)
+        if self.arrays is not None:  # read with the arrays, by PySD
+            return self.arrays.defer(slot, *self.doc.scalar_text(slot))
+        try:
+            return self.doc.parse_text(slot, parse_equation)
+        except ModelSyntaxError as error:
+            self.equation_failed = _VENSIM_ONLY.search(error.message) is not None
+            raise
 
     def _points(self, slot: Slot, name: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
         value = slot.value
@@ -547,6 +667,16 @@ class _ModelReader:
             xs.append(float(pair[0]))
             ys.append(float(pair[1]))
         return tuple(xs), tuple(ys)
+
+
+def _has_definitions(root: CommentedMap) -> bool:
+    """Whether any variable of the file is given by Vensim ``definitions``."""
+    return any(
+        isinstance(section, dict)
+        and any(isinstance(entry, dict) and "definitions" in entry for entry in section.values())
+        for key, section in root.items()
+        if key in DEFINITION_KEYS
+    )
 
 
 _BUILDERS: dict[str, Callable[[_ModelReader, Slot], Variable]] = {

@@ -18,10 +18,12 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString, SingleQuotedScalarString
 
 from sdhealth.errors import ModelSyntaxError
+from sdhealth.io.expressions import parse_equation
 from sdhealth.io.yaml_nodes import MISSING, Document, Slot, describe
-from sdhealth.ir.model import TimeSpec
+from sdhealth.ir.model import Equation, TimeSpec
 
 __all__ = [
     "TIME_KEYS", "read_text_file", "parse_yaml_mapping", "read_yaml_mapping", "read_time_spec",
@@ -31,6 +33,12 @@ _START = (0, 0)
 
 #: Keys allowed in a ``time`` section.
 TIME_KEYS = ("start", "stop", "dt", "saveper", "units")
+#: Key of the ``time`` section -> the clock setting an equation there computes.
+_CLOCK_SETTINGS = {
+    "start": "initial time", "stop": "final time", "dt": "time step", "saveper": "saveper",
+}  # fmt: skip
+#: The numbers a :class:`TimeSpec` holds for settings given by equations.
+_CLOCK_STAND_INS = {"start": 0.0, "stop": 100.0, "dt": 1.0, "saveper": None}
 
 
 def read_text_file(path: str | os.PathLike[str], what: str) -> str:
@@ -88,17 +96,30 @@ def _duplicate_key_error(exc: DuplicateKeyError, document: Document) -> ModelSyn
     return document.error(f"duplicate key {key!r}{first}", position)
 
 
+def _is_equation(value: object) -> bool:
+    """Quoted text in the ``time`` section is a clock equation (plain text is a typo)."""
+    return isinstance(value, DoubleQuotedScalarString | SingleQuotedScalarString)
+
+
 def read_time_spec(document: Document, root: CommentedMap) -> TimeSpec:
     """The ``time:`` section of ``root`` (which must have one) as a :class:`TimeSpec`.
 
     ``stop`` and ``dt`` are required; ``start`` defaults to 0, ``saveper`` to ``dt`` and
-    ``units`` to month. Every problem is reported at the offending key or value.
+    ``units`` to month. Every problem is reported at the offending key or value. A setting
+    written as quoted text is an equation the model computes (Vensim's ``FINAL TIME = IF THEN
+    ELSE(...)``): it goes to :attr:`TimeSpec.equations` and the number field holds a stand-in
+    (start 0, stop 100 or start, dt 1, saveper ``dt``), as for an imported ``.mdl``.
     """
     fields = document.mapping(Slot(root, "time"), "'time'")
     document.check_keys(fields, TIME_KEYS, "'time'")
     at = Slot(root, "time").key_position
+    equations: list[tuple[str, Equation]] = []
 
     def number(key: str, default: Any = MISSING) -> Any:
+        if _is_equation(fields.get(key)):  # a clock the model computes: an equation
+            equation = document.parse_text(Slot(fields, key), parse_equation)
+            equations.append((_CLOCK_SETTINGS[key], equation))
+            return _CLOCK_STAND_INS[key]
         return document.number(fields, key, owner="'time'", owner_position=at, default=default)
 
     start, stop, dt = number("start", 0.0), number("stop"), number("dt")
@@ -106,9 +127,11 @@ def read_time_spec(document: Document, root: CommentedMap) -> TimeSpec:
     for key, value in (("dt", dt), ("saveper", saveper)):
         if value is not None and not value > 0:
             raise document.value_error(fields, key, f"'{key}' must be positive, got {value:g}")
-    if not stop >= start:
+    computed = {key for key in _CLOCK_SETTINGS if _is_equation(fields.get(key))}
+    if not stop >= start and not computed & {"start", "stop"}:
         raise document.value_error(
             fields, "stop", f"'stop' ({stop:g}) must not be before 'start' ({start:g})"
         )
+    stop = max(stop, start)  # a computed stop's stand-in must not precede start
     units = document.text_field(fields, "units", "'units' of time", default="month")
-    return TimeSpec(start=start, stop=stop, dt=dt, saveper=saveper, units=units)
+    return TimeSpec(start, stop, dt, saveper, units, equations=tuple(equations))

@@ -7,6 +7,13 @@ built in code are printed by :func:`sdhealth.ir.vensim.expr_to_vensim`. Compiler
 (``internal``) variables are left out. Declared link polarities of flows and auxiliaries are
 written as ``links: {Source: "+"}``; a stock's are its flow lists, so none are written for
 stocks (or constants and lookups, which nothing links into). Files are written atomically.
+
+Subscripted models get a ``subscripts:`` section and, on each arrayed variable, ``dims:`` and
+``definitions:`` -- its Vensim equations, one line each, printed by
+:func:`sdhealth.ir.vensim.definitions_to_vensim` (read back by :mod:`sdhealth.io.yaml_arrays`).
+Clock settings the model computes are written as quoted equations in ``time:``. Internal
+variables an import made and the model reads (a stock's ``net flow``, an inlined macro's
+variables) are written like any other.
 """
 
 from __future__ import annotations
@@ -32,10 +39,12 @@ from sdhealth.ir.model import (
     Model,
     Report,
     Stock,
+    Subscript,
     TimeSpec,
     Variable,
 )
-from sdhealth.ir.vensim import expr_to_vensim
+from sdhealth.ir.names import canonical
+from sdhealth.ir.vensim import definitions_to_vensim, expr_to_vensim
 
 __all__ = ["dump_yaml", "model_to_yaml_text"]
 
@@ -46,7 +55,8 @@ def dump_yaml(model: Model, path: str | os.PathLike[str]) -> None:
     Raises
     ------
     ModelError
-        The model holds something the YAML format cannot (subscripted variables).
+        The model holds something the YAML format cannot (a variable of a kind it has no
+        section for, a subscripted variable without definitions).
     """
     write_text_atomic(path, model_to_yaml_text(model))
 
@@ -66,31 +76,56 @@ def model_to_yaml_text(model: Model) -> str:
     <BLANKLINE>
     """
     _check_writable(model)
-    root = CommentedMap()
-    root["model"] = model.name
-    if model.doc:
-        root["description"] = _string(model.doc)
-    root["time"] = _time_map(model.time)
-    sectors = _sectors(model)
-    if sectors:
-        root["sectors"] = sectors
-    if model.report != Report():
-        root["report"] = _report_map(model)
 
     def name_of(key: str) -> str:
         return model[key].name if key in model else key
 
+    root = CommentedMap()
+    root["model"] = model.name
+    if model.doc:
+        root["description"] = _string(model.doc)
+    root["time"] = _time_map(model.time, name_of)
+    sectors = _sectors(model)
+    if sectors:
+        root["sectors"] = sectors
+    if model.subscripts:
+        root["subscripts"] = _subscripts_map(model.subscripts)
+    if model.report != Report():
+        root["report"] = _report_map(model)
+
+    needed = _needed_internals(model)
     for section, (kind, write) in _WRITERS.items():
         entries = CommentedMap(
-            (v.name, write(v, name_of))
+            (v.name, _arrayed(model, v, write(v, name_of)) if v.definitions else write(v, name_of))
             for v in model.variables
-            if isinstance(v, kind) and not getattr(v, "internal", False)
+            if isinstance(v, kind) and (not getattr(v, "internal", False) or v.key in needed)
         )
         if entries:
             root[section] = entries
     stream = io.StringIO()
     _yaml_writer().dump(root, stream)
     return stream.getvalue()
+
+
+def _needed_internals(model: Model) -> set[str]:
+    """Keys of internal variables the model's own variables read (import-made, not compiled).
+
+    Importing a ``.mdl`` file makes internal variables that are part of the model: a stock's
+    ``net flow`` and the variables of an inlined macro. Compilation's delay stages are read
+    only by other internal variables and stay unwritten.
+    """
+    internal = {v.key for v in model.variables if getattr(v, "internal", False)}
+    needed: set[str] = set()
+    frontier = [v for v in model.variables if v.key not in internal]
+    while frontier:
+        variable = frontier.pop()
+        read = {k for e in variable.equations() for k in e.free_keys}
+        if isinstance(variable, Stock):
+            read |= {canonical(f) for f in (*variable.inflows, *variable.outflows)}
+        for key in (read & internal) - needed:
+            needed.add(key)
+            frontier.append(model[key])
+    return needed
 
 
 def _yaml_writer() -> YAML:
@@ -101,18 +136,13 @@ def _yaml_writer() -> YAML:
 
 
 def _check_writable(model: Model) -> None:
-    if model.subscripts or any(v.dims for v in model.variables):
-        raise ModelError(
-            f"model {model.name!r} has subscripted variables, which the YAML format cannot "
-            "hold yet; write it as Vensim .mdl instead"
-        )
-    if model.time.equations:
-        raise ModelError(
-            f"model {model.name!r} sets its clock by equations, which the YAML format cannot "
-            "hold yet; write it as Vensim .mdl instead"
-        )
     kinds = tuple(kind for kind, _ in _WRITERS.values())
     for variable in model.variables:
+        if variable.dims and not variable.definitions:
+            raise ModelError(
+                f"cannot write {variable.name!r}: a subscripted variable is written by its "
+                "definitions (one Vensim equation each), and it has none"
+            )
         if not isinstance(variable, kinds):
             raise ModelError(
                 f"the YAML format cannot hold {variable.name!r} (a {type(variable).__name__})"
@@ -146,13 +176,60 @@ def _report_map(model: Model) -> CommentedMap:
     return fields
 
 
-def _time_map(time: TimeSpec) -> CommentedMap:
+#: Clock setting (as in :attr:`TimeSpec.equations`) -> key of the ``time`` section.
+_CLOCK_KEYS = {
+    "initial time": "start",
+    "final time": "stop",
+    "time step": "dt",
+    "saveper": "saveper",
+}
+
+
+def _time_map(time: TimeSpec, name_of: Callable[[str], str]) -> CommentedMap:
     fields = CommentedMap(start=_number(time.start), stop=_number(time.stop), dt=_number(time.dt))
     if time.saveper is not None:
         fields["saveper"] = _number(time.saveper)
+    for setting, equation in time.equations:  # a clock the model computes
+        text = equation.text or expr_to_vensim(equation.expr, name_of)
+        fields[_CLOCK_KEYS[setting]] = DoubleQuotedScalarString(" ".join(text.split()))
     fields["units"] = _in_flow(time.units)
     fields.fa.set_flow_style()
     return fields
+
+
+def _subscripts_map(subscripts: tuple[Subscript, ...]) -> CommentedMap:
+    """``Range: [elements]``, or the full form when there are subranges or mappings."""
+    ranges = CommentedMap()
+    for subscript in subscripts:
+        elements = _flow_list(subscript.elements)
+        if not subscript.subranges and not subscript.mappings:
+            ranges[subscript.name] = elements
+            continue
+        fields = CommentedMap(elements=elements)
+        if subscript.subranges:
+            fields["subranges"] = _flow_list(subscript.subranges)
+        if subscript.mappings:
+            fields["mappings"] = _flow_list(subscript.mappings)
+        ranges[subscript.name] = fields
+    return ranges
+
+
+#: The field an arrayed variable's ``definitions`` stand in for.
+_OWN_FIELDS = ("initial", "equation", "value", "points", "links")
+
+
+def _arrayed(model: Model, variable: Variable, fields: CommentedMap) -> CommentedMap:
+    """A variable's fields with ``dims`` and ``definitions`` in place of its own equation."""
+    arrayed = CommentedMap()
+    if variable.dims:
+        arrayed["dims"] = _flow_list(variable.dims)
+    arrayed["definitions"] = CommentedSeq(
+        _string(text) for text in definitions_to_vensim(model, variable)
+    )
+    for key, value in fields.items():
+        if key not in _OWN_FIELDS and value not in ([], False):  # no empty flow lists
+            arrayed[key] = value
+    return arrayed
 
 
 def _number(value: float) -> int | float:

@@ -57,11 +57,13 @@ from sdhealth.ir.names import NameTable, canonical, identifier
 
 __all__ = [
     "SOURCE_PREFIX",
+    "definitions_to_vensim",
     "expr_to_vensim",
     "model_to_vensim",
     "number_to_vensim",
     "quote_name",
     "split_source",
+    "subscript_to_vensim",
 ]
 
 #: The documentation line that carries a variable's ``source`` in ``.mdl`` files.
@@ -115,7 +117,7 @@ def quote_name(name: str) -> str:
         return name
     if _PLAIN_NAME.fullmatch(name) and name == name.strip():
         return name
-    return '"' + name.replace('"', '\\"') + '"'
+    return '"' + re.sub(r'(?<!\\)"', r'\\"', name) + '"'  # ``\"`` in a name is kept
 
 
 def number_to_vensim(value: float | int | sympy.Number) -> str:
@@ -435,11 +437,12 @@ def _units(variable: Variable) -> str:
 
 
 def _doc(variable: Variable) -> str:
+    """The comment field: documentation lines (indented as Vensim does), then the source."""
     doc = _field(variable.doc)
+    lines = [line.strip() for line in doc.split("\n")] if doc else []
     if variable.source:
-        source = SOURCE_PREFIX + _field(variable.source).replace("\n", " ")
-        doc = f"{doc}\n\t{source}" if doc else source
-    return doc
+        lines.append(SOURCE_PREFIX + " ".join(_field(variable.source).split()))
+    return "\n\t\t".join(lines)
 
 
 def _block(left: str, right: str, units: str, doc: str) -> str:
@@ -468,8 +471,13 @@ class _ModelPrinter:
         name = quote_name(self.name_of(variable.key))
         return f"{name}[{','.join(variable.dims)}]" if variable.dims else name
 
-    def definition(self, variable: Variable, definition: Definition) -> str:
-        """One equation of a subscripted variable, without units and documentation."""
+    def definition(
+        self, variable: Variable, definition: Definition, *, one_line: bool = False
+    ) -> str:
+        """One equation of a subscripted variable, without units and documentation.
+
+        ``one_line`` writes it on one line (``x[a] = rate``), as the YAML format holds it.
+        """
         left = quote_name(self.name_of(variable.key))
         if definition.subscripts:
             left += f"[{','.join(subscript_text(s) for s in definition.subscripts)}]"
@@ -479,25 +487,59 @@ class _ModelPrinter:
                 for excepted in definition.excepts
             )
         if definition.points is not None:
-            return f"{left}(\n\t{_points(*definition.points)})"
+            body = _points(*definition.points)
+            return f"{left}({body})" if one_line else f"{left}(\n\t{body})"
         if definition.equation is None:
             raise ValueError(f"definition of {variable.name!r} has no equation")
         rate = self.printer.text(definition.equation.expr)
         if isinstance(variable, Lookup):  # points read from a file: x(GET DIRECT LOOKUPS(...))
-            return f"{left}(\n\t{rate})"
+            return f"{left}({rate})" if one_line else f"{left}(\n\t{rate})"
         if definition.data is not None:
             keyword = f":{definition.data.value.upper()}:" if definition.data else ""
+            if one_line:
+                return " ".join(part for part in (left, keyword, ":=", rate) if part)
             return f"{left}{keyword}:=\n\t{rate}"
         if definition.initial is not None:
             initial = self.printer.text(definition.initial.expr)
+            if one_line:
+                return f"{left} = INTEG({rate}, {initial})"
             return f"{left}= INTEG (\n\t{rate},\n\t\t{initial})"
-        return f"{left}=\n\t{rate}"
+        return f"{left} = {rate}" if one_line else f"{left}=\n\t{rate}"
+
+    def definitions(self, variable: Variable, *, one_line: bool = False) -> list[str]:
+        """The equations of a subscripted variable; runs of numbers as Vensim array rows.
+
+        Definitions that give one number to each element of a range, in the range's order
+        and with the same other subscripts, print as one row ``x[a1, Range] = 1, 2, 3``: the
+        compact form Vensim writes (and the only form PySD 3.14 reads correctly when the
+        element names repeat across dimensions, ``x[A, A] = 1`` being misread).
+        """
+        parts, index, definitions = [], 0, variable.definitions
+        while index < len(definitions):
+            row = _array_row(definitions, index, self.row_ranges(variable))
+            if row is None:
+                parts.append(self.definition(variable, definitions[index], one_line=one_line))
+                index += 1
+                continue
+            subscripts, values = row
+            left = quote_name(self.name_of(variable.key))
+            left += f"[{','.join(subscript_text(s) for s in subscripts)}]"
+            numbers = ", ".join(number_to_vensim(v) for v in values)
+            parts.append(f"{left} = {numbers}" if one_line else f"{left}=\n\t{numbers}")
+            index += len(values)
+        return parts
+
+    def row_ranges(self, variable: Variable) -> list[tuple[str, tuple[str, ...]]]:
+        """Ranges an array row may run over: the variable's last dimension first."""
+        ranges = [(s.name, s.elements) for s in self.model.subscripts]
+        last = variable.dims[-1] if variable.dims else None
+        return sorted(ranges, key=lambda r: r[0] != last)
 
     def variable(self, variable: Variable) -> str:
         units, doc = _units(variable), _doc(variable)
         left = self.left(variable)
         if variable.definitions:
-            parts = [self.definition(variable, d) for d in variable.definitions]
+            parts = self.definitions(variable)
             return " ~~|\n".join(parts) + f"\n\t~\t{units}\n\t~\t{doc}\n\t|\n"
         if isinstance(variable, Lookup):
             body = _points(variable.xs, variable.ys)
@@ -521,7 +563,50 @@ class _ModelPrinter:
         return text or "0"
 
 
-def _subscript(subscript: Subscript) -> str:
+def _number_of(definition: Definition) -> float | None:
+    """The number a definition gives its elements, if it is a plain numeric constant."""
+    equation = definition.equation
+    plain = (
+        equation is not None
+        and definition.initial is None
+        and definition.points is None
+        and definition.data is None
+        and not definition.excepts
+        and definition.subscripts
+    )
+    if not plain or equation is None or not equation.expr.is_Number:
+        return None
+    value = float(equation.expr)
+    return value if math.isfinite(value) else None
+
+
+def _array_row(
+    definitions: Sequence[Definition], start: int, ranges: Sequence[tuple[str, tuple[str, ...]]]
+) -> tuple[tuple[str, ...], list[float]] | None:
+    """``(subscripts, values)`` if the definitions from ``start`` number a whole range."""
+    head = definitions[start].subscripts
+    if any(s in dict(ranges) for s in head[:-1]):
+        return None  # a row holds one number per element: ``x[Range, a] = 1`` is a column
+    for name, elements in ranges:
+        run = definitions[start : start + len(elements)]
+        if len(elements) < 2 or len(run) < len(elements):
+            continue
+        if any(d.subscripts[:-1] != head[:-1] for d in run if d.subscripts):
+            continue
+        if tuple(d.subscripts[-1] if d.subscripts else "" for d in run) != elements:
+            continue
+        values = [_number_of(d) for d in run]
+        if all(v is not None for v in values):
+            return head[:-1] + (name,), [v for v in values if v is not None]
+    return None
+
+
+def subscript_to_vensim(subscript: Subscript) -> str:
+    """A subscript range's Vensim definition (``Region: North, South -> Zone`` ... ``|``).
+
+    >>> subscript_to_vensim(Subscript("Region", ("North", "South"))).splitlines()[:2]
+    ['Region:', '\\tNorth, South']
+    """
     elements = ", ".join(quote_name(e) for e in subscript.elements)
     text = f"{quote_name(subscript.name)}:\n\t{elements}"
     if subscript.mappings:
@@ -584,6 +669,22 @@ def _by_sector(model: Model) -> list[tuple[str | None, list[Variable]]]:
     return [(sector, groups[sector]) for sector in order if sector in groups]
 
 
+def definitions_to_vensim(model: Model, variable: Variable) -> list[str]:
+    """The equations of subscripted ``variable`` of ``model``, one line of Vensim text each.
+
+    Modellers' names are printed (quoted where Vensim needs it); numbers that fill a whole
+    range in order make one array row (``x[a1, Range] = 1, 2, 3``).
+
+    >>> from sdhealth.ir.model import Equation
+    >>> m = Model("m", subscripts=(Subscript("R", ("a", "b")),), variables=(Constant(
+    ...     name="x", value=1, dims=("R",), definitions=(
+    ...         Definition(("a",), Equation.of(1)), Definition(("b",), Equation.of(2)))),))
+    >>> definitions_to_vensim(m, m["x"])
+    ['x[R] = 1, 2']
+    """
+    return _ModelPrinter(model, "display").definitions(variable, one_line=True)
+
+
 def model_to_vensim(model: Model, *, names: Literal["identifier", "display"] = "display") -> str:
     """The equation part of a Vensim ``.mdl`` file for ``model``.
 
@@ -613,7 +714,7 @@ def model_to_vensim(model: Model, *, names: Literal["identifier", "display"] = "
     """
     printer = _ModelPrinter(model, names)
     sector_docs = {s.name: s.doc for s in model.sectors}
-    blocks = [_subscript(s) for s in model.subscripts]
+    blocks = [subscript_to_vensim(s) for s in model.subscripts]
     for sector, variables in _by_sector(model):
         if sector is not None:
             blocks.append(_group(sector, sector_docs.get(sector, "")))

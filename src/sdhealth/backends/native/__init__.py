@@ -4,7 +4,7 @@ Importing this package registers the backend as ``"native"``. The pieces:
 
 - :mod:`.layout` -- which slot of which array holds each value (plain data);
 - :mod:`.printer` -- the one printer from IR expressions to LLVM IR;
-- :mod:`.codegen` -- an expanded model as an LLVM module (``sd_init``, ``sd_eval``);
+- :mod:`.codegen` -- an expanded model as an LLVM module (``sd_init``, ``sd_eval``, ``sd_clock``);
 - :mod:`.compiler` -- LLVM object code, cached on disk by model content;
 - :mod:`.kernel` -- the fixed numba kernel (time loop, Euler/RK2/RK4, checks, runs in parallel);
 - :mod:`.backend` -- :class:`NativeBackend` (``run``, ``run_batch``).

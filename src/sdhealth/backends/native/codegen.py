@@ -13,6 +13,9 @@ value (into ``state``), every ``INITIAL`` value and every ``DELAY FIXED`` initia
 ``memory``) and each ``DELAY FIXED`` pipeline length ``round(max(delay/TIME STEP, 1) + 1e-6)``
 (into ``delay_inputs``), as PySD does.
 
+``sd_clock`` (only in a model whose clock settings are equations, Vensim's ``FINAL TIME =
+IF THEN ELSE(..)``) computes those settings at time ``t`` from the state into ``clock``.
+
 ``sd_eval`` computes one time step in Vensim's order: every auxiliary and flow at time ``t``
 from ``state`` (stocks), ``params`` (constants) and ``memory`` (``INITIAL``/``DELAY FIXED``),
 writes every value of the step to ``values``, each stock's net flow ``in1 + in2 - out1 - out2``
@@ -24,20 +27,22 @@ per variable per step: one call per step (per Runge-Kutta stage).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 import sympy
 
 from sdhealth.compile.dependencies import evaluation_order, initialisation_order
+from sdhealth.errors import ModelError
 from sdhealth.ir import functions as fn
-from sdhealth.ir.model import Lookup, Model, Stock
+from sdhealth.ir.model import Auxiliary, Flow, Lookup, Model, Stock
 from sdhealth.ir.names import canonical
 
 from .layout import Layout, build_layout, stateful_calls
 from .printer import INTRINSICS, ExpressionPrinter, LookupTable, double, global_name
 
-__all__ = ["generate_module", "SIGNATURE", "INIT_FUNCTION", "EVAL_FUNCTION"]
+__all__ = ["generate_module", "SIGNATURE", "INIT_FUNCTION", "EVAL_FUNCTION", "CLOCK_FUNCTION"]
 
-INIT_FUNCTION, EVAL_FUNCTION = "sd_init", "sd_eval"
+INIT_FUNCTION, EVAL_FUNCTION, CLOCK_FUNCTION = "sd_init", "sd_eval", "sd_clock"
 
 SIGNATURE = (
     "(double %t, double* %clock, double* %state, double* %params, double* %values, "
@@ -140,7 +145,12 @@ class _Function:
         raise KeyError(f"{key!r} is read before it is computed")
 
     def stateful(self, p: ExpressionPrinter, call: sympy.Basic) -> str:
-        """``INITIAL``/``DELAY FIXED``: computed and stored at init, read from memory after."""
+        """``INITIAL``/``DELAY FIXED``: computed and stored at init, read from memory after.
+
+        ``ACTIVE INITIAL(value, initial)`` is ``initial`` at init and ``value`` after.
+        """
+        if isinstance(call, fn.VENSIM_CALL):
+            return p.value(call.args[2] if self.initialising else call.args[1])
         if isinstance(call, fn.INITIAL):
             slot = self.initials[call]
         else:
@@ -214,6 +224,66 @@ def _eval_function(model: Model, layout: Layout, make: Callable[[bool], _Functio
     return f.text(EVAL_FUNCTION)
 
 
+def _clock_settings(model: Model) -> list[tuple[str, sympy.Expr]]:
+    """The clock equations as ``(builtin symbol name, expression)``, each after those it reads.
+
+    Raises
+    ------
+    ModelError
+        If clock settings read each other in a circle.
+    """
+    equations = {fn.BUILTIN_SYMBOLS[s].name: eq.expr for s, eq in model.time.equations}
+    order: list[tuple[str, sympy.Expr]] = []
+    pending = dict(equations)
+    while pending:
+        ready = [
+            name
+            for name, expr in pending.items()
+            if not any(s.name in pending and s.name != name for s in expr.free_symbols)
+        ]
+        if not ready:
+            names = ", ".join(n.lstrip("@").upper() for n in pending)
+            raise ModelError(f"the clock settings {names} are computed from each other")
+        for name in ready:
+            order.append((name, pending.pop(name)))
+    return order
+
+
+def _reads(model: Model, exprs: list[sympy.Expr]) -> set[str]:
+    """Keys of the auxiliaries and flows ``exprs`` read, directly or through others."""
+    found: set[str] = set()
+    todo = [s.name for e in exprs for s in e.free_symbols]
+    while todo:
+        key = todo.pop()
+        if key in found or key not in model:
+            continue
+        variable = model[key]
+        if isinstance(variable, (Auxiliary, Flow)):
+            found.add(key)
+            todo.extend(s.name for s in variable.equation.expr.free_symbols)
+    return found
+
+
+def _clock_function(model: Model, make: Callable[[bool], _Function]) -> str:
+    """``sd_clock``: each clock setting given by an equation, at time ``t``, into ``clock``.
+
+    It computes the auxiliaries and flows the clock equations read (from the state at ``t``),
+    then each setting (settings reading another come after it) and stores it in its slot.
+    An auxiliary that itself reads a clock setting sees the clock of the previous step.
+    """
+    f = make(False)
+    settings = _clock_settings(model)
+    needed = _reads(model, [expr for _, expr in settings])
+    for key in evaluation_order(model):
+        if key in needed:
+            f.registers[key] = f.p.value(model[key].equation.expr)  # type: ignore[attr-defined]
+    for name, expr in settings:
+        value = f.p.value(expr)
+        f.p.store("clock", _CLOCK[name], value)
+        f.registers[name] = value
+    return f.text(CLOCK_FUNCTION)
+
+
 def _table_globals(tables: dict[str, LookupTable]) -> str:
     lines = []
     for table in tables.values():
@@ -233,7 +303,7 @@ def generate_module(model: Model) -> tuple[str, Layout]:
         A model after :func:`~sdhealth.compile.expand.expand_stateful` (stocks, flows,
         auxiliaries, constants, lookups; ``INITIAL`` and ``DELAY FIXED`` as calls).
     """
-    layout = build_layout(model)
+    layout = replace(build_layout(model), has_clock=bool(model.time.equations))
     initial_calls, delay_calls = stateful_calls(model)
     initials = {c: i for i, c in enumerate(initial_calls)}
     delays = {c: i for i, c in enumerate(delay_calls)}
@@ -247,6 +317,8 @@ def generate_module(model: Model) -> tuple[str, Layout]:
         return _Function(model, layout, tables, initials, delays, initialising)
 
     functions = [_init_function(model, make), _eval_function(model, layout, make)]
+    if model.time.equations:
+        functions.append(_clock_function(model, make))
     declarations = "\n".join(INTRINSICS.values())
     text = "\n".join([declarations, _LOOKUP_HELPER, *functions, _table_globals(tables)])
     return text, layout

@@ -1,7 +1,9 @@
 """Compilation of a model into machine code, with a disk cache keyed by the model's content.
 
-:func:`compile_model` expands the model's stateful builtins, prints it as an LLVM module
-(:mod:`sdhealth.backends.native.codegen`), lets LLVM (through ``llvmlite``, numba's own code
+:func:`compile_model` lowers the model to scalars (:func:`lower_for_native`: external data read,
+subscripted variables flattened into one variable per element by
+:func:`~sdhealth.compile.flatten.flatten`), expands its stateful builtins, prints it as an LLVM
+module (:mod:`sdhealth.backends.native.codegen`), lets LLVM (through ``llvmlite``, numba's own code
 generator) turn it into an object file and loads that object into the process.
 
 Why LLVM IR and not generated Python for ``numba.njit`` (measured on this machine, the
@@ -39,28 +41,33 @@ import sympy
 
 from sdhealth.backends.base import cache_root
 from sdhealth.compile.expand import expand_stateful
-from sdhealth.errors import BackendError, UnsupportedByBackend
+from sdhealth.compile.flatten import flatten
+from sdhealth.errors import BackendError
 from sdhealth.ir.model import Constant, Lookup, Model, Stock
 
-from .codegen import EVAL_FUNCTION, INIT_FUNCTION, generate_module
+from .codegen import CLOCK_FUNCTION, EVAL_FUNCTION, INIT_FUNCTION, generate_module
+from .external import read_external
 from .layout import Layout
+from .orders import fix_variable_orders
+from .sampling import lower_sampling
 
 __all__ = [
     "CompiledModel",
     "compile_model",
+    "lower_for_native",
     "model_fingerprint",
     "cache_root",
-    "refuse_unsupported",
 ]
 
-_FORMAT = "sdhealth-native-1"
+_FORMAT = "sdhealth-native-3"  # bump when generated code or expand_stateful changes
 
 
 @dataclass(frozen=True)
 class CompiledModel:
-    """Machine code of one model: the two entry points and the slot layout.
+    """Machine code of one model: the entry points and the slot layout.
 
     ``engine`` keeps the loaded code alive; the addresses are valid while it is.
+    ``clock_address`` is that of ``sd_clock``, 0 when the model's clock settings are numbers.
     """
 
     layout: Layout
@@ -68,6 +75,12 @@ class CompiledModel:
     eval_address: int
     engine: object
     digest: str
+    clock_address: int = 0
+
+    @property
+    def addresses(self) -> tuple[int, int, int]:
+        """``(sd_init, sd_eval, sd_clock)`` as the kernel takes them."""
+        return (self.init_address, self.eval_address, self.clock_address)
 
 
 def _target_machine() -> llvm.TargetMachine:
@@ -114,6 +127,8 @@ def model_fingerprint(model: Model) -> str:
                 f"{kind}|{v.key}|{_describe(equation, memo)}|{getattr(v, 'internal', False)}"
             )
         parts.append(v.name)
+    for setting, equation in model.time.equations:  # the clock numbers are run settings
+        parts.append(f"clock|{setting}|{_describe(equation.expr, memo)}")
     return "\n".join(parts)
 
 
@@ -130,6 +145,7 @@ def _link(obj: bytes, layout: Layout, digest: str) -> CompiledModel:
         engine.get_function_address(EVAL_FUNCTION),
         engine,
         digest,
+        engine.get_function_address(CLOCK_FUNCTION) if layout.has_clock else 0,
     )
 
 
@@ -145,34 +161,17 @@ def _write_atomic(path: Path, data: bytes) -> None:
             os.unlink(scratch)
 
 
-def refuse_unsupported(model: Model) -> None:
-    """Raise :class:`BackendError` for what the native backend cannot run faithfully yet.
-
-    That is subscripted variables and clock settings given by equations (Vensim's
-    ``FINAL TIME = ...``), which would otherwise run with stand-in values.
-
-    Without this check a subscripted variable would compile as one scalar (its first
-    definition) and give wrong columns instead of an error.
-    """
-    if model.time.equations:
-        settings = ", ".join(setting.upper() for setting, _ in model.time.equations)
-        raise UnsupportedByBackend(
-            f"the native backend does not support clock settings given by equations yet "
-            f"({settings}); run this model with backend='pysd'"
-        )
-    arrays = [v for v in model.variables if v.dims or v.definitions]
-    if arrays:
-        names = ", ".join(repr(v.name) for v in arrays[:3])
-        more = f" and {len(arrays) - 3} more" if len(arrays) > 3 else ""
-        raise UnsupportedByBackend(
-            f"the native backend does not support subscripted variables yet: {names}{more}"
-            " (run this model with backend='pysd')"
-        )
+def lower_for_native(model: Model) -> Model:
+    """``model`` as the native code computes it: external data read, subscripts flattened,
+    variable ``DELAY N``/``SMOOTH N`` orders fixed and ``SAMPLE IF TRUE`` made a stock
+    (stateful builtins are expanded later, in :func:`emit_object`). A lowered model is
+    returned unchanged."""
+    return lower_sampling(fix_variable_orders(flatten(read_external(model))))
 
 
 def emit_object(model: Model) -> tuple[bytes, Layout]:
-    """Expand, print and compile ``model`` into an object file (no cache)."""
-    text, layout = generate_module(expand_stateful(model))
+    """Lower, expand, print and compile ``model`` into an object file (no cache)."""
+    text, layout = generate_module(expand_stateful(lower_for_native(model)))
     try:
         module = llvm.parse_assembly(text)
         module.verify()
@@ -187,11 +186,12 @@ def compile_model(model: Model, cache_dir: Path | None = None) -> CompiledModel:
     Parameters
     ----------
     model
-        Any IR model (stateful builtins are expanded here).
+        Any IR model (subscripted variables are flattened and stateful builtins expanded
+        here).
     cache_dir
         Where object files are kept; ``None`` uses ``cache_root() / "native"``.
     """
-    refuse_unsupported(model)
+    model = flatten(read_external(model))  # the rest of the lowering only on a cache miss
     folder = cache_dir if cache_dir is not None else cache_root() / "native"
     key = f"{_FORMAT}\n{llvmlite.__version__}\n{model_fingerprint(model)}"
     digest = hashlib.sha256(key.encode()).hexdigest()

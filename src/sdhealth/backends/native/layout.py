@@ -8,7 +8,9 @@ exchange plain ``float64`` arrays. :class:`Layout` says which index of which arr
 ``params``
     one slot per constant (a run's parameters overwrite these);
 ``values``
-    one slot per stock, flow, auxiliary and constant, in model order: what a run returns;
+    one slot per stock, flow, auxiliary and constant, in model order with the internal ones
+    (of expanded delays and smooths) last, so that a run's default columns are one contiguous
+    block the kernel copies in one go: what a run returns;
 ``memory``
     one slot per ``INITIAL`` call (its value at the start) and then one per ``DELAY FIXED``
     call (its current output);
@@ -38,7 +40,8 @@ class Layout:
     """Slot indices of a compiled model (see the module docstring).
 
     ``value_keys[j]`` is the variable in ``values[j]``; ``stock_values[i]`` is the index in
-    ``values`` of ``state[i]``; ``non_negative`` lists the state slots that must stay >= 0.
+    ``values`` of ``state[i]``; ``non_negative`` lists the state slots that must stay >= 0;
+    ``has_clock`` says the code has an ``sd_clock`` function (clock settings are equations).
     """
 
     value_keys: tuple[str, ...]
@@ -51,6 +54,7 @@ class Layout:
     internal: tuple[bool, ...]
     n_initials: int
     n_delays: int
+    has_clock: bool = False
 
     @property
     def n_memory(self) -> int:
@@ -85,7 +89,9 @@ def stateful_calls(model: Model) -> tuple[tuple[sympy.Basic, ...], tuple[sympy.B
 def build_layout(model: Model) -> Layout:
     """The layout of an expanded model (no stateful builtins but ``DELAY FIXED``)."""
     valued = [v for v in model.variables if isinstance(v, (Stock, Flow, Auxiliary, Constant))]
+    valued.sort(key=lambda v: bool(getattr(v, "internal", False)))  # stable: see module doc
     value_keys = tuple(v.key for v in valued)
+    position = {key: j for j, key in enumerate(value_keys)}
     stocks = model.stocks
     constants = [v for v in model.variables if isinstance(v, Constant)]
     initials, delays = stateful_calls(model)
@@ -93,7 +99,7 @@ def build_layout(model: Model) -> Layout:
         value_keys=value_keys,
         value_names=tuple(v.name for v in valued),
         stock_keys=tuple(s.key for s in stocks),
-        stock_values=tuple(value_keys.index(s.key) for s in stocks),
+        stock_values=tuple(position[s.key] for s in stocks),
         param_keys=tuple(c.key for c in constants),
         param_defaults=tuple(float(c.value) for c in constants),
         non_negative=tuple(i for i, s in enumerate(stocks) if s.non_negative),

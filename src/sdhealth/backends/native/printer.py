@@ -64,6 +64,9 @@ INTRINSICS: dict[str, str] = {
         "asin": 1,
         "acos": 1,
         "atan": 1,
+        "sinh": 1,
+        "cosh": 1,
+        "tanh": 1,
     }.items()
 }
 
@@ -256,6 +259,12 @@ def _mul(p: ExpressionPrinter, expr: sympy.Mul) -> str:
             negate = not negate
         elif isinstance(factor, sympy.Pow) and factor.exp.is_Integer and factor.exp < 0:
             denominator.append(factor.base ** (-factor.exp))
+        elif isinstance(factor, sympy.Rational) and not factor.is_Integer:
+            # ``x/100`` divides by 100 (as PySD does): multiplying by 0.01 rounds differently
+            negate ^= bool(factor < 0)
+            if abs(factor.p) != 1:
+                numerator.append(sympy.Integer(abs(factor.p)))
+            denominator.append(sympy.Integer(factor.q))
         else:
             numerator.append(factor)
     result = _product(p, numerator) or double(1.0)
@@ -410,6 +419,26 @@ def _with_lookup(p: ExpressionPrinter, expr: fn.WITH_LOOKUP) -> str:
     return _table_call(p, p.new_table(xs, ys), p.value(x))
 
 
+#: Vensim functions kept as ``VENSIM_CALL`` that compile to a C library call.
+_LIBRARY_CALLS: dict[str, str] = {"SINH": "sinh", "COSH": "cosh", "TANH": "tanh"}
+
+
+def _vensim_call(p: ExpressionPrinter, expr: fn.VENSIM_CALL) -> str:
+    """``SINH``/``COSH``/``TANH``; ``ACTIVE INITIAL`` (through the function's stateful hook);
+    ``GAME(x)`` is ``x`` (no gaming input in a batch run);
+    ``GET TIME VALUE(0, offset, 0)`` is ``TIME + offset`` (PySD's only computable case)."""
+    name, args = expr.args[0].name, expr.args[1:]
+    if name in _LIBRARY_CALLS and len(args) == 1:
+        return p.call(_LIBRARY_CALLS[name], p.value(args[0]))
+    if name == "ACTIVE INITIAL" and len(args) == 2:
+        return p._stateful(p, expr)
+    if name == "GAME" and len(args) == 1:
+        return p.value(args[0])
+    if name == "GET TIME VALUE" and len(args) == 3 and args[0] == 0 and args[2] == 0:
+        return p.op("fadd", p.value(fn.TIME), p.value(args[1]))
+    raise UnsupportedByBackend(f"the native backend cannot compile {expr}")
+
+
 def _stateful(p: ExpressionPrinter, expr: sympy.Basic) -> str:
     return p._stateful(p, expr)
 
@@ -439,5 +468,6 @@ _PRINTERS: Mapping[type, Callable[[ExpressionPrinter, sympy.Basic], str]] = {
     fn.WITH_LOOKUP: _with_lookup,
     fn.INITIAL: _stateful,
     fn.DELAY_FIXED: _stateful,
+    fn.VENSIM_CALL: _vensim_call,
     **{kind: _unary for kind in _UNARY},
 }

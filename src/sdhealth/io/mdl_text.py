@@ -1,0 +1,108 @@
+"""The documentation of a Vensim ``.mdl`` file as written, line breaks included.
+
+PySD's Vensim translator collapses every run of whitespace in the equation part of a file into
+one space before parsing, so a variable's documentation reaches the IR as one line. This
+module reads the comment fields straight from the file's text -- an equation is
+``left = right ~ units ~ comment |`` (with an optional ``~ :SUPPLEMENTARY`` field) -- so that
+:func:`sdhealth.io.mdl.read_mdl` can give the modeller's text back unchanged.
+
+It splits the text on the same delimiters PySD's grammar uses (``~`` and ``|`` outside double
+quotes, the sketch after ``\\\\\\---///``) and undoes Vensim's line continuation (a ``\\`` at the
+end of a line), nothing more; the reader only uses a comment when it equals PySD's up to
+whitespace, so a text this scan misreads is never used.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from sdhealth.ir.names import canonical
+
+__all__ = ["documentation_by_key", "normalise_whitespace"]
+
+_SKETCH = "\\\\\\---///"
+_CONTINUATION = re.compile(r"[ \t]*\\\n[ \t]*")
+_COMMENT = re.compile(r"\{[^}]*\}")
+
+
+def normalise_whitespace(text: str) -> str:
+    """Text with every run of whitespace made one space, as PySD reads it.
+
+    >>> normalise_whitespace("  Beds\\n\\t in  use ")
+    'Beds in use'
+    """
+    return " ".join(text.split())
+
+
+def _split_outside_quotes(text: str, delimiters: str) -> Iterator[tuple[str, str]]:
+    """``(piece, delimiter)`` pairs of ``text`` cut at ``delimiters`` outside double quotes."""
+    start, quoted, index = 0, False, 0
+    while index < len(text):
+        char = text[index]
+        if char == "\\" and quoted and text[index + 1 : index + 2] == '"':
+            index += 2
+            continue
+        if char == '"':
+            quoted = not quoted
+        elif char in delimiters and not quoted:
+            yield text[start:index], char
+            start = index + 1
+        index += 1
+    yield text[start:], ""
+
+
+def _entries(text: str) -> Iterator[list[str]]:
+    """The ``~``-separated fields of every ``|``-terminated entry of the equation part."""
+    for entry, delimiter in _split_outside_quotes(text, "|"):
+        if delimiter:
+            yield [field for field, _ in _split_outside_quotes(entry, "~")]
+
+
+def _name(left: str) -> str | None:
+    """The variable name on an equation's left-hand side (``None`` for groups and ranges)."""
+    left = _COMMENT.sub(" ", left)
+    left = re.sub(r":MACRO:.*?\)", " ", left, flags=re.DOTALL)
+    left = left.replace(":END OF MACRO:", " ").strip()
+    if not left or left.startswith("*"):
+        return None
+    if left.startswith('"'):
+        end = left.find('"', 1)
+        while end > 0 and left[end - 1] == "\\":
+            end = left.find('"', end + 1)
+        return left[1:end] if end > 0 else None
+    name = re.split(r"[=\[(:]", left, maxsplit=1)[0]
+    return " ".join(name.split()) or None
+
+
+def _comment(field: str) -> str:
+    """A comment field as the modeller wrote it: lines kept, indentation dropped."""
+    lines = [line.strip() for line in _CONTINUATION.sub(" ", field).splitlines()]
+    while lines and not lines[0]:
+        lines.pop(0)
+    while lines and not lines[-1]:
+        lines.pop()
+    return "\n".join(lines)
+
+
+def documentation_by_key(text: str) -> dict[str, str]:
+    """Each variable's comment field as written, keyed by variable key.
+
+    Only multi-line comments are returned (a one-line comment PySD already reads as written);
+    the first equation of a name wins.
+
+    >>> text = '{UTF-8}\\nx = 1\\n\\t~\\tdays\\n\\t~\\tFirst line.\\n\\t\\tSecond.\\n\\t|'
+    >>> documentation_by_key(text)
+    {'x': 'First line.\\nSecond.'}
+    """
+    equations = text.split(_SKETCH, 1)[0]
+    found: dict[str, str] = {}
+    for fields in _entries(equations):
+        if len(fields) < 3:
+            continue
+        name = _name(fields[0])
+        comment = _comment(fields[2])
+        if name is None or "\n" not in comment:
+            continue
+        found.setdefault(canonical(name), comment)
+    return found
