@@ -195,12 +195,20 @@ level[Dim] = INTEG(growth[Dim], 0)
 	~	people
 	~		|
 
-priority[Dim] = 1, 2
+Row: r1, r2, r3, r4, r5
+	~
+	~		|
+
+Column: c1, c2, c3, c4, c5
+	~
+	~		|
+
+matrix[Row, Column] = 2, 0, 0, 0, 1; 0, 2, 0, 0, 0; 0, 0, 2, 0, 0; 0, 0, 0, 2, 0; 0, 0, 0, 0, 4
 	~	dmnl
 	~		|
 
-share[Dim] = ALLOCATE BY PRIORITY(growth[Dim], priority[Dim], ELMCOUNT(Dim), 1, 3)
-	~	people/Month
+inverse[Row, Column] = INVERT MATRIX(matrix[Row, Column], 5)
+	~	dmnl
 	~		|
 
 INITIAL TIME = 0
@@ -225,9 +233,12 @@ def test_default_backend_falls_back_to_pysd_for_what_native_cannot_compile(tmp_p
     path = tmp_path / "arrayed.mdl"
     path.write_text(ARRAYED_MDL)
     model = sd.load(path)
-    with pytest.warns(UserWarning, match="ALLOCATE BY PRIORITY.*PySD backend instead"):
+    # the native backend inverts matrices up to 4 x 4 only (adjugate over determinant)
+    with pytest.warns(UserWarning, match="INVERT MATRIX.*PySD backend instead"):
         results = model.run()
     np.testing.assert_allclose(results["level[b]"], [0, 2, 4, 6])
-    np.testing.assert_allclose(results["share[a]"] + results["share[b]"], [3, 3, 3, 3])
-    with pytest.raises(sd.BackendError, match="ALLOCATE BY PRIORITY"):
+    np.testing.assert_allclose(results["inverse[r1,c1]"], [0.5] * 4)
+    np.testing.assert_allclose(results["inverse[r1,c5]"], [-0.125] * 4)
+    np.testing.assert_allclose(results["inverse[r5,c5]"], [0.25] * 4)
+    with pytest.raises(sd.BackendError, match="INVERT MATRIX of a 5-row matrix"):
         model.run(backend="native")

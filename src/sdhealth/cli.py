@@ -329,6 +329,7 @@ def _add_calibrate(commands: argparse._SubParsersAction) -> None:
         "--out", metavar="FILE", help="write the fitted values: scenario .yaml or table .csv"
     )
     calibrate.add_argument("--plot", metavar="FILE", help="plot fit vs data (.png/.svg/.pdf)")
+    calibrate.add_argument("--no-progress", action="store_true", help="no progress bar")
     calibrate.set_defaults(handler=_calibrate)
 
 
@@ -336,7 +337,7 @@ def _calibrate(args: argparse.Namespace, out: TextIO) -> int:
     from sdhealth.experiments.calibration import read_calibration_spec, write_fitted
 
     model = load(args.model)
-    result = read_calibration_spec(args.spec).calibrate(model, progress=True)
+    result = read_calibration_spec(args.spec).calibrate(model, progress=not args.no_progress)
     print(result.summary(), file=out)
     if args.out:
         write_fitted(result, args.out)
@@ -357,6 +358,7 @@ def _add_uncertainty(commands: argparse._SubParsersAction) -> None:
         "--out", metavar="FILE", help="write every run (.nc) or the percentiles (.csv/.parquet)"
     )
     montecarlo.add_argument("--plot", metavar="FILE", help="fan charts (.png/.svg/.pdf)")
+    montecarlo.add_argument("--no-progress", action="store_true", help="no progress bar")
     montecarlo.set_defaults(handler=_montecarlo)
     sensitivity = commands.add_parser(
         "sensitivity", help="one-at-a-time, Sobol or Morris sensitivity from a YAML spec"
@@ -367,6 +369,7 @@ def _add_uncertainty(commands: argparse._SubParsersAction) -> None:
     sensitivity.add_argument(
         "--plot", metavar="FILE", help="tornado, Sobol bars or Morris chart (.png/.svg/.pdf)"
     )
+    sensitivity.add_argument("--no-progress", action="store_true", help="no progress bar")
     sensitivity.set_defaults(handler=_sensitivity)
 
 
@@ -378,7 +381,7 @@ def _montecarlo(args: argparse.Namespace, out: TextIO) -> int:
     _ = args.out and check_results_path(args.out), args.plot and check_figure_path(args.plot)
     model = load(args.model)
     spec = read_montecarlo_spec(args.spec)
-    result = spec.run(model, progress=True)
+    result = spec.run(model, progress=not args.no_progress)
     stopped = " (interrupted: the finished runs are kept)" if result.interrupted else ""
     print(f"{spec.name}: {result.runs} runs of {model.name}{stopped}", file=out)
     table = result.percentiles_at(levels=spec.percentiles)
@@ -403,7 +406,7 @@ def _sensitivity(args: argparse.Namespace, out: TextIO) -> int:
     _ = args.out and check_table_path(args.out), args.plot and check_figure_path(args.plot)
     model = load(args.model)
     spec = read_sensitivity_spec(args.spec)
-    result = spec.run(model, progress=True)
+    result = spec.run(model, progress=not args.no_progress)
     print(f"{spec.name}: {spec.method} of {result.label} ({result.runs} runs)", file=out)
     print(result.table.to_string(float_format="{:.4g}".format), file=out)
     if args.out:

@@ -157,8 +157,9 @@ class Model:
         backend : str, optional
             Registered backend name: ``"native"`` (compiled) or ``"pysd"`` (the reference).
             By default the native backend runs the model; a model it cannot compile (a few
-            Vensim functions, e.g. ``ALLOCATE BY PRIORITY``) runs on PySD instead, with a
-            ``UserWarning`` naming the reason. Naming a backend never falls back.
+            Vensim functions, e.g. ``VECTOR ELM MAP`` or an ``INVERT MATRIX`` above 4 x 4)
+            runs on PySD instead, with a ``UserWarning`` naming the reason. Naming a backend
+            never falls back.
 
         Returns
         -------

@@ -24,21 +24,10 @@ import pytest
 from sdxorg import VENSIM, XMILE, Outcome, compare_backends, suite_models, suite_outcomes
 
 #: Models the PySD backend passes and the native backend does not (measured) -> the reason.
-NATIVE_UNSUPPORTED: dict[str, str] = {
-    "allocate_by_priority/test_allocate_by_priority.mdl": "UnsupportedByBackend: the native backend cannot compile VENSIM_CALL(ALLOCATE BY PRIORITY, ...) (an iterative allocation, not straight-line code)",
-    "delays/test_delays.mdl": "'OutputDelayN': got 2.6331380208333335, expected 3.94971 (a DELAY N whose delay time changes during the run; see PARITY_FAILURES)",
-}
+NATIVE_UNSUPPORTED: dict[str, str] = {}
 
 #: Models both backends run whose results differ beyond 1e-9 (measured) -> the reason.
-PARITY_FAILURES: dict[str, str] = {
-    "delays/test_delays.mdl": "'OutputDelayN': native 2.6331380208333335, pysd 3.94970703125 (PySD's DelayN lags a changing delay time by one step per stage, which no set of stocks expresses; see compile/expand.py)",
-}
-
-#: Why the native backend passes fewer suite models than the PySD backend (issue 5, point 3).
-FEWER_PASSES = (
-    "measured 203 native against 205 PySD: ALLOCATE BY PRIORITY (iterative) and a DELAY N"
-    " whose delay time changes during the run (see NATIVE_UNSUPPORTED)"
-)
+PARITY_FAILURES: dict[str, str] = {}
 
 
 @pytest.fixture(scope="session")
@@ -73,7 +62,6 @@ def test_native_agrees_with_pysd(relative: str, outcomes: dict[str, Outcome]) ->
     assert outcome.parity is None, f"{relative}: {outcome.parity}"
 
 
-@pytest.mark.xfail(strict=True, reason=FEWER_PASSES)
 def test_native_passes_at_least_as_many_models_as_pysd(outcomes: dict[str, Outcome]) -> None:
     native = sum(outcome.native is None for outcome in outcomes.values())
     pysd = sum(outcome.pysd is None for outcome in outcomes.values())

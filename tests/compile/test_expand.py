@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import warnings
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -20,7 +21,12 @@ from pysd.py_backend import functions as pysd_functions
 from pysd.py_backend import statefuls
 
 from sdhealth.compile.dependencies import evaluation_order, initialisation_order
-from sdhealth.compile.expand import constant_order, expand_stateful, lowered_order
+from sdhealth.compile.expand import (
+    constant_order,
+    expand_stateful,
+    is_run_constant,
+    lowered_order,
+)
 from sdhealth.errors import ModelError
 from sdhealth.ir import functions as fn
 from sdhealth.ir.model import (
@@ -463,6 +469,8 @@ PYSD_CASES = {
     **{name: call for name, (call, _) in CASES.items()},
     "DELAY3 varying time": fn.DELAY3(X, 2 + 0.25 * TIME),
     "DELAY1I varying time": fn.DELAY1I(X, 2 + sympy.sin(TIME), 3),
+    "DELAY N varying time": fn.DELAY_N(X, 2 + 0.25 * TIME, 6, symbol("Order")),
+    "DELAY N stepped time": fn.DELAY_N(X, sympy.Piecewise((5, TIME >= 4), (3, True)), 2, 3),
     "SMOOTH of DELAY3": fn.SMOOTH(fn.DELAY3(X, 3), 2),
     "TREND of SMOOTH3I": fn.TREND(fn.SMOOTH3I(X, 2, 5), 3, 0.2),
 }
@@ -505,3 +513,170 @@ def test_expanded_equals_unexpanded_through_pysd(name, pysd_runs):
     # and both agree with this file's integrator
     ours = output_of(PYSD_CASES[name], Constant(name="Order", value=5.0))
     np.testing.assert_allclose(ours, unexpanded[column], rtol=1e-9, atol=1e-12)
+
+
+# ------------------------------------------------- DELAY N with a changing delay time
+
+#: A delay time that steps from 3 to 5 at time 4 (a Piecewise: this file's Euler knows no STEP).
+STEPPED = sympy.Piecewise((5, TIME >= 4), (3, True))
+
+
+def pysd_delay_n(
+    delay_time, order: int, dt: float, initial: float = 6.0, kind=statefuls.DelayN
+) -> np.ndarray:
+    """PySD's ``DelayN`` stepped by hand: its output at every step, read before ``ddt``."""
+    _CLOCK[0] = 0.0
+    time_of = sympy.lambdify([TIME], delay_time, modules="math")
+    obj = kind(
+        lambda: input_value(now()),
+        lambda: float(time_of(now())),
+        const(initial),
+        const(order),
+        const(dt),
+        "d",
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # an order lowered at the start
+        obj.initialize()
+    values = []
+    for step in range(int(round(STOP / dt)) + 1):
+        _CLOCK[0] = step * dt
+        values.append(float(obj()))
+        obj.update(obj.state + obj.ddt() * dt)
+    return np.array(values)
+
+
+@pytest.mark.parametrize(
+    ("delay_time", "order", "dt"),
+    [
+        (2 + 0.25 * TIME, 3, 0.25),
+        (STEPPED, 4, 0.25),
+        (STEPPED, 1, 0.5),
+        (8 - 0.5 * TIME, 5, 0.25),
+        (2 + sympy.sin(TIME), 2, 0.25),
+        (1 + 0.5 * TIME, 3, 0.5),  # order lowered to 2 at the start
+        (0.6 + 0.5 * TIME, 4, 0.5),  # lowered to 1
+    ],
+    ids=["ramp", "step", "step order 1", "falling", "sine", "lowered to 2", "lowered to 1"],
+)
+def test_delay_n_with_a_changing_delay_time_matches_pysd(delay_time, order, dt):
+    ours = delay_output(fn.DELAY_N(X, delay_time, 6, order), dt)
+    theirs = pysd_delay_n(delay_time, order, dt)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-9, atol=1e-12)
+    # PySD's Delay (DELAY3's class) uses the current delay time everywhere: not the same
+    current = pysd_delay_n(delay_time, order, dt, kind=statefuls.Delay)
+    assert np.abs(current - theirs).max() > 1e-3
+
+
+def test_delay_n_lag_registers_hold_the_delay_time_of_earlier_steps():
+    model = model_of(
+        Auxiliary(name="Input", equation=Equation(INPUT_EXPR)),
+        Auxiliary(name="Output", equation=Equation(fn.DELAY_N(X, 2 + TIME, 1, 3))),
+    )
+    run = euler(expand_stateful(model))
+    times = np.arange(49) * DT
+    lag2 = run["output delay n 1 delay time lag 2"]
+    np.testing.assert_allclose(lag2[2:], 2 + times[:-2], rtol=1e-12)
+    assert lag2[:2].tolist() == [2.0, 2.0]  # the initial delay time before two steps have run
+
+
+def test_delay_n_structure_with_a_changing_delay_time():
+    delay_time = symbol("T")
+    model = model_of(
+        Constant(name="Input", value=6.0),
+        Auxiliary(name="T", equation=Equation(4 + TIME)),
+        Auxiliary(name="D", equation=Equation(fn.DELAY_N(X, delay_time, 1, 3))),
+    )
+    expanded = expand_stateful(model)
+    base = "D DELAY N 1"
+    assert [v.name for v in expanded.variables][3:] == [
+        f"{base} delay time lag 1",
+        f"{base} delay time lag 1 change",
+        f"{base} delay time lag 2",
+        f"{base} delay time lag 2 change",
+        f"{base} inflow",
+        f"{base} order",
+        *(f"{base} stage {k}{part}" for k in (1, 2, 3) for part in ("", " outflow")),
+        f"{base} output",
+    ]
+    lag1, lag2 = symbol(f"{base} delay time lag 1"), symbol(f"{base} delay time lag 2")
+    order = symbol(f"{base} order")
+    assert expanded[f"{base} delay time lag 2"].initial.expr == delay_time
+    assert expanded[f"{base} delay time lag 2 change"].equation.expr == (lag1 - lag2) / (
+        fn.TIME_STEP
+    )
+    stage3 = symbol(f"{base} stage 3")
+    time3 = sympy.Piecewise((lag2, order >= 3), (lag1, order >= 2), (delay_time, True))
+    assert expanded[f"{base} stage 3 outflow"].equation.expr == sympy.Piecewise(
+        (stage3 / (time3 / order), order > 0), (symbol(f"{base} stage 2 outflow"), True)
+    )
+    output = expanded[f"{base} output"]
+    assert isinstance(output, Auxiliary) and output.internal
+    assert output.equation.expr == stage3 / (lag1 / order)
+    assert expanded["D"].equation.expr == symbol(f"{base} output")
+
+
+def test_delay_n_with_a_constant_delay_time_keeps_the_plain_cascade():
+    # a constant (which a batch may vary per run) cannot change during a run: no register
+    model = model_of(
+        Auxiliary(name="Input", equation=Equation(INPUT_EXPR)),
+        Constant(name="T", value=4.0),
+        Auxiliary(name="D", equation=Equation(fn.DELAY_N(X, 2 * symbol("T") + fn.TIME_STEP, 1, 3))),
+    )
+    expanded = expand_stateful(model)
+    assert len(expanded.stocks) == 4  # three stages and the order
+    assert isinstance(expanded["D DELAY N 1 output"], Flow)
+
+
+def test_delay_n_register_with_an_unchanging_delay_time_gives_the_plain_results():
+    # an auxiliary that never changes takes the register path; the numbers are the same
+    def run(time_variable):
+        model = model_of(
+            Auxiliary(name="Input", equation=Equation(INPUT_EXPR)),
+            time_variable,
+            Auxiliary(name="Output", equation=Equation(fn.DELAY_N(X, symbol("T"), 6, 4))),
+        )
+        return euler(expand_stateful(model))
+
+    lagged = run(Auxiliary(name="T", equation=Equation(sympy.Integer(3) + 0 * TIME)))
+    plain = run(Constant(name="T", value=3.0))
+    assert "output delay n 1 delay time lag 3" in lagged
+    assert "output delay n 1 delay time lag 1" not in plain
+    np.testing.assert_allclose(lagged["output"], plain["output"], rtol=1e-14)  # rounding only
+    np.testing.assert_allclose(plain["output"], pysd_delay_n(sympy.Integer(3), 4, DT), rtol=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("expr", "constant"),
+    [
+        (sympy.Integer(3), True),
+        (symbol("k") * fn.TIME_STEP + fn.INITIAL_TIME, True),
+        (symbol("k") + fn.TIME, False),
+        (symbol("aux"), False),
+        (fn.STEP(2, 15), False),
+    ],
+)
+def test_is_run_constant(expr, constant):
+    assert is_run_constant(expr, {"k": 2.0}) is constant
+
+
+def test_delay_n_with_a_changing_delay_time_on_the_native_backend_matches_pysd(tmp_path):
+    backends = pytest.importorskip("sdhealth.backends.native")
+    from sdhealth.backends.base import RunSpec
+    from sdhealth.backends.pysd import PySDBackend
+
+    delay_time = 3 + 2 * fn.STEP(1, 4) + fn.RAMP(0.25, 6, 9)
+    model = model_of(
+        Auxiliary(name="Input", equation=Equation(INPUT_EXPR)),
+        Auxiliary(name="Output", equation=Equation(fn.DELAY_N(X, delay_time, 6, 4))),
+    )
+    spec = RunSpec.from_time(model.time)
+    native = backends.NativeBackend(cache_dir=tmp_path / "native").run(model, spec, {})
+    pysd = PySDBackend(cache_dir=tmp_path / "pysd").run(model, spec, {})
+    np.testing.assert_allclose(native.values, pysd.values, rtol=1e-9, atol=1e-12)
+    assert np.ptp(native.values) > 5
+    rk4 = backends.NativeBackend(cache_dir=tmp_path / "native").run(
+        model, RunSpec.from_time(model.time, method="rk4"), {}
+    )
+    assert np.isfinite(rk4.values).all()
+    np.testing.assert_allclose(rk4.values, native.values, rtol=0.2)

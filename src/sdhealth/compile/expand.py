@@ -9,7 +9,8 @@ under Euler, the results of PySD's own implementation (``pysd.py_backend.statefu
 ``DELAY1(u, T)``, ``DELAY1I(u, T, i)``, ``DELAY3``, ``DELAY3I``, ``DELAY N(u, T, i, n)``
     ``n`` stages (1, 3 or the constant ``n``), each a stock ``S_k`` with initial value
     ``i*T/n`` (``i = u`` without an initial argument) drained by ``S_k/(T/n)`` into the next
-    stage. The delay's output is the last stage's outflow. PySD keeps ``n*S_k`` as its state,
+    stage. The delay's output is the last stage's outflow (for a ``DELAY N`` whose delay time
+    changes, see below). PySD keeps ``n*S_k`` as its state,
     which is the same dynamics. For ``n >= 2`` the order may be lowered when the run starts
     (below), and the stages read the stock ``order`` instead of ``n``.
 ``SMOOTH(u, T)``, ``SMOOTHI``, ``SMOOTH3``, ``SMOOTH3I``, ``SMOOTH N(u, T, i, n)``
@@ -35,12 +36,34 @@ pass their inflow straight on) and the others use the stage time ``T/m``. With `
 the plain cascade. (PySD lowers a delay whose time is below one time step to order 0 and then
 fails; sdhealth keeps order 1 there.)
 
-Known differences from PySD, all outside ordinary use: for ``DELAY N`` with a delay time that
-changes during the run, PySD's ``DelayN`` lags the delay time of each stage by one time step,
-which no set of stocks expresses; sdhealth uses the current delay time in every stage (as
-``DELAY3`` does). With a constant delay time both agree. A compiled model's disk cache is keyed
-by the unexpanded model, so a change to the structures made here must change the native
-backend's format string (``backends/native/compiler.py``).
+``DELAY N`` with a delay time that changes during the run (PySD's ``DelayN``, whose output Vensim's
+canonical output of the SDXorg ``delays`` model matches): PySD keeps an array of ``m`` delay times
+that each Euler step shifts by one place before it writes the current delay time first, so the
+``i``-th active stage (``i = 1..m``) is drained with the delay time of ``i - 1`` steps earlier (the
+initial delay time before the run had that many steps), and the output divides the last stage by
+the first entry as it stands when the output is read. PySD reads every saved value before the
+step's derivatives, so that entry is the delay time one step earlier. sdhealth builds the same: a
+shift register of stocks ``delay time lag j`` changed by ``(lag (j-1) - lag j)/TIME STEP`` (under
+Euler the delay time ``j`` steps earlier, up to rounding; ``lag 0`` is the current one; under
+RK2/RK4 a lag of about ``j`` steps), stage times chosen from it by the order, and the output an
+auxiliary ``order*S_n/lag 1`` (no longer the last stage's outflow). A delay time that reads only
+numbers, constants and the run's control values (:func:`is_run_constant`) cannot change, and gets
+the plain cascade above (the register would hold the same value). One difference remains, from
+PySD's evaluation order and cache rather than its formulas: a value PySD computes *after* the
+``DelayN`` object's derivative in the same step (its derivatives run in the alphabetical order of
+the objects' names, ``_delayn_...`` before ``_integ_...``) sees the output divided by the *current*
+delay time. PySD caches every returned variable when it saves a step, so this happens only when a
+stock (or smooth, trend ...) reads the delay's output at a step between two saves (``SAVEPER > TIME
+STEP``), or through variables that are not returned (a run with ``return_columns`` that leaves them
+out): there PySD's stocks depend on what is saved; sdhealth, with one value per variable and step,
+always uses the saved one (PySD's result when every variable is returned at every step). With a
+delay time that does not change, all of these coincide.
+
+``DELAY1``/``DELAY3`` (PySD's ``Delay``) keep no such array: every stage and the output use the
+current delay time, with or without change, and so does their expansion.
+
+A compiled model's disk cache is keyed by the unexpanded model, so a change to the structures
+made here must change the native backend's format string (``backends/native/compiler.py``).
 
 Naming: the parts of a call in variable ``X`` are named ``"X DELAY3 1 stage 2"``,
 ``"X DELAY3 1 output"``, ``"X SMOOTH 2 stage 1 change"`` ... (the number counts that
@@ -83,6 +106,7 @@ __all__ = [
     "order_is_variable",
     "ORDER_ARGUMENT",
     "lowered_order",
+    "is_run_constant",
 ]
 
 #: Stateful builtins whose order is an argument -> the index of that argument.
@@ -272,19 +296,51 @@ class _Expander:
 
 @dataclass(frozen=True)
 class _Cascade:
-    """A delay (material, drained stage to stage) or smooth (information) cascade."""
+    """A delay (material, drained stage to stage) or smooth (information) cascade.
+
+    ``lagged``: the stages of a material delay use the delay time of earlier steps when it
+    changes during the run (PySD's ``DelayN``; see the module doc).
+    """
 
     material: bool
     order: int | None  # None: the order is the call's ORDER_ARGUMENT
     has_initial: bool
+    lagged: bool = False
 
     def __call__(self, ex: _Expander, call: sympy.Basic) -> sympy.Expr:
         u, time = call.args[0], call.args[1]
         initial = call.args[2] if self.has_initial else u
         n = self.order if self.order is not None else ex.order_of(call)
+        if self.material and self.lagged and not is_run_constant(time, ex.constants):
+            return _lagged_delay(ex, call, u, time, initial, n)
         if self.material:
             return _delay(ex, call, u, time, initial, n)
         return _smooth(ex, call, u, time / n, initial, n)
+
+
+#: Symbols that keep their value for the whole run.
+_RUN_CONSTANT_SYMBOLS = frozenset(
+    s.name for s in (fn.TIME_STEP, fn.INITIAL_TIME, fn.FINAL_TIME, fn.SAVEPER)
+)
+
+
+def is_run_constant(expr: sympy.Expr, constants: Mapping[str, float]) -> bool:
+    """Whether ``expr`` reads only numbers, constants and the run's control values.
+
+    Such an expression keeps its value for the whole run (a batch may vary a constant from
+    run to run). Any builtin call counts as changing (``STEP(2, 15)`` reads time unseen).
+
+    >>> is_run_constant(2 * sympy.Symbol("k") + fn.TIME_STEP, {"k": 1.0})
+    True
+    >>> is_run_constant(fn.STEP(2, 15), {}), is_run_constant(1 + fn.TIME, {})
+    (False, False)
+    """
+    if expr.atoms(fn.SDFunction):
+        return False
+    return all(
+        isinstance(s, sympy.Symbol) and (s.name in constants or s.name in _RUN_CONSTANT_SYMBOLS)
+        for s in expr.free_symbols
+    )
 
 
 def lowered_order(order: int, delay_time: sympy.Expr) -> sympy.Expr:
@@ -333,6 +389,76 @@ def _delay(
         output = ex.flow(f"{base} {outflow}", drain)
         inflow = f"{base} {outflow}"
     return output
+
+
+def _lagged_delay(
+    ex: _Expander,
+    call: sympy.Basic,
+    u: sympy.Expr,
+    delay_time: sympy.Expr,
+    initial: sympy.Expr,
+    n: int,
+) -> sympy.Expr:
+    """PySD's ``DelayN`` with a changing delay time: stage ``k`` uses the time ``k-1`` steps ago.
+
+    The delay times of earlier steps are a shift register of stocks ``lag j`` (``j = 1 ..
+    max(n-1, 1)``) changed by ``(lag (j-1) - lag j)/TIME STEP``, so that under Euler ``lag j``
+    holds the delay time ``j`` steps ago (``lag 0`` is the delay time now; all start at the
+    initial delay time). With the order lowered to ``m``, the ``i``-th of the ``m`` active
+    stages uses ``lag (i-1)``. The output is an auxiliary: the last stage's ``order*S/lag 1``.
+    """
+    stages = [f"stage {k}" for k in range(1, n + 1)]
+    outflows = [f"{stage} outflow" for stage in stages]
+    lags = [f"delay time lag {j}" for j in range(1, max(n - 1, 1) + 1)]
+    extra = ("order",) if n > 1 else ()
+    parts = ("inflow", *stages, *outflows, *lags, *(f"{lag} change" for lag in lags))
+    base = ex.base_name(call, (*parts, "output", *extra))
+    registers = _lag_registers(ex, base, delay_time, lags)
+    inflow = f"{base} inflow"
+    ex.flow(inflow, u)
+    order = ex.stock(f"{base} order", lowered_order(n, delay_time), ()) if n > 1 else sympy.S.One
+    stock: sympy.Expr = sympy.Integer(0)
+    for k, (stage, outflow) in enumerate(zip(stages, outflows, strict=True), start=1):
+        active = sympy.Gt(order, n - k)  # the last ``order`` stages
+        stage_time = _stage_delay_time(k, n, order, delay_time, registers) / order
+        start = sympy.Piecewise((initial * stage_time, active), (0, True))
+        stock = ex.stock(f"{base} {stage}", start, (inflow,), (f"{base} {outflow}",))
+        ex.flow(
+            f"{base} {outflow}",
+            sympy.Piecewise((stock / stage_time, active), (symbol(inflow), True)),
+        )
+        inflow = f"{base} {outflow}"
+    return ex.auxiliary(f"{base} output", stock / (registers[0] / order))
+
+
+def _lag_registers(
+    ex: _Expander, base: str, delay_time: sympy.Expr, lags: list[str]
+) -> list[sympy.Symbol]:
+    """The stocks ``lag j`` holding the delay time ``j`` steps ago (under Euler)."""
+    registers: list[sympy.Symbol] = []
+    previous = delay_time
+    for lag in lags:
+        register = ex.stock(f"{base} {lag}", delay_time, (f"{base} {lag} change",))
+        ex.flow(f"{base} {lag} change", (previous - register) / fn.TIME_STEP)
+        registers.append(register)
+        previous = register
+    return registers
+
+
+def _stage_delay_time(
+    k: int,
+    n: int,
+    order: sympy.Expr,
+    delay_time: sympy.Expr,
+    registers: list[sympy.Symbol],
+) -> sympy.Expr:
+    """The delay time stage ``k`` of ``n`` uses: ``lag (k - 1 - (n - order))``.
+
+    With order ``m`` the stage is the ``(k - n + m)``-th active one; a bypassed stage
+    (``k <= n - m``) gets the current delay time, which it never uses.
+    """
+    pieces = [(registers[k - 1 - n + m - 1], sympy.Ge(order, m)) for m in range(n, n - k + 1, -1)]
+    return sympy.Piecewise(*pieces, (delay_time, True))
 
 
 def _smooth(
@@ -398,7 +524,7 @@ _EXPANDERS: dict[type[fn.SDFunction], Callable[[_Expander, sympy.Basic], sympy.E
     fn.DELAY1I: _Cascade(material=True, order=1, has_initial=True),
     fn.DELAY3: _Cascade(material=True, order=3, has_initial=False),
     fn.DELAY3I: _Cascade(material=True, order=3, has_initial=True),
-    fn.DELAY_N: _Cascade(material=True, order=None, has_initial=True),
+    fn.DELAY_N: _Cascade(material=True, order=None, has_initial=True, lagged=True),
     fn.SMOOTH: _Cascade(material=False, order=1, has_initial=False),
     fn.SMOOTHI: _Cascade(material=False, order=1, has_initial=True),
     fn.SMOOTH3: _Cascade(material=False, order=3, has_initial=False),

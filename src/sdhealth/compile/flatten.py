@@ -22,9 +22,10 @@ What flattening resolves, following Vensim (and PySD where Vensim is silent):
   bind): ``SUM``, ``PROD``, ``VMIN``, ``VMAX`` expand into sums, products, minima and maxima of
   the elements; ``VECTOR SELECT`` into PySD's selection (:meth:`_Rewriter.vector_select`);
   ``INVERT MATRIX`` into the adjugate over the determinant (matrices up to 4 x 4);
-  ``ELMCOUNT(range)`` is a number. Other array functions (``VECTOR SORT ORDER``, ``VECTOR
-  RANK``, ``ALLOCATE BY PRIORITY`` ...) raise :class:`~sdhealth.errors.UnsupportedByBackend`
-  naming the function and the variable;
+  ``VECTOR SORT ORDER``, ``VECTOR RANK`` and ``VECTOR REORDER`` into comparisons of the
+  elements; ``ALLOCATE BY PRIORITY`` into PySD's allocation in closed form
+  (:mod:`sdhealth.compile.allocation`); ``ELMCOUNT(range)`` is a number. Other array functions
+  raise :class:`~sdhealth.errors.UnsupportedByBackend` naming the function and the variable;
 - a subscripted stock becomes one stock per element whose net rate is an internal flow
   ``"x[a] net flow"``; a subscripted lookup one lookup per element.
 
@@ -43,6 +44,7 @@ from typing import Any
 
 import sympy
 
+from sdhealth.compile.allocation import allocate_by_priority
 from sdhealth.errors import UnsupportedByBackend
 from sdhealth.ir import functions as fn
 from sdhealth.ir.model import (
@@ -309,6 +311,8 @@ class _Rewriter:
             return self.sorting(name, args[0], args[1])
         if name == "VECTOR REORDER":
             return self.reorder(args[0], args[1])
+        if name == "ALLOCATE BY PRIORITY" and len(args) == 5:
+            return self.allocation(*args)
         if name == "ELMCOUNT" and isinstance(args[0], fn.VENSIM_CALL) and not args[0].args[0].name:
             return sympy.Integer(len(self.space.elements(args[0].args[1].name)))
         if _marked_ranges(expr):
@@ -388,6 +392,29 @@ class _Rewriter:
         index = self.rewrite(order)
         pieces = [(v, sympy.Eq(index, i, evaluate=False)) for i, v in enumerate(values)]
         return sympy.Piecewise(*pieces, (sympy.nan, True), evaluate=False)
+
+    def allocation(
+        self,
+        request: sympy.Basic,
+        priority: sympy.Basic,
+        size: sympy.Basic,
+        width: sympy.Basic,
+        supply: sympy.Basic,
+    ) -> sympy.Expr:
+        """``ALLOCATE BY PRIORITY(request, priority, size, width, supply)``: the current
+        element's share along the last subscript of ``request`` and ``priority`` (PySD's
+        algorithm in closed form, :func:`~sdhealth.compile.allocation.allocate_by_priority`;
+        ``size`` is not used, as in PySD)."""
+        requests, k = self.along_last(request)
+        priorities, j = self.along_last(priority)
+        if len(requests) != len(priorities) or j != k:
+            raise _Refused("ALLOCATE BY PRIORITY over request and priority of other ranges")
+        try:
+            return allocate_by_priority(
+                requests, priorities, self.rewrite(width), self.rewrite(supply), k
+            )
+        except ValueError as error:
+            raise _Refused(str(error)) from None
 
     def inverse(self, matrix: sympy.Basic) -> sympy.Expr:
         """The current element of ``INVERT MATRIX(m[..., rows, columns], n)``.

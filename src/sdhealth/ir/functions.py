@@ -303,7 +303,8 @@ class VENSIM_CALL(SDFunction):
 
     Used for the array and allocation functions (``SUM``, ``VMIN``, ``VECTOR SELECT``,
     ``ALLOCATE BY PRIORITY`` ...), ``GAME``, ``SAMPLE IF TRUE`` and external data (``GET XLS
-    ...``) when a model is imported: PySD runs them; other backends report them unsupported.
+    ...``) when a model is imported: PySD runs them; the native backend expands most of them
+    per element (:mod:`sdhealth.compile.flatten`) and reports the rest unsupported.
     String arguments (file names, cells) are :class:`sympy.core.symbol.Str`. An empty name
     with one ``Str`` argument, ``VENSIM_CALL(Str(""), Str("range"))``, is a subscript range
     used as a value (the number of the current element, as in ``IF THEN ELSE(dim = 2, ...)``).

@@ -59,7 +59,7 @@ __all__ = [
     "cache_root",
 ]
 
-_FORMAT = "sdhealth-native-3"  # bump when generated code or expand_stateful changes
+_FORMAT = "sdhealth-native-4"  # bump when generated code or expand_stateful changes
 
 
 @dataclass(frozen=True)
