@@ -44,6 +44,7 @@ from sdhealth.compile.dependencies import (
     initial_cycles,
 )
 from sdhealth.compile.expand import ORDER_ARGUMENT, order_is_variable, order_problem
+from sdhealth.compile.flatten import flatten, is_arrayed
 from sdhealth.errors import Issue, Severity
 from sdhealth.ir import functions as fn
 from sdhealth.ir.model import (
@@ -243,9 +244,27 @@ def _reading_location(model: Model, reader: str, read: str) -> SourceLocation | 
     return None
 
 
+def _element_cycles(model: Model, cycles: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
+    """The ``cycles`` that are loops element by element too.
+
+    ``x[South] = x[North] + 1`` reads ``x`` from ``x`` but is no loop: an arrayed model's
+    cycles are checked again on its per-element form (:func:`~sdhealth.compile.flatten.flatten`),
+    and a cycle stays only if one of its variables has an element on a loop there.
+    """
+    try:
+        flat = flatten(model)
+    except Exception:  # a model flatten cannot take: keep the variable-level finding
+        return cycles
+    looped = {flat[key].name.partition("[")[0] for cycle in algebraic_cycles(flat) for key in cycle}
+    return [c for c in cycles if any(model[key].name in looped for key in c)]
+
+
 def _algebraic_loops(model: Model) -> list[Issue]:
     issues = []
-    for cycle in algebraic_cycles(model):
+    cycles = algebraic_cycles(model)
+    if cycles and is_arrayed(model):
+        cycles = _element_cycles(model, cycles)
+    for cycle in cycles:
         message = f"algebraic loop with no stock: {format_cycle(model, cycle)}"
         where = _reading_location(model, cycle[0], cycle[-1])
         issues.append(_error(model, "algebraic-loop", message, model[cycle[0]], where))

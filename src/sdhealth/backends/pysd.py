@@ -627,6 +627,12 @@ class PySDBackend(Backend):
             )
         except (ArithmeticError, ValueError, TypeError, KeyError, IndexError) as error:
             raise _run_error(error, translation, engine.time()) from error
+        except RecursionError:
+            # PySD computes a variable as a whole: x[b] = x[a] + 1 calls x() from x().
+            raise BackendError(
+                "PySD cannot run this model: a variable reads its own elements (e.g. "
+                "x[b] = x[a] + 1), which PySD evaluates recursively; use backend='native'"
+            ) from None
         return _flatten(frame)
 
     def _simulate(
