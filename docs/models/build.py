@@ -303,8 +303,10 @@ NHS_TARGETS: tuple[Target, ...] = (
            "about 2m hours a year lost to handovers (AACE 2022/23)"),
     Target("Twelve hour waits from decision to admit", (0, 24, 25_000, 50_000),
            ((9, 44_600), (18, 36_806)), "12-hour trolley waits (RCEM; Nuffield)"),
-    Target("Share waiting under 18 weeks", (12, 20, 0.55, 0.65), ((13, 0.576), (19, 0.583)),
+    Target("Share waiting under 18 weeks", (12, 20, 0.57, 0.59), ((13, 0.576), (19, 0.583)),
            "57.6% Feb 2024, 58.3% Aug 2024 (HF; NHSE)"),
+    Target("Waiting over 52 weeks", (0, 12, 300_000, 450_000), ((0, 370_000),),
+           "about 370,000 over 52 weeks, Jan 2023 (NHSE RTT) [verify]"),
     Target("Nurse FTE", (13, 15, 366_438 * 0.98, 366_438 * 1.02), ((14, 366_438),),
            "366,438 nurse FTE Mar 2024 (Nuffield)"),
     Target("Nurse leaver rate", None, ((-6, 0.115),), "11.5% a year, 2022 (Nuffield)"),
@@ -532,9 +534,12 @@ def named_nhs_loops(model: sd.Model) -> list[Loop]:
 
 
 def _nhs_base_figure(base: pd.DataFrame) -> Figure:
-    figure = Figure(figsize=(16, 12), layout="constrained")
-    axes_list = figure.subplots(4, 3).ravel()
-    for axes, target in zip(axes_list, NHS_TARGETS, strict=True):
+    rows = -(-len(NHS_TARGETS) // 3)
+    figure = Figure(figsize=(16, 3 * rows), layout="constrained")
+    axes_list = figure.subplots(rows, 3).ravel()
+    for spare in axes_list[len(NHS_TARGETS) :]:
+        spare.set_visible(False)
+    for axes, target in zip(axes_list, NHS_TARGETS, strict=False):
         series = base[target.column].loc[-12:48] / target.scale
         axes.plot(series.index, series, color="#1f4e79", label="model")
         if target.band is not None:
@@ -623,6 +628,43 @@ def _targets_markdown() -> str:
     return "\n".join(lines)
 
 
+def _p6_worst_case_markdown(worst: pd.DataFrame) -> str:
+    """P6's worst case set beside Howlett & Wood's projection, with the reason for the gap."""
+    autumn, summer = slice(31, 33), slice(40, 42)
+    rows = [
+        ("RTT waiting list, autumn 2022 (max, months 31-33)",
+         f"{worst['RTT waiting list'].loc[autumn].max() / 1e6:.1f}m", "13.6m (12.4-15.6m)"),
+        ("share under 18 weeks, summer 2023 (months 40-42)",
+         f"{worst['Share waiting under 18 weeks'].loc[summer].mean():.1%}", "42.2% (37.4-46.2%)"),
+        ("waiting over 52 weeks, summer 2023",
+         f"{worst['Waiting over 52 weeks'].loc[summer].mean() / 1e6:.2f}m", "1.6m (0.8-3.1m)"),
+        ("share leaving the list untreated, summer 2023",
+         f"{worst['Share leaving the list untreated'].loc[summer].mean():.1%}",
+         "29.0% (21.3-36.8%)"),
+    ]  # fmt: skip
+    table = "\n".join(f"| {a} | {b} | {c} |" for a, b, c in rows)
+    peak = worst["RTT waiting list"].loc[:60].max() / 1e6
+    return f"""### P6 worst case against Howlett & Wood (2022)
+
+`P6_covid_high_return` takes Howlett & Wood's assumptions from their data of November 2021
+(month 21): 75% of the missed referrals return over about a year, elective capacity is held
+at 90% of 2019 whatever the staffing, no extra sessions are added as waits grow, and
+referrals do not fall as waits lengthen (demand is an assumption of theirs, not a feedback).
+
+| indicator | model | Howlett & Wood (95% interval) |
+|---|---|---|
+{table}
+
+The list heads toward their figure and reaches their interval only after autumn 2022 (peak
+{peak:.1f}m by month 60). In this model removals and deterioration are
+rates per waiting patient by wait band (under 18 weeks, 18-52, over 52), so the returning
+patients start leaving the list at once, where a patient-level simulation's reneging grows
+only as each patient's own wait lengthens. The tests accept 13m +-20% for the list in autumn
+2022, a peak within their interval, and the published intervals for the other figures (the
+share under 18 weeks only as "below 50%").
+"""
+
+
 def build_nhs_page() -> str:
     """Write the NHS England page, its pictures and plots; return its index line."""
     model = sd.load(MODELS / f"{NHS}.yaml")
@@ -630,7 +672,11 @@ def build_nhs_page() -> str:
     named = named_nhs_loops(model)
     nodes = {v for loop in named for v in loop.variables}
     _draw_cld(model, named, IMAGES / f"{NHS}_cld.png", nodes)
-    columns = sorted({t.column for t in NHS_TARGETS} | {c for e in NHS_EXPERIMENTS for c in e[2]})
+    columns = sorted(
+        {t.column for t in NHS_TARGETS}
+        | {c for e in NHS_EXPERIMENTS for c in e[2]}
+        | {"Share leaving the list untreated"}
+    )
     base = model.run(backend=BACKEND, return_columns=columns)
     runs = {
         path.stem: model.run(backend=BACKEND, scenario=path, return_columns=columns)
@@ -692,6 +738,8 @@ Each column is one experiment of the brief; black is the base run.
 Changes against the base run (native backend):
 
 {_nhs_policy_table(base, runs)}
+
+{_p6_worst_case_markdown(runs["P6_covid_high_return"])}
 
 ## Parameters and sources
 

@@ -28,6 +28,7 @@ KEY = [
     "Elective overnight admissions", "Elective admissions forgone", "Nurse FTE",
     "Nurse leaver rate", "Staff fatigue", "Sickness absence", "Care vacancy rate",
     "Share waiting under 18 weeks", "Twelve hour waits from decision to admit",
+    "Waiting over 52 weeks", "Share leaving the list untreated",
 ]  # fmt: skip
 
 #: The brief's loops: polarity and variables every matching loop must contain.
@@ -338,15 +339,46 @@ def test_p6_missing_demand_returning_drives_the_list_toward_7_to_8m_and_beyond(r
     assert share.loc[0:60].min() < 0.6
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "measured 8.4m in autumn 2022 (month 31), 9.7m by month 60 and 12.1m only by month "
-        "96, not ~13m by autumn 2022: removals rise with the list (3.2%/month, more with "
-        "longer waits) and managers add sessions as waits grow (B4); the ~13m projection "
-        "assumes neither"
-    ),
-)
-def test_p6_worst_case_reaches_about_13m(runs):
-    high = runs["P6_covid_high_return"]["RTT waiting list"].loc[0:60]
-    assert 11.5e6 <= high.max() <= 14.5e6
+def test_p6_worst_case_heads_toward_13m_by_autumn_2022(runs):
+    """Howlett & Wood (2022): 75% of missed referrals return, capacity 90% of pre-pandemic.
+
+    Their projection: 13.6m (95% interval 12.4-15.6m) by autumn 2022; by summer 2023 42.2%
+    (37.4-46.2%) under 18 weeks, 1.6m (0.8-3.1m) over 52 weeks and 29.0% (21.3-36.8%) of
+    patients leaving the list untreated. The brief asks for the list "toward ~13m"; the band
+    here is 13m +-20%. The model sits low in it (about 11.9m, 12.6m by 2025): its removals
+    grow with the list at once, where patient-level reneging starts only as the returning
+    patients' waits lengthen (docs/models/nhs_england.md, P6).
+    """
+    worst = runs["P6_covid_high_return"]
+    waiting = worst["RTT waiting list"]
+    assert waiting.loc[12] < waiting.loc[0]  # the shock first shrinks the list
+    assert 10.4e6 <= waiting.loc[31:33].max() <= 15.6e6  # Sep-Nov 2022
+    assert waiting.loc[0:60].max() >= 12.4e6  # within their interval, if later than autumn 2022
+    summer_2023 = slice(40, 42)
+    assert worst["Share waiting under 18 weeks"].loc[summer_2023].max() < 0.5  # from 83%
+    assert worst["Waiting over 52 weeks"].loc[summer_2023].between(0.8e6, 3.1e6).all()
+    assert worst["Share leaving the list untreated"].loc[summer_2023].between(0.213, 0.368).all()
+
+
+def test_wait_bands_track_the_observed_2023_2024_shares(base):
+    """The ageing chain keeps the list's mix of waits where NHS England reported it."""
+    assert base["Share waiting under 18 weeks"].loc[12:20].between(0.57, 0.59).all()
+    over_a_year = base["Waiting over 52 weeks"]
+    assert over_a_year.loc[0:12].between(0.3e6, 0.45e6).all()  # about 370,000-400,000 in 2023
+    assert over_a_year.loc[24] < over_a_year.loc[0]  # long-wait targets bring it down
+
+
+def test_p6_more_returning_demand_means_a_longer_list_and_longer_waits(model, runs):
+    """Howlett & Wood's four return scenarios (the shipped sweep spec) at 90% capacity."""
+    from sdhealth.experiments.specs import load_sweep_spec
+
+    spec = load_sweep_spec(MODELS / "nhs_england" / "sweeps" / "p6_missing_demand_return.yaml")
+    result = spec.run(model, progress=False)
+    shares = result["Share of deferred need returning"].to_numpy()
+    assert list(shares) == [0, 0.25, 0.5, 0.75]
+    peak = result["RTT waiting list"].sel(statistic="peak").to_numpy()
+    summer_2023 = result["Share waiting under 18 weeks"].sel(statistic="mean[40,42]").to_numpy()
+    assert (np.diff(peak) > 0).all()  # every extra quarter returning lengthens the list
+    assert (np.diff(summer_2023) < 0).all()  # ... and the waits
+    worst = runs["P6_covid_high_return"]["RTT waiting list"]
+    assert peak[-1] == pytest.approx(worst.loc[:60].max())  # the 75% row is the scenario
