@@ -34,7 +34,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 import sdhealth as sd  # noqa: E402
-from sdhealth.analysis.loops import Loop, loop_table  # noqa: E402
+from sdhealth.analysis.loops import Loop, loop_table, trace_loop  # noqa: E402
 from sdhealth.experiments.scenarios import load_scenario  # noqa: E402
 from sdhealth.io.atomic import write_text_atomic, write_with  # noqa: E402
 from sdhealth.ir.model import Constant, Lookup  # noqa: E402
@@ -521,15 +521,11 @@ runs above (native backend).
 
 def named_nhs_loops(model: sd.Model) -> list[Loop]:
     """The shortest loop matching each of the brief's loops, renamed B1-B4, R1-R4."""
-    found = model.loops()
     named = []
     for loop_id, (polarity, chain, _) in NHS_LOOPS.items():
-        matching = [
-            lp for lp in found if lp.polarity == polarity and set(chain) <= set(lp.variables)
-        ]
-        if matching:
-            best = min(matching, key=lambda lp: (lp.length, lp.variables))
-            named.append(dataclasses.replace(best, id=loop_id))
+        loop = trace_loop(model.cld(), chain)  # the chain in causal order, by shortest paths
+        if loop is not None and loop.polarity == polarity:
+            named.append(dataclasses.replace(loop, id=loop_id))
     return named
 
 

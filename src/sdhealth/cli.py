@@ -203,9 +203,9 @@ def _summary(model: Model, results: pd.DataFrame, out: TextIO) -> None:
 
 def _loop_summary(model: Model, out: TextIO, shown: int = 8) -> None:
     """The model's named loops (``report: loops:``), else its shortest loops."""
-    from sdhealth.analysis.loops import loop_table, match_named_loops
+    from sdhealth.analysis.loops import find_named_loops, loop_table
 
-    loops = model.loops(max_loops=2_000)
+    loops = model.loops()
     reinforcing = sum(loop.polarity > 0 for loop in loops)
     balancing = sum(loop.polarity < 0 for loop in loops)
     more = "+" if loops.truncated else ""
@@ -215,12 +215,12 @@ def _loop_summary(model: Model, out: TextIO, shown: int = 8) -> None:
     )
     if model.ir.report.loops:
         rows = []
-        for name, loop in match_named_loops(loops, model.ir.report.loops):
+        for name, loop in find_named_loops(model.cld(), model.ir.report.loops, loops):
             if loop is None:
                 rows.append([name, "not found", "", ""])
             else:
                 sign = {1: "+", -1: "-"}.get(loop.polarity, "?")
-                rows.append([name, f"{loop.kind} ({sign})", str(loop.length), loop.id])
+                rows.append([name, f"{loop.kind} ({sign})", str(loop.length), loop.id or "-"])
         print(_table(["named loop", "polarity", "length", "id"], rows), file=out)
     elif loops:
         shortest = sorted(loops, key=lambda loop: (loop.length, loop.id))[:shown]

@@ -8,7 +8,15 @@ import time
 import networkx as nx
 import pytest
 
-from sdhealth.analysis.loops import DEFAULT_MAX_LOOPS, Loop, LoopSet, find_loops, loop_table
+from sdhealth.analysis.loops import (
+    DEFAULT_MAX_LOOPS,
+    Loop,
+    LoopSet,
+    find_loops,
+    find_named_loops,
+    loop_table,
+    trace_loop,
+)
 from sdhealth.cld import CausalLoopDiagram, NodeKind, causal_graph
 from sdhealth.errors import UnknownNameError
 from sdhealth.io.yaml import load_yaml
@@ -171,6 +179,34 @@ def test_a_huge_search_stops_quickly_and_says_so() -> None:
     assert [lp.variables for lp in shuffled_copy(cld, 1).loops(max_loops=2000)] == [
         lp.variables for lp in loops
     ]
+
+
+def test_a_named_loop_is_traced_in_order_even_beyond_the_search_bound() -> None:
+    """A complete 12-node digraph has billions of loops; the named one is still found."""
+    graph = nx.relabel_nodes(nx.complete_graph(12, create_using=nx.DiGraph), lambda i: f"v{i:02d}")
+    nx.set_edge_attributes(graph, 1, "polarity")
+    graph.edges["v07", "v03"]["polarity"] = -1
+    cld = CausalLoopDiagram(graph)
+    loop = trace_loop(cld, ["V03", "v09", "v07"])  # names resolve as everywhere else
+    assert loop is not None and loop.variables == ("v03", "v09", "v07")  # direct links
+    assert loop.kind == "B" and loop.id == ""
+    truncated = cld.loops(max_loops=100)
+    assert truncated.truncated
+    [(name, named)] = find_named_loops(cld, [("B named", ["v03", "v09", "v07"])], truncated)
+    assert name == "B named" and named is not None and named.variables == loop.variables
+    assert trace_loop(cld, ["v03", "nowhere"]) is None
+    assert trace_loop(cld, ["v03", "v03"]) is None  # a variable named twice
+
+
+def test_tracing_avoids_the_other_named_variables() -> None:
+    """a -> b is direct, but b -> c must not run back through a (that would not be a loop)."""
+    graph = nx.DiGraph()
+    graph.add_edges_from(
+        [("a", "b"), ("b", "a"), ("a", "c"), ("b", "x"), ("x", "c"), ("c", "a")], polarity=1
+    )
+    loop = trace_loop(CausalLoopDiagram(graph), ["a", "b", "c"])
+    assert loop is not None and loop.variables == ("a", "b", "x", "c")
+    assert trace_loop(CausalLoopDiagram(graph), ["b", "c", "x"]) is None  # c never reaches x
 
 
 def test_the_default_bound() -> None:

@@ -113,6 +113,15 @@ def test_the_brief_loops_exist_with_their_polarity(model, name):
     assert any(loop.polarity == polarity for loop in matching), (name, len(matching))
 
 
+def test_the_brief_loops_traced_in_causal_order_have_their_polarity(model):
+    """The loops `sdhealth run` prints: each chain followed in order by shortest paths."""
+    from sdhealth.analysis.loops import trace_loop
+
+    for name, (polarity, chain) in LOOPS.items():
+        loop = trace_loop(model.cld(), chain)
+        assert loop is not None and loop.polarity == polarity, (name, loop)
+
+
 # --- numerics --------------------------------------------------------------------------------
 
 

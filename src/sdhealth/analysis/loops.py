@@ -38,7 +38,8 @@ from sdhealth.errors import UnknownNameError
 from sdhealth.ir.names import canonical
 
 __all__ = [
-    "DEFAULT_MAX_LOOPS", "Loop", "LoopSet", "find_loops", "loop_table", "match_named_loops",
+    "DEFAULT_MAX_LOOPS", "Loop", "LoopSet", "find_loops", "find_named_loops", "loop_table",
+    "match_named_loops", "trace_loop",
 ]  # fmt: skip
 
 #: How many loops :func:`find_loops` lists unless told otherwise.
@@ -318,4 +319,73 @@ def match_named_loops(
         candidates = [loop for loop in loops if wanted <= {canonical(v) for v in loop.variables}]
         best = min(candidates, key=lambda loop: (loop.length, loop.id), default=None)
         found.append((name, best))
+    return found
+
+
+def trace_loop(cld: CausalLoopDiagram, variables: Sequence[str]) -> Loop | None:
+    """The loop that runs through ``variables`` in that order, by shortest paths; or None.
+
+    Each step from one named variable to the next takes the shortest path that avoids the
+    variables already on the loop, so the result is an elementary loop visiting them in the
+    order given (a modeller's "occupancy -> cancellations -> elective inpatients ->
+    occupancy"). It needs no enumeration of the diagram's loops, so it works on diagrams
+    with far more loops than :func:`find_loops` would list. The loop has no id.
+
+    >>> g = nx.DiGraph()
+    >>> g.add_edges_from([("a", "b"), ("b", "c"), ("c", "a"), ("b", "a")], polarity=1)
+    >>> g.edges["c", "a"]["polarity"] = -1
+    >>> str(trace_loop(CausalLoopDiagram(g), ["a", "c"]))
+    ' (-): a -> b -> c -> a'
+    >>> trace_loop(CausalLoopDiagram(g), ["c", "b", "x"]) is None
+    True
+    """
+    lookups = _Lookups.of(cld)
+    try:
+        named = [cld.resolve(v) for v in variables]
+    except UnknownNameError:
+        return None
+    if not named or len(set(named)) != len(named):
+        return None
+    graph = _search_graph(cld, lookups.keys)
+    cycle: list[str] = []
+    used = set(named)
+    for source, target in zip(named, named[1:] + named[:1], strict=True):
+        allowed = graph.subgraph(n for n in graph if n not in used or n in (source, target))
+        try:
+            path = nx.shortest_path(allowed, source, target)
+        except nx.NetworkXNoPath:
+            return None
+        if len(named) == 1 and len(path) == 1:  # a self-loop
+            if not graph.has_edge(source, source):
+                return None
+            path = [source, source]
+        cycle.extend(path[:-1])
+        used.update(path)
+    return _describe(lookups, cycle)
+
+
+def find_named_loops(
+    cld: CausalLoopDiagram, named: Sequence[tuple[str, Sequence[str]]], loops: LoopSet
+) -> list[tuple[str, Loop | None]]:
+    """Each named loop of a model's ``report: loops:``, found whatever the diagram's size.
+
+    A named loop is its variables in causal order: :func:`trace_loop` follows them; where
+    that finds nothing, the shortest of ``loops`` through them all is taken
+    (:func:`match_named_loops`). A loop keeps its id from ``loops`` when it is among them.
+
+    >>> g = nx.DiGraph()
+    >>> g.add_edges_from([("a", "b"), ("b", "a"), ("b", "c"), ("c", "a")], polarity=1)
+    >>> cld = CausalLoopDiagram(g)
+    >>> [(name, loop.path, loop.id) for name, loop in
+    ...  find_named_loops(cld, [("R long", ["a", "c"])], find_loops(cld))]
+    [('R long', 'a -> b -> c -> a', 'R2')]
+    """
+    ids = {loop.variables: loop.id for loop in loops}
+    found: list[tuple[str, Loop | None]] = []
+    for name, variables in named:
+        traced = trace_loop(cld, variables)
+        if traced is None:
+            found.extend(match_named_loops(loops, [(name, variables)]))
+        else:
+            found.append((name, dataclasses.replace(traced, id=ids.get(traced.variables, ""))))
     return found
