@@ -18,7 +18,7 @@ import re
 from pathlib import Path
 
 import sdhealth as sd
-from sdhealth.experiments.calibration import read_calibration_spec
+from sdhealth.experiments.calibration_spec import read_calibration_spec
 from sdhealth.io.atomic import write_text_atomic
 
 ROOT = Path(__file__).resolve().parents[1]

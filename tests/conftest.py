@@ -34,3 +34,27 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Keep translation caches of the test run out of the user's home."""
     if "SDHEALTH_CACHE_DIR" not in os.environ:
         os.environ["SDHEALTH_CACHE_DIR"] = str(tmp_path_factory.mktemp("sdhealth-cache"))
+
+
+@pytest.fixture
+def ctrl_c_at_chunk(monkeypatch: pytest.MonkeyPatch):
+    """``ctrl_c_at_chunk(n)``: the n-th chunk of runs of any sweep raises KeyboardInterrupt.
+
+    Returns the list of chunks started so far (the n-th included), as Ctrl-C during a long
+    experiment would leave them.
+    """
+    from sdhealth.experiments import batch
+
+    def install(n: int) -> list:
+        real, started = batch.run_chunk, []
+
+        def run_or_interrupt(chunk):
+            started.append(chunk)
+            if len(started) == n:
+                raise KeyboardInterrupt
+            return real(chunk)
+
+        monkeypatch.setattr(batch, "run_chunk", run_or_interrupt)
+        return started
+
+    return install

@@ -197,3 +197,15 @@ def test_run_without_loops_and_with_pysd_backend(tmp_path):
     status, out, err = run_cli("run", str(path), "--no-loops", "--backend", "pysd")
     assert status == 0, err
     assert "feedback loops" not in out
+
+
+def test_loops_ends_with_the_models_named_loops(models_dir):
+    """The NHS model has thousands of loops; its report's eight are traced and labelled."""
+    status, out, err = run_cli("loops", str(models_dir / "nhs_england.yaml"))
+    assert status == 0, err
+    named = out.split("the model's named loops (report: loops):")[1].splitlines()
+    rows = {line.split()[0]: line.split() for line in named[2:] if line.strip()}
+    assert set(rows) == {"B1", "B2", "B3", "B4", "R1", "R2", "R3", "R4"}
+    for key, row in rows.items():
+        assert f"{key[0]} ({'-' if key[0] == 'B' else '+'})" in " ".join(row)
+        assert row[-1].startswith(key[0]) and row[-1][1:].isdigit()  # its id in the listing

@@ -157,6 +157,9 @@ def test_sensitivity_global_methods(tmp_path, extra, columns) -> None:
         (MONTECARLO.replace("lhs", "sobol"), ":7:11: ", "'sampling' must be one of random, lhs"),
         (MONTECARLO.replace("Room Temperature:", "Room Temp:"), ":3:3: ", "Room Temp"),
         (MONTECARLO.replace("[Teacup Temperature]", "[Teacup]"), ":8:11: ", "unknown output"),
+        (MONTECARLO + "dt: 0\n", ":11:5: ", "'dt' must be positive, got 0"),
+        (MONTECARLO.replace("stop", "start: 30\nstop"), ":11:7: ", "'stop' must not be before"),
+        (MONTECARLO + "integration: rk3\n", ":11:14: ", "unknown method 'rk3'; use one of"),
     ],
 )
 def test_montecarlo_spec_errors_are_one_line_at_file_line_col(tmp_path, text, where, message):
@@ -257,3 +260,13 @@ def test_unknown_parameter_error_keeps_its_type(tmp_path) -> None:
         spec.validate(sd.load(SIR))
     with pytest.raises(ModelSyntaxError, match="no such sensitivity spec file"):
         read_sensitivity_spec(tmp_path / "missing.yaml")
+
+
+def test_ctrl_c_in_a_sobol_analysis_is_one_line_and_writes_nothing(tmp_path, ctrl_c_at_chunk):
+    ctrl_c_at_chunk(2)
+    spec = write(tmp_path, "sobol.yaml", OAT.replace("oat", "sobol") + "samples: 4096\n")
+    code, out, err = cli("sensitivity", SIR, spec, "--out", str(tmp_path / "s.csv"))
+    assert code == 130
+    assert err.count("\n") == 1 and err.startswith("sdhealth: interrupted after "), err
+    assert "the sobol analysis needs every run" in err
+    assert not (tmp_path / "s.csv").exists()

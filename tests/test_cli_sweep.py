@@ -83,16 +83,8 @@ def test_an_unknown_output_suffix_is_a_user_error(spec, tmp_path) -> None:
     assert status == 2 and "use one of .csv, .nc, .parquet" in err
 
 
-def test_ctrl_c_saves_the_finished_runs_and_exits_130(tmp_path, monkeypatch) -> None:
-    real, calls = batch.run_chunk, []
-
-    def interrupted(chunk):
-        calls.append(1)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        return real(chunk)
-
-    monkeypatch.setattr(batch, "run_chunk", interrupted)
+def test_ctrl_c_saves_the_finished_runs_and_exits_130(tmp_path, ctrl_c_at_chunk) -> None:
+    ctrl_c_at_chunk(2)
     path = tmp_path / "many.yaml"
     path.write_text(
         "parameters:\n  Room Temperature: {from: 0, to: 100, steps: 1000}\nsummary: final\n"

@@ -57,7 +57,7 @@ _LAZY = {
     "morris": "sdhealth.experiments.sensitivity",
     "calibrate": "sdhealth.experiments.calibration",
     "CalibrationResult": "sdhealth.experiments.calibration",
-    "read_calibration_spec": "sdhealth.experiments.calibration",
+    "read_calibration_spec": "sdhealth.experiments.calibration_spec",
     "write_fitted": "sdhealth.experiments.calibration",
 }
 

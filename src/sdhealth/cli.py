@@ -10,13 +10,16 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import pandas as pd
 
 from sdhealth import __version__
 from sdhealth.errors import SdhealthError
 from sdhealth.model import Model, check, load
+
+if TYPE_CHECKING:
+    from sdhealth.analysis.loops import LoopSet
 
 __all__ = ["main", "build_parser"]
 
@@ -144,6 +147,9 @@ def _loops(args: argparse.Namespace, out: TextIO) -> int:
     found = model.loops(through=args.through, max_loops=args.max_loops)
     print(f"{model.name}: {len(found)} feedback loop{'s' * (len(found) != 1)}", file=out)
     print(loop_table(found), file=out)
+    if model.ir.report.loops and args.through is None:
+        print("\nthe model's named loops (report: loops):", file=out)
+        print(_named_loop_table(model, found), file=out)
     if args.plot:
         model.cld().draw(args.plot, loops=tuple(found))
         print(f"diagram written to {args.plot}", file=out)
@@ -201,9 +207,23 @@ def _summary(model: Model, results: pd.DataFrame, out: TextIO) -> None:
     print(_table(header, rows), file=out)
 
 
+def _named_loop_table(model: Model, loops: LoopSet) -> str:
+    """The model's ``report: loops:``, each traced through the diagram, with polarity and id."""
+    from sdhealth.analysis.loops import find_named_loops
+
+    rows = []
+    for name, loop in find_named_loops(model.cld(), model.ir.report.loops, loops):
+        if loop is None:
+            rows.append([name, "not found", "", ""])
+        else:
+            sign = {1: "+", -1: "-"}.get(loop.polarity, "?")
+            rows.append([name, f"{loop.kind} ({sign})", str(loop.length), loop.id or "-"])
+    return _table(["named loop", "polarity", "length", "id"], rows)
+
+
 def _loop_summary(model: Model, out: TextIO, shown: int = 8) -> None:
     """The model's named loops (``report: loops:``), else its shortest loops."""
-    from sdhealth.analysis.loops import find_named_loops, loop_table
+    from sdhealth.analysis.loops import loop_table
 
     loops = model.loops()
     reinforcing = sum(loop.polarity > 0 for loop in loops)
@@ -214,14 +234,7 @@ def _loop_summary(model: Model, out: TextIO, shown: int = 8) -> None:
         file=out,
     )
     if model.ir.report.loops:
-        rows = []
-        for name, loop in find_named_loops(model.cld(), model.ir.report.loops, loops):
-            if loop is None:
-                rows.append([name, "not found", "", ""])
-            else:
-                sign = {1: "+", -1: "-"}.get(loop.polarity, "?")
-                rows.append([name, f"{loop.kind} ({sign})", str(loop.length), loop.id or "-"])
-        print(_table(["named loop", "polarity", "length", "id"], rows), file=out)
+        print(_named_loop_table(model, loops), file=out)
     elif loops:
         shortest = sorted(loops, key=lambda loop: (loop.length, loop.id))[:shown]
         print(loop_table(shortest), file=out)
@@ -334,7 +347,8 @@ def _add_calibrate(commands: argparse._SubParsersAction) -> None:
 
 
 def _calibrate(args: argparse.Namespace, out: TextIO) -> int:
-    from sdhealth.experiments.calibration import read_calibration_spec, write_fitted
+    from sdhealth.experiments.calibration import write_fitted
+    from sdhealth.experiments.calibration_spec import read_calibration_spec
 
     model = load(args.model)
     result = read_calibration_spec(args.spec).calibrate(model, progress=not args.no_progress)
@@ -433,8 +447,8 @@ def main(
     except OSError as exc:
         print(f"sdhealth: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=err)
         return EXIT_USER_ERROR
-    except KeyboardInterrupt:
-        print("sdhealth: interrupted", file=err)
+    except KeyboardInterrupt as exc:
+        print(f"sdhealth: {str(exc) or 'interrupted'}", file=err)
         return EXIT_INTERRUPTED
     except SystemExit as exc:  # --help / --version
         return int(exc.code or 0)

@@ -12,12 +12,8 @@ import pytest
 
 import sdhealth as sd
 from sdhealth.errors import ModelError, ModelSyntaxError, UnknownNameError
-from sdhealth.experiments.calibration import (
-    CalibrationResult,
-    calibrate,
-    read_calibration_spec,
-    write_fitted,
-)
+from sdhealth.experiments.calibration import CalibrationResult, calibrate, write_fitted
+from sdhealth.experiments.calibration_spec import read_calibration_spec
 from sdhealth.model import Model
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -134,17 +134,8 @@ def test_bad_experiments_fail_before_any_run(teacup) -> None:
         monte_carlo(teacup, {}, runs=10)
 
 
-def test_ctrl_c_keeps_the_finished_runs(teacup, uncertain, monkeypatch) -> None:
-    real = batch.run_chunk
-    calls = []
-
-    def interrupt_second(chunk):
-        calls.append(chunk)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        return real(chunk)
-
-    monkeypatch.setattr(batch, "run_chunk", interrupt_second)
+def test_ctrl_c_keeps_the_finished_runs(teacup, uncertain, ctrl_c_at_chunk) -> None:
+    calls = ctrl_c_at_chunk(2)
     mc = monte_carlo(teacup, uncertain, runs=600, seed=3, outputs=[OUTPUT], stop=5)
     finished = calls[0].runs.size
     assert mc.interrupted and mc.runs == finished < 600

@@ -14,6 +14,7 @@ from sdhealth.experiments import batch
 from sdhealth.experiments.distributions import Normal
 from sdhealth.experiments.sensitivity import (
     SENSITIVITY_METHODS,
+    IncompleteAnalysis,
     morris,
     oat,
     parameter_distributions,
@@ -197,3 +198,33 @@ def test_ranges_become_uniform_distributions() -> None:
     assert dists["b"] == Normal(0.0, 1.0)
     with pytest.raises(ModelError, match="at least one parameter"):
         parameter_distributions({})
+
+
+def test_ctrl_c_stops_an_analysis_with_a_clear_message_and_no_result(
+    linear, ctrl_c_at_chunk
+) -> None:
+    calls = ctrl_c_at_chunk(2)
+    with pytest.raises(IncompleteAnalysis) as stopped:
+        sobol(linear, UNIT, "Total", "final", samples=2048, seed=1)
+    assert len(calls) == 2 and stopped.value.finished == calls[0].runs.size
+    assert stopped.value.requested == 2048 * (len(UNIT) + 2)
+    assert str(stopped.value).startswith(f"interrupted after {calls[0].runs.size} of 10240 runs")
+    assert "the sobol analysis needs every run" in str(stopped.value)
+
+
+def test_the_progress_bar_is_named_after_the_analysis(linear, monkeypatch) -> None:
+    real, labels = batch.progress_bar, []
+
+    def record(*args, **kwargs):
+        bar = real(*args, **kwargs)
+        labels.append(bar.desc)
+        return bar
+
+    monkeypatch.setattr(batch, "progress_bar", record)
+    sobol(linear, UNIT, "Total", "final", samples=64, seed=1)
+    morris(linear, UNIT, "Total", "final", trajectories=4, seed=1)
+    oat(linear, UNIT, "Total", "final")
+    sd.monte_carlo(linear, {"X1": Normal(0.5, 0.1)}, runs=8, seed=1)
+    assert labels == ["sobol", "morris", "one at a time", "monte carlo"]
+    linear.sweep({"X1": [0.0, 1.0]}, summary="final")
+    assert labels[-1] == "sweep"

@@ -196,17 +196,8 @@ def test_progress_bar_counts_every_run(teacup, capsys) -> None:
     assert capsys.readouterr().err == ""
 
 
-def test_ctrl_c_keeps_the_finished_runs(teacup, monkeypatch) -> None:
-    real = batch.run_chunk
-    calls = []
-
-    def interrupted_at_the_third_chunk(chunk):
-        calls.append(chunk.runs.size)
-        if len(calls) == 3:
-            raise KeyboardInterrupt
-        return real(chunk)
-
-    monkeypatch.setattr(batch, "run_chunk", interrupted_at_the_third_chunk)
+def test_ctrl_c_keeps_the_finished_runs(teacup, ctrl_c_at_chunk) -> None:
+    ctrl_c_at_chunk(3)
     rooms = np.linspace(0, 100, 6_000)
     ds = teacup.sweep({"Room Temperature": rooms}, summary="final", return_columns=[TEMPERATURE])
     assert ds.attrs["interrupted"] == 1 and ds.attrs["runs_requested"] == 6_000

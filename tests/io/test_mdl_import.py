@@ -80,6 +80,16 @@ def test_a_rate_that_is_not_a_sum_of_flows_becomes_an_internal_flow(tmp_path: Pa
     assert net.equation.expr == 2 * sympy.Symbol("s")
 
 
+def test_an_internal_flow_stays_internal_through_yaml(tmp_path: Path) -> None:
+    """The import's net flow is written (the stock needs it) and read back still hidden."""
+    model = sd.load(write(tmp_path, "S = INTEG(2 * S, 1) ~ ~ |\n"))
+    model.to_yaml(tmp_path / "s.yaml")
+    assert "internal: true" in (tmp_path / "s.yaml").read_text()
+    back = sd.load(tmp_path / "s.yaml")
+    assert back.ir["S net flow"].internal and back.ir["S"].inflows == ("S net flow",)
+    assert list(back.run().columns) == list(model.run().columns)
+
+
 def test_logic_if_then_else_and_builtins(tmp_path: Path) -> None:
     model = sd.load(
         write(

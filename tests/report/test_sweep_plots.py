@@ -58,3 +58,21 @@ def test_summaries_are_drawn_against_the_first_parameter(teacup, tmp_path) -> No
     )
     save_sweep_plot(ds, tmp_path / "s.svg")
     assert (tmp_path / "s.svg").read_text().lstrip().startswith("<?xml")
+
+
+def test_a_value_every_run_shares_is_not_the_x_axis(teacup, tmp_path) -> None:
+    """A scenario file's fixed value is a run coordinate too; the swept parameter is the axis."""
+    scenario = tmp_path / "warm.yaml"
+    scenario.write_text("scenario: warm room\nparams:\n  Characteristic Time: 12\n")
+    ds = teacup.sweep(
+        {"Room Temperature": [20.0, 50.0, 80.0]},
+        scenarios=[sd.load_scenario(scenario)],
+        summary="final",
+        return_columns=["Teacup Temperature"],
+    )
+    assert "Characteristic Time" in ds.coords  # fixed by the scenario, first in the coords
+    fig = plot_sweep(ds)
+    [line] = fig.axes[0].get_lines()
+    assert fig.axes[0].get_xlabel() == "Room Temperature"
+    np.testing.assert_array_equal(line.get_xdata(), [20.0, 50.0, 80.0])
+    assert line.get_label().startswith("_")  # one combination: no legend entry

@@ -59,6 +59,7 @@ from sdhealth.experiments.montecarlo import (
 )
 from sdhealth.experiments.policies import constant_named
 from sdhealth.experiments.sensitivity import SENSITIVITY_METHODS, SensitivityResult
+from sdhealth.experiments.spec_fields import CLOCK_KEYS, read_clock, read_integration
 from sdhealth.experiments.summaries import parse_summaries
 from sdhealth.io.yaml_documents import read_yaml_mapping
 from sdhealth.io.yaml_nodes import Document, Slot, describe, is_number
@@ -71,8 +72,7 @@ if TYPE_CHECKING:
 __all__ = ["MonteCarloSpec", "SensitivitySpec", "read_montecarlo_spec", "read_sensitivity_spec"]
 
 #: Run settings every spec may give: numbers for the clock, text for the integration method.
-_CLOCK_KEYS = ("start", "stop", "dt", "saveper")
-_RUN_KEYS = (*_CLOCK_KEYS, "integration", "scenario")
+_RUN_KEYS = (*CLOCK_KEYS, "integration", "scenario")
 _MONTECARLO_KEYS = (
     "montecarlo", "description", "distributions", "runs", "seed", "sampling", "outputs",
     "percentiles", *_RUN_KEYS,
@@ -81,7 +81,6 @@ _SENSITIVITY_KEYS = (
     "sensitivity", "description", "method", "parameters", "output", "statistic", "window",
     "samples", "levels", "second_order", "seed", "confidence", *_RUN_KEYS,
 )  # fmt: skip
-_INTEGRATION_METHODS = ("euler", "rk2", "rk4")
 
 
 @dataclass(frozen=True)
@@ -300,12 +299,10 @@ class _Reader:
         return {str(name): self.distribution(fields, name) for name in fields}
 
     def run_options(self, root: CommentedMap) -> dict[str, Any]:
-        options: dict[str, Any] = {}
-        for key in _CLOCK_KEYS:
-            if root.get(key) is not None:
-                options[key] = self.number(root, key)
-        if root.get("integration") is not None:
-            options["method"] = self.choice(root, "integration", _INTEGRATION_METHODS, "euler")
+        options: dict[str, Any] = dict(read_clock(self.document, root))
+        method = read_integration(self.document, root, "integration")
+        if method is not None:
+            options["method"] = method
         if root.get("scenario") is not None:
             scenario = self.document.text_field(root, "scenario", "'scenario'")
             options["scenario"] = self.path.parent / scenario

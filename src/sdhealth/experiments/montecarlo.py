@@ -39,6 +39,7 @@ from scipy.stats import qmc
 from sdhealth.errors import ModelError, SdhealthError
 from sdhealth.experiments.distributions import Distribution, Seed, random_generator
 from sdhealth.experiments.policies import Policy
+from sdhealth.experiments.progress import labelled
 from sdhealth.experiments.scenarios import Scenario, load_scenario
 from sdhealth.io.results import RESULT_WRITERS, save_dataset, write_results
 
@@ -207,19 +208,20 @@ def monte_carlo(
     samples = draw_samples(distributions, runs, seed, sampling)
     fixed, all_policies = scenario_inputs(scenario, model, policies)
     chosen = _outputs(model, outputs, samples.columns)
-    dataset = model.sweep(
-        with_fixed(samples, fixed),
-        all_policies,
-        return_columns=chosen,
-        start=start,
-        stop=stop,
-        dt=dt,
-        saveper=saveper,
-        method=method,
-        backend=backend,
-        progress=progress,
-        executor=executor,
-    )
+    with labelled("monte carlo"):
+        dataset = model.sweep(
+            with_fixed(samples, fixed),
+            all_policies,
+            return_columns=chosen,
+            start=start,
+            stop=stop,
+            dt=dt,
+            saveper=saveper,
+            method=method,
+            backend=backend,
+            progress=progress,
+            executor=executor,
+        )
     finished = dataset["run"].to_numpy()
     dataset = _outputs_only(dataset, samples.columns)
     dataset.attrs.update(

@@ -15,17 +15,39 @@ standard error, never standard output (results may be piped there). Experiments 
 ...     bar.update(1)
 ...     bar.done
 3
+
+An experiment built on a sweep names its bar with :func:`labelled` (the sweep's bar then reads
+"monte carlo" or "sobol", not "sweep"):
+
+>>> with labelled("monte carlo"):
+...     progress_bar(3, "sweep", enabled=False).desc
+'monte carlo'
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from types import TracebackType
 from typing import Any
 
 from tqdm.auto import tqdm
 
-__all__ = ["Progress", "progress_bar", "show_progress"]
+__all__ = ["Progress", "labelled", "progress_bar", "show_progress"]
+
+_LABEL: ContextVar[str | None] = ContextVar("sdhealth_progress_label", default=None)
+
+
+@contextmanager
+def labelled(label: str) -> Iterator[None]:
+    """Bars opened inside this block are labelled ``label`` (the experiment being run)."""
+    token = _LABEL.set(label)
+    try:
+        yield
+    finally:
+        _LABEL.reset(token)
 
 
 def show_progress(progress: bool | None) -> bool:
@@ -55,6 +77,7 @@ class Progress:
         self, total: int | None, desc: str, unit: str = "run", enabled: bool | None = None
     ) -> None:
         self.total = total
+        self.desc = desc
         self.done = 0
         self._bar: Any = None
         if show_progress(enabled):
@@ -94,5 +117,5 @@ class Progress:
 def progress_bar(
     total: int | None, desc: str, unit: str = "run", enabled: bool | None = None
 ) -> Progress:
-    """A :class:`Progress` for ``total`` steps (see the module docstring)."""
-    return Progress(total, desc, unit, enabled)
+    """A :class:`Progress` for ``total`` steps, labelled by :func:`labelled` if inside one."""
+    return Progress(total, _LABEL.get() or desc, unit, enabled)

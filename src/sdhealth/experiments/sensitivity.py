@@ -51,6 +51,7 @@ from sdhealth.errors import ModelError, SdhealthError
 from sdhealth.experiments.distributions import Distribution, Seed, Uniform, random_generator
 from sdhealth.experiments.montecarlo import scenario_inputs, with_fixed
 from sdhealth.experiments.policies import constant_named
+from sdhealth.experiments.progress import labelled
 from sdhealth.experiments.summaries import Summary, parse_summaries
 from sdhealth.io.results import RESULT_WRITERS, write_results
 
@@ -68,6 +69,7 @@ __all__ = [
     "morris",
     "parameter_distributions",
     "check_table_path",
+    "IncompleteAnalysis",
 ]
 
 ParameterRange = tuple[float, float] | Distribution
@@ -131,8 +133,13 @@ def _scalar_runs(
     output: str,
     statistic: StatisticSpec,
     options: Mapping[str, Any],
+    analysis: str,
 ) -> np.ndarray:
-    """``statistic`` of ``output`` in every run of ``table``, run as one batch."""
+    """``statistic`` of ``output`` in every run of ``table``, run as one batch.
+
+    The progress bar is labelled ``analysis``. Ctrl-C raises :class:`IncompleteAnalysis`: the
+    indices need every run, so the runs that finished make no result.
+    """
     unknown = sorted(set(options) - RUN_OPTIONS)
     if unknown:
         raise TypeError(f"unexpected keyword argument {unknown[0]!r}")
@@ -140,21 +147,36 @@ def _scalar_runs(
         raise ModelError(f"{output!r} is a parameter of the analysis, not an output")
     fixed, policies = scenario_inputs(options.get("scenario"), model, options.get("policies", ()))
     clock = {k: v for k, v in options.items() if k not in ("scenario", "policies")}
-    dataset = model.sweep(
-        with_fixed(table, fixed),
-        policies,
-        return_columns=[output],
-        summary=[statistic],
-        **clock,
-    )
+    try:
+        with labelled(analysis):
+            dataset = model.sweep(
+                with_fixed(table, fixed),
+                policies,
+                return_columns=[output],
+                summary=[statistic],
+                **clock,
+            )
+    except KeyboardInterrupt:  # not even one chunk of runs had finished
+        raise IncompleteAnalysis(analysis, 0, len(table)) from None
     if dataset.attrs.get("interrupted"):
-        raise KeyboardInterrupt
+        raise IncompleteAnalysis(analysis, dataset.sizes["run"], len(table))
     values = dataset[output].isel(statistic=0).to_numpy()
     bad = np.flatnonzero(~np.isfinite(values))
     if bad.size:
         row = table.iloc[int(bad[0])].to_dict()
         raise ModelError(f"{output!r} is not a finite number in the run with {row}")
     return values
+
+
+class IncompleteAnalysis(KeyboardInterrupt):
+    """A sensitivity analysis stopped by Ctrl-C: its indices need every run, so no result."""
+
+    def __init__(self, analysis: str, finished: int, requested: int) -> None:
+        super().__init__(
+            f"interrupted after {finished} of {requested} runs: the {analysis} analysis needs "
+            "every run, so there is no result (fewer samples or levels make it shorter)"
+        )
+        self.finished, self.requested = finished, requested
 
 
 def _check_whole(name: str, value: Any, smallest: int) -> int:
@@ -288,7 +310,7 @@ def oat(
     for i in range(len(names)):
         design[1 + 2 * i, i], design[2 + 2 * i, i] = bounds[i]
     frame = pd.DataFrame(design, columns=names)
-    values = _scalar_runs(model, frame, output, statistic, options)
+    values = _scalar_runs(model, frame, output, statistic, options, "one at a time")
     table = pd.DataFrame(
         {
             "low": bounds[:, 0],
@@ -370,7 +392,7 @@ def sobol(
     problem = _unit_problem(dists)
     unit = sobol_sampling.sample(problem, samples, calc_second_order=second_order, seed=sample_seed)
     design = _design(dists, unit)
-    values = _scalar_runs(model, design, output, statistic, options)
+    values = _scalar_runs(model, design, output, statistic, options, "sobol")
     _check_varies(values, output, label)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -430,7 +452,7 @@ def morris(
     problem = _unit_problem(dists)
     unit = morris_sampling.sample(problem, trajectories, num_levels=levels, seed=sample_seed)
     design = _design(dists, unit)
-    values = _scalar_runs(model, design, output, statistic, options)
+    values = _scalar_runs(model, design, output, statistic, options, "morris")
     indices = morris_analysis.analyze(
         problem, unit, values, num_resamples=resamples, conf_level=conf, num_levels=levels,
         seed=analyse_seed,

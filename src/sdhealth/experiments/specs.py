@@ -41,6 +41,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from sdhealth.errors import ModelError, ModelSyntaxError, UnknownNameError
 from sdhealth.experiments.scenarios import Scenario, load_scenario
+from sdhealth.experiments.spec_fields import INTEGRATION_METHODS, read_clock, read_integration
 from sdhealth.experiments.summaries import Summary
 from sdhealth.io.yaml_documents import read_yaml_mapping
 from sdhealth.io.yaml_nodes import Document, Slot, describe, is_number
@@ -53,7 +54,7 @@ _TOP_KEYS = (
     "start", "stop", "dt", "saveper", "method",
 )  # fmt: skip
 _RANGE_KEYS = ("from", "to", "steps")
-METHODS = ("euler", "rk2", "rk4")
+METHODS = INTEGRATION_METHODS
 
 
 @dataclass(frozen=True, eq=False)
@@ -329,23 +330,7 @@ class _SpecReader:
         )
 
     def _clock(self, root: CommentedMap) -> dict[str, float]:
-        clock = {}
-        for key in ("start", "stop", "dt", "saveper"):
-            if root.get(key) is not None:
-                value = self.document.number(root, key, owner="a sweep spec", owner_position=(0, 0))
-                if key in ("dt", "saveper") and not value > 0:
-                    raise self.document.value_error(
-                        root, key, f"'{key}' must be positive, got {value:g}"
-                    )
-                clock[key] = value
-        if "start" in clock and "stop" in clock and clock["stop"] < clock["start"]:
-            raise self.document.value_error(root, "stop", "'stop' must not be before 'start'")
-        return clock
+        return read_clock(self.document, root)
 
     def _method(self, root: CommentedMap) -> str:
-        method = self.document.text_field(root, "method", "'method'", default="euler").lower()
-        if method not in METHODS:
-            raise self.document.value_error(
-                root, "method", f"unknown method {method!r}; use one of {', '.join(METHODS)}"
-            )
-        return method
+        return read_integration(self.document, root, "method") or "euler"

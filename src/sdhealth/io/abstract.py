@@ -3,7 +3,8 @@
 PySD's translators (:class:`pysd.translators.vensim.vensim_file.VensimFile`,
 :class:`pysd.translators.xmile.xmile_file.XmileFile`) parse a model file into an
 ``AbstractModel``: plain dataclasses with one abstract syntax tree per equation. This module
-turns that tree straight into sympy (never through text), following the IR conventions:
+turns that tree straight into sympy (never through text; the expressions are converted by
+:mod:`sdhealth.io.abstract_expressions`), following the IR conventions:
 
 - references are ``Symbol(canonical(name))``; a subscripted reference ``x[a, B!]`` is
   ``SUBSCRIPT(Symbol(key), Str("a"), Str("B!"))``;
@@ -30,8 +31,7 @@ data given only at run time, an ``INTEG`` inside an expression, a dynamic clock)
 from __future__ import annotations
 
 import itertools
-import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,11 +40,17 @@ import numpy as np
 import sympy
 from pysd.translators.structures import abstract_expressions as ae
 from pysd.translators.structures import abstract_model as am
-from sympy.core.relational import Relational
 from sympy.core.symbol import Str
-from sympy.logic.boolalg import BooleanAtom, BooleanFunction
 
 from sdhealth.errors import ModelError
+from sdhealth.io.abstract_expressions import (
+    TIME_REFERENCES,
+    Converter,
+    Unsupported,
+    lookup_points,
+    number,
+    reference_key,
+)
 from sdhealth.ir import functions as fn
 from sdhealth.ir.model import (
     Auxiliary,
@@ -68,323 +74,6 @@ from sdhealth.ir.vensim import SOURCE_PREFIX, split_source
 __all__ = ["abstract_to_model", "reference_key"]
 
 _CONTROL = {"initial time", "final time", "time step", "saveper"}
-_TIME_REFERENCES = {
-    "time": fn.TIME,
-    "time_step": fn.TIME_STEP,
-    "initial_time": fn.INITIAL_TIME,
-    "final_time": fn.FINAL_TIME,
-    "saveper": fn.SAVEPER,
-}
-_COMPARISONS: dict[str, Callable[[Any, Any], Any]] = {
-    "=": sympy.Eq,
-    "<>": sympy.Ne,
-    "<": sympy.Lt,
-    "<=": sympy.Le,
-    ">": sympy.Gt,
-    ">=": sympy.Ge,
-}
-
-
-def reference_key(name: str) -> str:
-    """How PySD's abstract syntax trees spell a reference to ``name`` (lower, ``_`` for space).
-
-    >>> reference_key('"Teacup  Temperature"'), reference_key("room_temperature")
-    ('teacup_temperature', 'room_temperature')
-    """
-    return re.sub(r"[\s_]+", "_", name.strip().strip('"').strip().lower())
-
-
-class _Unsupported(Exception):
-    """A construct the IR cannot hold (becomes a ModelError naming the variable)."""
-
-
-# --------------------------------------------------------------------------- expressions
-
-
-def _number(value: Any) -> sympy.Expr:
-    if isinstance(value, (bool, np.bool_)):
-        return sympy.Integer(int(value))
-    if isinstance(value, (int, np.integer)):
-        return sympy.Integer(int(value))
-    return sympy.Float(float(value))
-
-
-def _is_boolean(value: sympy.Basic) -> bool:
-    return isinstance(value, (Relational, BooleanFunction, BooleanAtom))
-
-
-def _as_number(value: sympy.Basic) -> sympy.Expr:
-    """A boolean used in arithmetic: ``Piecewise((1, cond), (0, True))``."""
-    if value is sympy.true:
-        return sympy.Integer(1)
-    if value is sympy.false:
-        return sympy.Integer(0)
-    if _is_boolean(value):
-        return sympy.Piecewise((sympy.Integer(1), value), (sympy.Integer(0), True))
-    return value  # type: ignore[return-value]
-
-
-def _as_condition(value: sympy.Basic) -> sympy.Basic:
-    return value if _is_boolean(value) else sympy.Ne(value, 0)
-
-
-def _points(lookup: ae.LookupsStructure) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    return tuple(float(x) for x in lookup.x), tuple(float(y) for y in lookup.y)
-
-
-@dataclass
-class _Converter:
-    """Converts the syntax trees of one model, knowing its variables and lookups."""
-
-    keys: Mapping[str, str]  # reference key -> variable key
-    lookups: frozenset[str]  # variable keys of lookups
-    folder: Path
-    ranges: Mapping[str, str] = field(default_factory=dict)  # reference key -> range name
-    macros: _Macros | None = None
-    bindings: Mapping[str, sympy.Basic] = field(default_factory=dict)  # macro parameters
-
-    def __call__(self, node: Any) -> sympy.Basic:
-        if isinstance(node, (int, float, np.number, bool, np.bool_)):
-            return _number(node)
-        if isinstance(node, str):
-            return Str(node)
-        method = _EXPRESSIONS.get(type(node))
-        if method is None:
-            raise _Unsupported(f"{type(node).__name__.replace('Structure', '')}")
-        return method(self, node)
-
-    def number(self, node: Any) -> sympy.Expr:
-        return _as_number(self(node))
-
-    def symbol_of(self, reference: str) -> sympy.Symbol:
-        key = self.keys.get(reference_key(reference))
-        if key is None:
-            raise _Unsupported(f"a reference to unknown name {reference!r}")
-        return sympy.Symbol(key)
-
-    def reference(self, node: ae.ReferenceStructure) -> sympy.Basic:
-        name = reference_key(node.reference)
-        if name in self.bindings:
-            return self.bindings[name]
-        if name in _TIME_REFERENCES and name not in self.keys:
-            return _TIME_REFERENCES[name]
-        if name not in self.keys and name in self.ranges:  # a range's or element's number
-            return fn.VENSIM_CALL(Str(""), Str(self.ranges[name]))
-        target = self.symbol_of(node.reference)
-        if node.subscripts is None or not node.subscripts.subscripts:
-            return target
-        return fn.SUBSCRIPT(target, *(Str(s) for s in node.subscripts.subscripts))
-
-    def arithmetic(self, node: ae.ArithmeticStructure) -> sympy.Basic:
-        arguments = [self.number(a) for a in node.arguments]
-        if node.operators == ["negative"]:
-            return -arguments[0]
-        if set(node.operators) == {"^"}:
-            return _power_chain(node.arguments, arguments)
-        result = arguments[0]
-        for operator, argument in zip(node.operators, arguments[1:], strict=True):
-            result = _ARITHMETIC[operator](result, argument)
-        return result
-
-    def logic(self, node: ae.LogicStructure) -> sympy.Basic:
-        operators = [op.strip().upper() for op in node.operators]
-        if operators == [":NOT:"]:
-            return sympy.Not(_as_condition(self(node.arguments[0])))
-        arguments = [self(a) for a in node.arguments]
-        if operators[0] in (":AND:", ":OR:"):
-            result = _as_condition(arguments[0])
-            for operator, argument in zip(operators, arguments[1:], strict=True):
-                join = sympy.And if operator == ":AND:" else sympy.Or
-                result = join(result, _as_condition(argument))
-            return result
-        if len(operators) != 1:
-            raise _Unsupported("a chain of comparisons")
-        left, right = (_as_number(a) for a in arguments)
-        return _COMPARISONS[operators[0]](left, right)
-
-    def call(self, node: ae.CallStructure) -> sympy.Basic:
-        name = reference_key(node.function.reference)
-        arguments = tuple(node.arguments)
-        if name in self.keys and self.keys[name] in self.lookups:
-            table = self.reference(node.function)
-            if len(arguments) != 1:
-                raise _Unsupported(f"a call of lookup {node.function.reference!r} with arguments")
-            return fn.LOOKUP(table, self.number(arguments[0]))
-        if self.macros is not None and name in self.macros.sections:
-            return self.macros.inline(self, name, [self.number(a) for a in arguments])
-        builder = _CALLS.get(name)
-        if builder is not None:
-            return builder(self, arguments)
-        spaced = name.replace("_", " ")
-        if spaced in fn.MATH_FUNCTIONS:
-            function, arities = fn.MATH_FUNCTIONS[spaced]
-            if len(arguments) in arities:
-                return function(*(self.number(a) for a in arguments))  # type: ignore[operator]
-        if spaced in fn.BUILTIN_FUNCTIONS:
-            cls = fn.BUILTIN_FUNCTIONS[spaced]
-            return cls(*(self.number(a) for a in arguments))
-        return self.vensim_call(spaced.upper(), arguments)
-
-    def vensim_call(self, name: str, arguments: Sequence[Any]) -> sympy.Basic:
-        return fn.VENSIM_CALL(Str(name), *(self.number(a) for a in arguments))
-
-    def if_then_else(self, arguments: Sequence[Any]) -> sympy.Basic:
-        condition, then, otherwise = arguments
-        value, other = self.number(then), self.number(otherwise)
-        return sympy.Piecewise((value, _as_condition(self(condition))), (other, True))
-
-    def min_max(self, cls: type, arguments: Sequence[Any]) -> sympy.Basic:
-        if len(arguments) == 1:  # Vensim's one-argument MIN/MAX reduce over an array
-            return self.vensim_call("VMIN" if cls is sympy.Min else "VMAX", arguments)
-        return cls(*(self.number(a) for a in arguments))
-
-    def initial(self, node: ae.InitialStructure) -> sympy.Basic:
-        return fn.INITIAL(self.number(node.initial))
-
-    def integ(self, node: ae.IntegStructure) -> sympy.Basic:
-        raise _Unsupported("INTEG inside an expression")
-
-    def delay(self, node: ae.DelayStructure) -> sympy.Basic:
-        x, time, initial = (self.number(a) for a in (node.input, node.delay_time, node.initial))
-        order = int(node.order)
-        if order not in (1, 3):
-            return fn.DELAY_N(x, time, initial, order)
-        if initial == x:
-            return (fn.DELAY1 if order == 1 else fn.DELAY3)(x, time)
-        return (fn.DELAY1I if order == 1 else fn.DELAY3I)(x, time, initial)
-
-    def delay_n(self, node: ae.DelayNStructure) -> sympy.Basic:
-        parts = (node.input, node.delay_time, node.initial, node.order)
-        return fn.DELAY_N(*(self.number(a) for a in parts))
-
-    def delay_fixed(self, node: ae.DelayFixedStructure) -> sympy.Basic:
-        parts = (node.input, node.delay_time, node.initial)
-        return fn.DELAY_FIXED(*(self.number(a) for a in parts))
-
-    def smooth(self, node: ae.SmoothStructure) -> sympy.Basic:
-        x, time, initial = (self.number(a) for a in (node.input, node.smooth_time, node.initial))
-        order = int(node.order)
-        if order not in (1, 3):
-            return fn.SMOOTH_N(x, time, initial, order)
-        if initial == x:
-            return (fn.SMOOTH if order == 1 else fn.SMOOTH3)(x, time)
-        return (fn.SMOOTHI if order == 1 else fn.SMOOTH3I)(x, time, initial)
-
-    def smooth_n(self, node: ae.SmoothNStructure) -> sympy.Basic:
-        parts = (node.input, node.smooth_time, node.initial, node.order)
-        return fn.SMOOTH_N(*(self.number(a) for a in parts))
-
-    def trend(self, node: ae.TrendStructure) -> sympy.Basic:
-        parts = (node.input, node.average_time, node.initial_trend)
-        return fn.TREND(*(self.number(a) for a in parts))
-
-    def forecast(self, node: ae.ForecastStructure) -> sympy.Basic:
-        if self.number(node.initial_trend) != 0:
-            raise _Unsupported("FORECAST with an initial trend")
-        parts = (node.input, node.average_time, node.horizon)
-        return fn.FORECAST(*(self.number(a) for a in parts))
-
-    def sample_if_true(self, node: ae.SampleIfTrueStructure) -> sympy.Basic:
-        condition = _as_number(self(node.condition))
-        return fn.VENSIM_CALL(
-            Str("SAMPLE IF TRUE"), condition, self.number(node.input), self.number(node.initial)
-        )
-
-    def inline_lookup(self, node: ae.InlineLookupsStructure) -> sympy.Basic:
-        xs, ys = _points(node.lookups)
-        return fn.WITH_LOOKUP(self.number(node.argument), sympy.Tuple(*xs), sympy.Tuple(*ys))
-
-    def game(self, node: ae.GameStructure) -> sympy.Basic:
-        return self.vensim_call("GAME", [node.expression])
-
-    def allocate_available(self, node: ae.AllocateAvailableStructure) -> sympy.Basic:
-        return self.vensim_call("ALLOCATE AVAILABLE", [node.request, node.pp, node.avail])
-
-    def allocate_by_priority(self, node: ae.AllocateByPriorityStructure) -> sympy.Basic:
-        parts = [node.request, node.priority, node.size, node.width, node.supply]
-        return self.vensim_call("ALLOCATE BY PRIORITY", parts)
-
-    def external_file(self, file: str) -> Str:
-        """A data file's absolute path (the printed model may live in another folder)."""
-        if file.startswith("?"):
-            raise _Unsupported("GET ... with an indirect file name")
-        return Str(str((self.folder / file).resolve()))
-
-    def get_constants(self, node: ae.GetConstantsStructure) -> sympy.Basic:
-        path = self.external_file(node.file)
-        return fn.VENSIM_CALL(Str("GET DIRECT CONSTANTS"), path, Str(node.tab), Str(node.cell))
-
-    def get_data(self, node: ae.GetDataStructure) -> sympy.Basic:
-        path = self.external_file(node.file)
-        parts = (node.tab, node.time_row_or_col, node.cell)
-        return fn.VENSIM_CALL(Str("GET DIRECT DATA"), path, *(Str(p) for p in parts))
-
-    def get_lookups(self, node: ae.GetLookupsStructure) -> sympy.Basic:
-        path = self.external_file(node.file)
-        parts = (node.tab, node.x_row_or_col, node.cell)
-        return fn.VENSIM_CALL(Str("GET DIRECT LOOKUPS"), path, *(Str(p) for p in parts))
-
-
-def _power_chain(raw: Sequence[Any], arguments: Sequence[sympy.Expr]) -> sympy.Expr:
-    """``a ^ b ^ c`` as Vensim reads it: ``a ^ (b ^ c)``, and ``-2 ^ 2`` is ``-(2 ^ 2)``.
-
-    PySD's parser folds a leading minus into a number literal, so a negative literal base
-    is the minus applied to the power, as in Vensim (and in the Python PySD generates).
-
-    >>> _power_chain([-2, 2], [sympy.Integer(-2), sympy.Integer(2)])
-    -4
-    """
-    result = arguments[-1]
-    for literal, base in zip(reversed(raw[:-1]), reversed(arguments[:-1]), strict=True):
-        negative_literal = isinstance(literal, (int, float, np.number)) and literal < 0
-        result = -sympy.Pow(-base, result) if negative_literal else sympy.Pow(base, result)
-    return result
-
-
-def _divide(a: sympy.Expr, b: sympy.Expr) -> sympy.Expr:
-    return a / b
-
-
-_ARITHMETIC: dict[str, Callable[[sympy.Expr, sympy.Expr], sympy.Expr]] = {
-    "+": lambda a, b: a + b,
-    "-": lambda a, b: a - b,
-    "*": lambda a, b: a * b,
-    "/": _divide,
-    "^": lambda a, b: sympy.Pow(a, b),
-}
-
-_EXPRESSIONS: dict[type, Callable[[_Converter, Any], sympy.Basic]] = {
-    ae.ReferenceStructure: _Converter.reference,
-    ae.ArithmeticStructure: _Converter.arithmetic,
-    ae.LogicStructure: _Converter.logic,
-    ae.CallStructure: _Converter.call,
-    ae.InitialStructure: _Converter.initial,
-    ae.IntegStructure: _Converter.integ,
-    ae.DelayStructure: _Converter.delay,
-    ae.DelayNStructure: _Converter.delay_n,
-    ae.DelayFixedStructure: _Converter.delay_fixed,
-    ae.SmoothStructure: _Converter.smooth,
-    ae.SmoothNStructure: _Converter.smooth_n,
-    ae.TrendStructure: _Converter.trend,
-    ae.ForecastStructure: _Converter.forecast,
-    ae.SampleIfTrueStructure: _Converter.sample_if_true,
-    ae.InlineLookupsStructure: _Converter.inline_lookup,
-    ae.GameStructure: _Converter.game,
-    ae.AllocateAvailableStructure: _Converter.allocate_available,
-    ae.AllocateByPriorityStructure: _Converter.allocate_by_priority,
-    ae.GetConstantsStructure: _Converter.get_constants,
-    ae.GetDataStructure: _Converter.get_data,
-    ae.GetLookupsStructure: _Converter.get_lookups,
-}
-
-_CALLS: dict[str, Callable[[_Converter, Sequence[Any]], sympy.Basic]] = {
-    "if_then_else": _Converter.if_then_else,
-    "min": lambda c, args: c.min_max(sympy.Min, args),
-    "max": lambda c, args: c.min_max(sympy.Max, args),
-    "pi": lambda c, args: sympy.pi,
-    # PySD stores PULSE TRAIN(start, width, interval, end) as (start, interval, width, end)
-    "pulse_train": lambda c, args: fn.PULSE_TRAIN(*(c.number(args[i]) for i in (0, 2, 1, 3))),
-}
 
 
 # --------------------------------------------------------------------------- macros
@@ -406,12 +95,12 @@ class _Macros:
     made: list[tuple[Variable, sympy.Basic | None]] = field(default_factory=list)
     calls: int = 0
 
-    def inline(self, outer: _Converter, name: str, arguments: Sequence[sympy.Expr]) -> sympy.Basic:
+    def inline(self, outer: Converter, name: str, arguments: Sequence[sympy.Expr]) -> sympy.Basic:
         section = self.sections[name]
         if section.returns:
-            raise _Unsupported(f"macro {section.name!r} with more than one output")
+            raise Unsupported(f"macro {section.name!r} with more than one output")
         if len(arguments) != len(section.params):
-            raise _Unsupported(
+            raise Unsupported(
                 f"a call of macro {section.name!r} with {len(arguments)} arguments "
                 f"(it takes {len(section.params)})"
             )
@@ -420,14 +109,14 @@ class _Macros:
         keys = {ref: symbol(new).name for ref, new in names.items()}
         lookups = frozenset(keys[reference_key(e.name)] for e in section.elements if _is_lookup(e))
         bindings = {reference_key(p): a for p, a in zip(section.params, arguments, strict=True)}
-        inner = _Converter(keys, lookups, outer.folder, outer.ranges, self, bindings)
+        inner = Converter(keys, lookups, outer.folder, outer.ranges, self, bindings)
         for element in section.elements:
             renamed = _replace(element, name=names[reference_key(element.name)])
             variable, rate = _element(renamed, inner, self.ranges)
             self.made.append((_internal(variable), rate))
         output = reference_key(section.name)
         if output not in keys:
-            raise _Unsupported(f"macro {section.name!r} without a variable named like it")
+            raise Unsupported(f"macro {section.name!r} without a variable named like it")
         return sympy.Symbol(keys[output])
 
     def _fresh(self, section: am.AbstractSection, element: am.AbstractElement) -> str:
@@ -486,7 +175,7 @@ def _mapping_text(mapping: Any) -> str:
     if isinstance(mapping, (list, tuple)) and mapping and isinstance(mapping[0], str):
         name, *elements = mapping
         return f"({name}: {', '.join(str(e) for e in elements)})"
-    raise _Unsupported(f"the subscript mapping {mapping!r}")
+    raise Unsupported(f"the subscript mapping {mapping!r}")
 
 
 def _file_elements(subscript: am.AbstractSubscriptRange, folder: Path) -> tuple[str, ...]:
@@ -542,7 +231,7 @@ def _subscripts(
     for subscript in ranges:
         try:
             mappings = tuple(_mapping_text(m) for m in subscript.mapping)
-        except _Unsupported as error:
+        except Unsupported as error:
             raise ModelError(f"cannot import subscript range {subscript.name!r}: {error}") from None
         result.append(Subscript(subscript.name, known.elements[subscript.name], (), mappings))
     return tuple(result), known
@@ -586,19 +275,19 @@ def _array_pieces(
     axes = [ranges.of(s) for s in lhs]
     shape = tuple(len(a) for a in axes)
     if values.size != int(np.prod(shape)):
-        raise _Unsupported(f"an array of {values.size} values for subscripts {list(lhs)}")
+        raise Unsupported(f"an array of {values.size} values for subscripts {list(lhs)}")
     values = values.reshape(shape)
     return (
         [
             _Piece(
                 tuple(a[i] for a, i in zip(axes, index, strict=True)),
                 (),
-                value=_number(values[index]),
+                value=number(values[index]),
             )
             for index in itertools.product(*(range(n) for n in shape))
         ]
         if not excepts
-        else [_Piece(lhs, excepts, value=_number(values.flat[0]))]
+        else [_Piece(lhs, excepts, value=number(values.flat[0]))]
     )
 
 
@@ -614,7 +303,7 @@ def _clamped(rate: sympy.Expr, name: str, lhs: tuple[str, ...]) -> sympy.Expr:
     return sympy.Max(rate, -stock / fn.TIME_STEP)
 
 
-def _pieces(element: am.AbstractElement, convert: _Converter, ranges: _Ranges) -> list[_Piece]:
+def _pieces(element: am.AbstractElement, convert: Converter, ranges: _Ranges) -> list[_Piece]:
     pieces: list[_Piece] = []
     for component in element.components:
         lhs = tuple(component.subscripts[0])
@@ -622,7 +311,7 @@ def _pieces(element: am.AbstractElement, convert: _Converter, ranges: _Ranges) -
         ast = component.ast
         if isinstance(component, am.AbstractData):
             if isinstance(ast, ae.DataStructure) or component.keyword not in _DATA_MODES:
-                raise _Unsupported("a data variable without an equation (data given at run time)")
+                raise Unsupported("a data variable without an equation (data given at run time)")
             mode = _DATA_MODES[component.keyword]
             pieces.append(_Piece(lhs, excepts, value=convert.number(ast), data=mode))
         elif isinstance(ast, ae.GetLookupsStructure):
@@ -636,11 +325,13 @@ def _pieces(element: am.AbstractElement, convert: _Converter, ranges: _Ranges) -
             extrapolation = (
                 Extrapolation.LINEAR if ast.type == "extrapolate" else Extrapolation.HOLD
             )
-            pieces.append(_Piece(lhs, excepts, points=_points(ast), extrapolation=extrapolation))
+            pieces.append(
+                _Piece(lhs, excepts, points=lookup_points(ast), extrapolation=extrapolation)
+            )
         elif isinstance(ast, np.ndarray):
             pieces.extend(_array_pieces(lhs, excepts, ast, ranges))
         elif isinstance(ast, ae.DataStructure):
-            raise _Unsupported("a data variable without an equation (data given at run time)")
+            raise Unsupported("a data variable without an equation (data given at run time)")
         else:
             pieces.append(_Piece(lhs, excepts, value=convert.number(ast)))
     return pieces
@@ -702,21 +393,21 @@ def _variable(common: _Common, pieces: list[_Piece], arrayed: bool) -> Variable:
         fields["definitions"] = tuple(_definition(p) for p in pieces)
     if first.initial is not None:
         if any(p.initial is None for p in pieces):
-            raise _Unsupported("a stock with some elements not defined by INTEG")
+            raise Unsupported("a stock with some elements not defined by INTEG")
         return Stock(initial=Equation(first.initial), **fields)
     if first.points is not None or first.lookup_file:
         if any(p.points is None and not p.lookup_file for p in pieces):
-            raise _Unsupported("a lookup with some elements not defined by points")
+            raise Unsupported("a lookup with some elements not defined by points")
         xs, ys = first.points if first.points is not None else ((), ())
         return Lookup(xs=xs, ys=ys, extrapolation=first.extrapolation, **fields)
     if any(p.data is not None for p in pieces):
         if any(p.value is None for p in pieces):
-            raise _Unsupported("a mix of data, INTEG and lookup equations")
+            raise Unsupported("a mix of data, INTEG and lookup equations")
         return Data(equation=Equation(first.value), **fields)  # type: ignore[arg-type]
     if all(p.value is not None and p.value.is_Number for p in pieces):
         return Constant(value=float(first.value), **fields)  # type: ignore[arg-type]
     if any(p.value is None for p in pieces):
-        raise _Unsupported("a mix of INTEG, lookup and ordinary equations")
+        raise Unsupported("a mix of INTEG, lookup and ordinary equations")
     return Auxiliary(equation=Equation(first.value), **fields)  # type: ignore[arg-type]
 
 
@@ -729,14 +420,14 @@ def _doc_and_source(documentation: str) -> tuple[str, str]:
 
 
 def _element(
-    element: am.AbstractElement, convert: _Converter, ranges: _Ranges
+    element: am.AbstractElement, convert: Converter, ranges: _Ranges
 ) -> tuple[Variable, sympy.Basic | None]:
     """One element as a variable, plus a scalar stock's net rate (``None`` otherwise)."""
     doc, source = _doc_and_source(element.documentation or "")
     try:
         pieces = _pieces(element, convert, ranges)
         if not pieces:
-            raise _Unsupported("an element without equations")
+            raise Unsupported("an element without equations")
         arrayed = any(p.subscripts or p.external for p in pieces) or len(pieces) > 1
         lhs = pieces[0].subscripts
         common = _Common(
@@ -748,7 +439,7 @@ def _element(
             dims=tuple(ranges.dimension(s) for s in lhs),
         )
         variable = _variable(common, pieces, arrayed)
-    except _Unsupported as error:
+    except Unsupported as error:
         raise ModelError(
             f"cannot import {element.name.strip()!r}: {error} is not supported"
         ) from None
@@ -844,22 +535,22 @@ def _replace(variable: Variable, **changes: Any) -> Variable:
 
 def _clock_value(element: am.AbstractElement, values: Mapping[str, float]) -> float | None:
     """A clock setting's number, or ``None`` if the model computes it."""
-    convert = _Converter({}, frozenset(), Path.cwd())
+    convert = Converter({}, frozenset(), Path.cwd())
     try:
         expr = convert.number(element.components[0].ast)
-    except _Unsupported:
+    except Unsupported:
         return None
-    known = {symbol: values[name] for name, symbol in _TIME_REFERENCES.items() if name in values}
+    known = {symbol: values[name] for name, symbol in TIME_REFERENCES.items() if name in values}
     value = expr.subs(known)
     if isinstance(value, sympy.Number) and value.is_finite:
         return float(value)
     return None
 
 
-def _clock_equation(element: am.AbstractElement, convert: _Converter) -> Equation:
+def _clock_equation(element: am.AbstractElement, convert: Converter) -> Equation:
     try:
         return Equation(convert.number(element.components[0].ast))
-    except _Unsupported as error:
+    except Unsupported as error:
         raise ModelError(
             f"cannot import {element.name.strip()!r}: {error} in a clock setting is not supported"
         ) from error
@@ -869,7 +560,7 @@ def _clock_equation(element: am.AbstractElement, convert: _Converter) -> Equatio
 _CLOCK_DEFAULTS = {"initial_time": 0.0, "final_time": 100.0, "time_step": 1.0}
 
 
-def _time_spec(controls: Mapping[str, am.AbstractElement], convert: _Converter) -> TimeSpec:
+def _time_spec(controls: Mapping[str, am.AbstractElement], convert: Converter) -> TimeSpec:
     values: dict[str, float] = {}
     equations: list[tuple[str, Equation]] = []
     for name in ("initial time", "final time", "time step", "saveper"):
@@ -952,7 +643,7 @@ def abstract_to_model(abstract: am.AbstractModel, name: str, path: Path | None =
         for item in (*ranges.elements.get(r.name, ()), r.name)
     }
     macros = _Macros(_macro_sections(abstract), ranges, set(keys.values()))
-    convert = _Converter(keys, lookups, folder, range_keys, macros)
+    convert = Converter(keys, lookups, folder, range_keys, macros)
     variables: list[Variable] = []
     rates: dict[str, sympy.Basic] = {}
     for element in elements:

@@ -99,9 +99,9 @@ COMMON_KEYS = ("units", "doc", "source", "sector", "limits")
 ARRAY_KEYS = ("dims", "definitions")
 #: Section -> keys of a definition in that section (besides :data:`COMMON_KEYS`).
 DEFINITION_KEYS: dict[str, tuple[str, ...]] = {
-    "stocks": ("initial", "inflows", "outflows", "non_negative"),
-    "flows": ("equation", "links"),
-    "auxiliaries": ("equation", "links"),
+    "stocks": ("initial", "inflows", "outflows", "non_negative", "internal"),
+    "flows": ("equation", "links", "internal"),
+    "auxiliaries": ("equation", "links", "internal"),
     "constants": ("value",),
     "lookups": ("points", "extrapolation"),
 }
@@ -424,6 +424,7 @@ class _ModelReader:
             inflows=inflows,
             outflows=self._flow_names(fields, "outflows", name, inflows),
             non_negative=self.doc.boolean(fields, "non_negative"),
+            internal=self.doc.boolean(fields, "internal"),
             location=self._location(slot),
             **self._common(fields, name),
         )
@@ -434,11 +435,12 @@ class _ModelReader:
         if not isinstance(slot.value, dict):
             return self._equation(slot, f"the equation of {name!r}"), self._common(None, name)
         fields = self._definition(slot, section)
+        internal = {"internal": True} if self.doc.boolean(fields, "internal") else {}
         if self._arrayed(fields, name, "equation"):
-            return Equation(PLACEHOLDER), self._common(fields, name)
+            return Equation(PLACEHOLDER), self._common(fields, name) | internal
         equation_slot = self.doc.required(fields, "equation", slot, _SINGULAR[section])
         equation = self._equation(equation_slot, "'equation'")
-        common = self._common(fields, name)
+        common = self._common(fields, name) | internal
         common["declared_links"] = self._declared_links(fields, name, equation)
         return equation, common
 

@@ -13,7 +13,8 @@ Subscripted models get a ``subscripts:`` section and, on each arrayed variable, 
 :func:`sdhealth.ir.vensim.definitions_to_vensim` (read back by :mod:`sdhealth.io.yaml_arrays`).
 Clock settings the model computes are written as quoted equations in ``time:``. Internal
 variables an import made and the model reads (a stock's ``net flow``, an inlined macro's
-variables) are written like any other.
+variables) are written like any other, marked ``internal: true`` so that they stay hidden
+from default output when read back.
 """
 
 from __future__ import annotations
@@ -281,6 +282,8 @@ def _common_fields(fields: CommentedMap, variable: Variable) -> CommentedMap:
         limits = CommentedSeq(None if b is None else _number(b) for b in variable.limits)
         limits.fa.set_flow_style()
         fields["limits"] = limits
+    if getattr(variable, "internal", False):
+        fields["internal"] = True  # made by an import; hidden from default output
     return fields
 
 

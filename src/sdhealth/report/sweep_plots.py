@@ -47,7 +47,10 @@ def _panels(variables: Sequence[str]) -> tuple[Any, Any]:
 
 
 def _run_coordinates(dataset: Any) -> list[str]:
-    return [str(c) for c in dataset.coords if c not in dataset.dims and "run" in dataset[c].dims]
+    """The per-run coordinates that vary: what was swept (a value every run shares -- one a
+    scenario file sets, say -- is no axis and no label)."""
+    names = [str(c) for c in dataset.coords if c not in dataset.dims and "run" in dataset[c].dims]
+    return [n for n in names if len(np.unique(dataset[n].values)) > 1]
 
 
 def _run_label(dataset: Any, run: int, names: Sequence[str]) -> str:
