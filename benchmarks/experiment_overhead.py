@@ -99,6 +99,12 @@ def measure_large(runs: int = 100_000) -> tuple[float, float, float]:
     return time.perf_counter() - start, _peak_memory_gib(), dataset.nbytes / 2**30
 
 
+def _saved_variables() -> int:
+    """How many variables a full run of the model returns (the full sweep stores them all)."""
+    model = sd.load(MODEL)
+    return len(model.run(stop=model.time.start + model.time.dt).columns)
+
+
 def render(
     runs: int,
     figures: dict[str, tuple[float, float]],
@@ -110,7 +116,8 @@ def render(
         "# Experiment-layer overhead (NHS England model)",
         "",
         *(f"- {note}" for note in notes),
-        f"- {runs:,} runs of `models/nhs_england.yaml` (96 months, dt 1/16, 195 variables), "
+        f"- {runs:,} runs of `models/nhs_england.yaml` (96 months, dt 1/16, "
+        f"{_saved_variables()} variables saved per run), "
         f"swept: {', '.join(SWEPT)}; summaries: final, peak, time_of_peak, mean[24,60]",
         "- written by `python benchmarks/experiment_overhead.py`; best of the repeats; CPU time",
         "  is that of every thread of the process (the kernel runs on both cores), the steadier",

@@ -209,3 +209,30 @@ def test_loops_ends_with_the_models_named_loops(models_dir):
     for key, row in rows.items():
         assert f"{key[0]} ({'-' if key[0] == 'B' else '+'})" in " ".join(row)
         assert row[-1].startswith(key[0]) and row[-1][1:].isdigit()  # its id in the listing
+
+
+def test_dominance_prints_the_strongest_loops_per_period(models_dir, tmp_path):
+    status, out, err = run_cli(
+        "dominance", str(models_dir / "teacup.yaml"), "--every", "10",
+        "--out", str(tmp_path / "d.csv"), "--plot", str(tmp_path / "d.png"),
+    )  # fmt: skip
+    assert status == 0, err
+    rows = [line.split() for line in out.splitlines() if "B1 (B)" in line]
+    assert [row[0] for row in rows] == ["0-10", "10-20", "20-30"]
+    assert all(row[4] == "-1.000" for row in rows)  # an isolated balancing loop
+    assert "dominant over the whole run (>= 50% of the change): B1" in out
+    written = pd.read_csv(tmp_path / "d.csv", index_col=0)
+    assert list(written.columns) == ["B1"] and written["B1"].iloc[1:].eq(-1).all()
+    assert (tmp_path / "d.png").stat().st_size > 0
+
+
+def test_dominance_errors_are_one_line(models_dir, tmp_path):
+    status, _, err = run_cli("dominance", str(models_dir / "teacup.yaml"), "--top", "0")
+    assert status == 2 and err.strip() == "--top must be at least 1"
+    arrayed = tmp_path / "arrayed.yaml"
+    arrayed.write_text(
+        "model: A\ntime: {start: 0, stop: 2, dt: 1}\nsubscripts:\n  R: [a, b]\n"
+        "constants:\n  K:\n    dims: [R]\n    definitions: ['K[R] = 1, 2']\n"
+    )
+    status, _, err = run_cli("dominance", str(arrayed))
+    assert status == 2 and err.count("\n") == 1 and "without subscripts" in err

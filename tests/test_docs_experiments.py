@@ -1,4 +1,4 @@
-"""The examples of docs/montecarlo-sensitivity.md run and print what the page says."""
+"""The examples of the docs pages run and print what the pages say."""
 
 from __future__ import annotations
 
@@ -19,4 +19,15 @@ def test_the_page_examples_run(monkeypatch) -> None:
         str(PAGE), module_relative=False, optionflags=flags, report=True, verbose=False
     )
     assert attempted >= 20
+    assert failed == 0
+
+
+def test_the_loop_dominance_page_examples_run(monkeypatch) -> None:
+    monkeypatch.chdir(ROOT)
+    flags = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
+    failed, attempted = doctest.testfile(
+        str(ROOT / "docs" / "loop-dominance.md"),
+        module_relative=False, optionflags=flags, report=True, verbose=False,
+    )  # fmt: skip
+    assert attempted >= 6
     assert failed == 0

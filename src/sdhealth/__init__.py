@@ -59,6 +59,8 @@ _LAZY = {
     "CalibrationResult": "sdhealth.experiments.calibration",
     "read_calibration_spec": "sdhealth.experiments.calibration_spec",
     "write_fitted": "sdhealth.experiments.calibration",
+    "loop_dominance": "sdhealth.analysis.dominance",
+    "LoopDominance": "sdhealth.analysis.dominance",
 }
 
 
@@ -108,6 +110,8 @@ __all__ = [
     "CalibrationResult",
     "read_calibration_spec",
     "write_fitted",
+    "loop_dominance",
+    "LoopDominance",
     "SdhealthError",
     "ModelSyntaxError",
     "ModelError",

@@ -91,6 +91,25 @@ def build_parser() -> argparse.ArgumentParser:
     loops.add_argument("--plot", metavar="FILE", help="draw the causal-loop diagram (.png/.svg)")
     loops.set_defaults(handler=_loops)
 
+    dominance = commands.add_parser(
+        "dominance", help="which feedback loops drive the behaviour when (Loops That Matter)"
+    )
+    dominance.add_argument("model", help="model file (.yaml, .mdl, ...) without subscripts")
+    dominance.add_argument("--param", action="append", default=[], metavar="NAME=VALUE")
+    dominance.add_argument("--scenario", metavar="FILE", help="scenario file (.yaml)")
+    dominance.add_argument("--stop", type=float, metavar="T", help="final time")
+    dominance.add_argument(
+        "--every", type=float, metavar="T", help="length of the periods of the table"
+    )
+    dominance.add_argument("--top", type=int, default=3, metavar="N", help="loops per period")
+    dominance.add_argument(
+        "--out",
+        metavar="FILE",
+        help="write the relative scores of the 100 strongest loops over time (.csv/.parquet)",
+    )
+    dominance.add_argument("--plot", metavar="FILE", help="relative loop scores (.png/.svg)")
+    dominance.set_defaults(handler=_dominance)
+
     convert = commands.add_parser("convert", help="convert a model between .yaml and .mdl")
     convert.add_argument("source", help="model file (.yaml, .mdl, .xmile, .stmx)")
     convert.add_argument("target", help="file to write (.yaml or .mdl)")
@@ -156,6 +175,54 @@ def _loops(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+def _dominance(args: argparse.Namespace, out: TextIO) -> int:
+    from sdhealth.analysis.dominance import loop_dominance
+    from sdhealth.io.results import write_results
+    from sdhealth.report.experiment_plots import check_figure_path
+
+    if args.top < 1:
+        raise _UsageError("--top must be at least 1")
+    if args.every is not None and not args.every > 0:
+        raise _UsageError("--every must be positive")
+    _ = args.plot and check_figure_path(args.plot)
+    model = load(args.model)
+    params = dict(_param(p) for p in args.param)
+    result = loop_dominance(model, params=params, scenario=args.scenario, stop=args.stop)
+    times = result.relative.index
+    every = args.every or _report_every(model, float(times[-1] - times[0]))
+    print(f"{model.name}: {len(result.loops)} loops scored (Loops That Matter)", file=out)
+    table = result.table(every, top=args.top)
+    rows = [
+        [f"{r['from']:g}-{r['to']:g}", str(r["rank"]), f"{r['loop']} ({r['kind']})",
+         f"{r['mean share']:+.3f}", r["description"]]
+        for _, r in table.iterrows()
+    ]  # fmt: skip
+    units = model.time.units or "time"
+    print(_table([units, "rank", "loop", "mean share", "loop"], rows, text_last=True), file=out)
+    dominant = result.dominant()
+    print(f"\ndominant over the whole run (>= 50% of the change): {', '.join(dominant)}", file=out)
+    if args.out:
+        strongest = list(result.mean_share().index[:OUT_LOOPS])
+        write_results(result.relative[strongest], args.out)
+        print(f"relative scores of {len(strongest)} loops written to {args.out}", file=out)
+    if args.plot:
+        result.save_plot(args.plot, time_units=model.time.units)
+        print(f"plot written to {args.plot}", file=out)
+    return EXIT_OK
+
+
+#: How many loops (the strongest) ``sdhealth dominance --out`` writes.
+OUT_LOOPS = 100
+
+
+def _report_every(model: Model, length: float) -> float:
+    """The table's period: the model's report period, a year for monthly models, else 1/5."""
+    if model.ir.report.every is not None:
+        return float(model.ir.report.every)
+    months = model.time.units.strip().lower() in ("month", "months")
+    return 12.0 if months and length >= 24 else length / 5
+
+
 def _format_value(value: float) -> str:
     """Readable numbers: ``65,000`` for large values, 4 significant digits otherwise."""
     return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
@@ -164,23 +231,21 @@ def _format_value(value: float) -> str:
 def _report_times(model: Model, times: pd.Index) -> list[float]:
     """The saved times a summary shows: every ``report.every`` (a year for monthly models)."""
     clock = model.time
-    every = model.ir.report.every
-    if every is None:
-        months = clock.units.strip().lower() in ("month", "months")
-        every = (
-            12.0 if months and clock.stop - clock.start >= 24 else (clock.stop - clock.start) / 5
-        )
+    every = _report_every(model, clock.stop - clock.start)
     wanted = [clock.start + k * every for k in range(int((clock.stop - clock.start) / every) + 1)]
     chosen = times[times.get_indexer(wanted, method="nearest")]
     return sorted(set(chosen.tolist()))
 
 
-def _table(header: list[str], rows: list[list[str]]) -> str:
+def _table(header: list[str], rows: list[list[str]], *, text_last: bool = False) -> str:
+    """Columns padded to width: the first left-aligned, the others right-aligned (numbers),
+    and the last left-aligned too if ``text_last`` (a description, not padded)."""
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    last = len(header) - 1
     lines = [header, *rows]
     return "\n".join(
         "  ".join(
-            cell.ljust(w) if i == 0 else cell.rjust(w)
+            cell if text_last and i == last else cell.ljust(w) if i == 0 else cell.rjust(w)
             for i, (cell, w) in enumerate(zip(line, widths, strict=True))
         )
         for line in lines

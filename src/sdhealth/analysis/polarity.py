@@ -58,11 +58,7 @@ from enum import StrEnum
 import numpy as np
 import sympy
 
-from sdhealth.analysis.polarity_forms import (
-    NUMERIC_FUNCTIONS,
-    FormBuilder,
-    UnsupportedForm,
-)
+from sdhealth.analysis.polarity_forms import FormBuilder, UnsupportedForm, numeric_function
 from sdhealth.cld.derivatives import LinkSign, link_signs
 from sdhealth.cld.diagram import CausalLoopDiagram
 from sdhealth.cld.operating_point import initial_values
@@ -406,22 +402,13 @@ def _run(
 def _evaluate(
     derivative: sympy.Basic, columns: Mapping[str, np.ndarray], times: np.ndarray
 ) -> np.ndarray:
-    """The derivative's value at each saved time (NaN where it cannot be computed).
-
-    Every symbol is renamed ``a0, a1 ...`` before :func:`sympy.lambdify` prints the code, so
-    no name a modeller wrote reaches the generated source; functions come from
-    :data:`~sdhealth.analysis.polarity_forms.NUMERIC_FUNCTIONS` and numpy.
-    """
-    symbols = sorted(derivative.free_symbols, key=lambda s: s.name)
-    if any(s.name not in columns for s in symbols):
+    """The derivative's value at each saved time (NaN where it cannot be computed), by
+    :func:`~sdhealth.analysis.polarity_forms.numeric_function` (no model text becomes code)."""
+    if any(s.name not in columns for s in derivative.free_symbols):
         return np.full(times.shape, np.nan)
-    safe = [sympy.Symbol(f"a{index}", real=True) for index in range(len(symbols))]
-    function = sympy.lambdify(
-        safe, derivative.xreplace(dict(zip(symbols, safe, strict=True))),
-        modules=[NUMERIC_FUNCTIONS, "numpy"],
-    )  # fmt: skip
+    function, names = numeric_function(derivative)
     with np.errstate(all="ignore"):
-        values = function(*(columns[s.name] for s in symbols))
+        values = function(*(columns[name] for name in names))
     return np.broadcast_to(np.asarray(values, dtype=float), times.shape)
 
 

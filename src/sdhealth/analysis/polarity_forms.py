@@ -40,7 +40,7 @@ from sdhealth.cld.operating_point import STATEFUL_ARGUMENTS, StartEvaluator, ini
 from sdhealth.ir import functions as fn
 from sdhealth.ir.model import Extrapolation, Lookup, Model
 
-__all__ = ["FormBuilder", "UnsupportedForm", "NUMERIC_FUNCTIONS", "Hull"]
+__all__ = ["FormBuilder", "UnsupportedForm", "NUMERIC_FUNCTIONS", "Hull", "numeric_function"]
 
 #: Vensim's threshold below which ZIDZ and XIDZ treat the divisor as zero.
 DIVISOR_EPSILON = 1e-6
@@ -390,3 +390,24 @@ _RULES: dict[type[sympy.Basic], Callable[[_Rewrite, sympy.Basic], sympy.Basic]] 
     sympy.Min: lambda rw, e: sympy.Min(*rw._args(e)) if rw.hull else _least(tuple(rw._args(e))),
     sympy.Max: lambda rw, e: sympy.Max(*rw._args(e)) if rw.hull else _most(tuple(rw._args(e))),
 }
+
+
+def numeric_function(form: sympy.Basic) -> tuple[Callable[..., Any], list[str]]:
+    """A numpy function of a form and the names of its arguments, in order.
+
+    Every symbol is renamed ``a0, a1 ...`` before :func:`sympy.lambdify` prints the code, so
+    no name a modeller wrote reaches the generated source; functions come from
+    :data:`NUMERIC_FUNCTIONS` and numpy.
+
+    >>> x, y = sympy.Symbol("beds", real=True), sympy.Symbol("staff; import os", real=True)
+    >>> function, names = numeric_function(2 * x + y)
+    >>> names, float(function(1.0, 3.0))
+    (['beds', 'staff; import os'], 5.0)
+    """
+    symbols = sorted(form.free_symbols, key=lambda s: s.name)
+    safe = [sympy.Symbol(f"a{index}", real=True) for index in range(len(symbols))]
+    function = sympy.lambdify(
+        safe, form.xreplace(dict(zip(symbols, safe, strict=True))),
+        modules=[NUMERIC_FUNCTIONS, "numpy"],
+    )  # fmt: skip
+    return function, [s.name for s in symbols]

@@ -1,10 +1,10 @@
 """Vensim expression syntax -> sympy: the one parser of equation and lookup-table text.
 
 Equations are written in Vensim's expression language so modellers can copy them between Vensim
-and sdhealth unchanged. This module owns reading that text: a hand-written tokenizer and a
-recursive-descent parser (one function per precedence level, each looping over its operators)
-build the IR's sympy expression directly. User text never reaches ``eval``, ``exec``,
-``sympy.sympify`` or ``sympy.parse_expr``.
+and sdhealth unchanged. This module owns reading that text: a hand-written tokenizer
+(:mod:`sdhealth.io.expression_tokens`) and a recursive-descent parser (one function per
+precedence level, each looping over its operators) build the IR's sympy expression directly.
+User text never reaches ``eval``, ``exec``, ``sympy.sympify`` or ``sympy.parse_expr``.
 
 Operators, loosest first: ``:OR:``, ``:AND:``, ``:NOT:`` (prefix), comparisons
 (``= <> < > <= >=``), binary ``+ -``, ``* /``, unary ``+ -``, then ``^``. ``^`` binds tighter than
@@ -42,16 +42,15 @@ from __future__ import annotations
 
 import difflib
 import math
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from enum import Enum
 from typing import NoReturn
 
 import sympy
 from sympy.logic.boolalg import Boolean
 
 from sdhealth.errors import ModelSyntaxError
+from sdhealth.io.expression_tokens import CONTINUATION, TOKEN_HINTS, Kind, Token, tokenize
 from sdhealth.ir import functions as fn
 from sdhealth.ir.model import Equation, SourceLocation, symbol
 from sdhealth.ir.names import canonical
@@ -79,109 +78,6 @@ UNSUPPORTED_FUNCTIONS = frozenset(
         "SAMPLE IF TRUE|SUM|TABBED ARRAY|VECTOR SELECT|VMAX|VMIN"
     ).split("|")
 )
-
-_NUMBER = re.compile(r"(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
-_NAME = re.compile(r"[^\W\d][\w&'$]*(?:(?:[ \t]|\\[ \t]*\r?\n)+[\w&'$]+)*")
-_SPACE = re.compile(r"(?:\s|\\[ \t]*\r?\n)+")
-_CONTINUATION = re.compile(r"\\[ \t]*\r?\n")
-_KEYWORD = re.compile(r":([A-Za-z]+):")
-_CLOSING_QUOTE = re.compile(r'(?<!\\)"')
-_OPERATORS = ("<=", ">=", "<>", "+", "-", "*", "/", "^", "(", ")", ",", "=", "<", ">", "[", "]")
-_LOGICAL = {"AND", "OR", "NOT"}
-_CHARACTER_HINTS = {
-    "!": " (write '<>' for 'not equal' and :NOT: for negation)",
-    "&": " (write :AND: for 'and')",
-    "|": " (write :OR: for 'or')",
-    "%": " (write MODULO(a, b) for a remainder)",
-    "'": " (put names in double quotes)",
-}
-_TOKEN_HINTS = {
-    ("*", "*"): " (write '^' for a power)",
-    ("=", "="): " (write a single '=' to compare)",
-    ("=", "<"): " (write '<=')",
-    ("=", ">"): " (write '>=')",
-}
-
-
-class _Kind(Enum):
-    NUMBER = "number"
-    NAME = "name"
-    OPERATOR = "operator"
-    END = "end"
-    ERROR = "error"
-
-
-@dataclass(frozen=True)
-class _Token:
-    """One token: ``text`` as written (logical operators upper-cased), ``[offset, end)``."""
-
-    kind: _Kind
-    text: str
-    offset: int
-    end: int
-    quoted: bool = False
-    message: str = ""
-
-    def is_op(self, *texts: str) -> bool:
-        return self.kind is _Kind.OPERATOR and self.text in texts
-
-
-def _tokenize(text: str) -> list[_Token]:
-    """All tokens of ``text``; a lexical error becomes a final ERROR token.
-
-    The parser raises an ERROR token only when it reaches it, so the first error in reading order
-    is the one reported.
-    """
-    tokens: list[_Token] = []
-    pos = 0
-    while True:
-        space = _SPACE.match(text, pos)
-        if space:
-            pos = space.end()
-        if pos >= len(text):
-            end = tokens[-1].end if tokens else 0
-            tokens.append(_Token(_Kind.END, "", end, end))
-            return tokens
-        token = _next_token(text, pos)
-        tokens.append(token)
-        if token.kind is _Kind.ERROR:
-            return tokens
-        pos = token.end
-
-
-def _next_token(text: str, pos: int) -> _Token:
-    char = text[pos]
-    if char == '"':  # a quoted name; ``\"`` inside is a quote (kept, as Vensim and PySD do)
-        found = _CLOSING_QUOTE.search(text, pos + 1)
-        if found is None:
-            return _Token(_Kind.ERROR, char, pos, pos + 1, message="unterminated quoted name")
-        close = found.start()
-        return _Token(_Kind.NAME, text[pos : close + 1], pos, close + 1, quoted=True)
-    for kind, pattern in ((_Kind.NUMBER, _NUMBER), (_Kind.NAME, _NAME)):
-        match = pattern.match(text, pos)
-        if match:
-            return _Token(kind, match.group(), pos, match.end())
-    if char == ":":
-        return _colon_token(text, pos)
-    for op in _OPERATORS:
-        if text.startswith(op, pos):
-            return _Token(_Kind.OPERATOR, op, pos, pos + len(op))
-    hint = _CHARACTER_HINTS.get(char, "")
-    return _Token(_Kind.ERROR, char, pos, pos + 1, message=f"unexpected character {char!r}{hint}")
-
-
-def _colon_token(text: str, pos: int) -> _Token:
-    if text.startswith(":=", pos):
-        message = "unexpected ':=' (write only the right-hand side of the equation)"
-        return _Token(_Kind.ERROR, ":=", pos, pos + 2, message=message)
-    match = _KEYWORD.match(text, pos)
-    if match and match.group(1).upper() in _LOGICAL:
-        return _Token(_Kind.OPERATOR, f":{match.group(1).upper()}:", pos, match.end())
-    if match:
-        message = f"unknown operator {match.group()!r} (expected :AND:, :OR: or :NOT:)"
-        return _Token(_Kind.ERROR, match.group(), pos, match.end(), message=message)
-    return _Token(_Kind.ERROR, ":", pos, pos + 1, message="unexpected character ':'")
-
 
 # --- booleans and numbers ---------------------------------------------------------------------
 
@@ -306,26 +202,26 @@ class _Parser:
         self.text = text
         self.base = location if location is not None else SourceLocation(None, 1, 1)
         self.subject = subject
-        self.tokens = _tokenize(text)
+        self.tokens = tokenize(text)
         self.index = 0
         self.depth = 0
         self.references: list[tuple[str, int]] = []
 
     # token stream
 
-    def peek(self) -> _Token:
+    def peek(self) -> Token:
         token = self.tokens[self.index]
-        if token.kind is _Kind.ERROR:
+        if token.kind is Kind.ERROR:
             self.error(token.message, token.offset)
         return token
 
-    def advance(self) -> _Token:
+    def advance(self) -> Token:
         token = self.peek()
-        if token.kind is not _Kind.END:
+        if token.kind is not Kind.END:
             self.index += 1
         return token
 
-    def accept(self, *texts: str) -> _Token | None:
+    def accept(self, *texts: str) -> Token | None:
         return self.advance() if self.peek().is_op(*texts) else None
 
     def follows(self, text: str) -> bool:
@@ -338,17 +234,17 @@ class _Parser:
         where = self.base.shifted(self.text, offset)
         raise ModelSyntaxError(message, where.path, where.line, where.column)
 
-    def describe(self, token: _Token) -> str:
-        if token.kind is _Kind.END:
+    def describe(self, token: Token) -> str:
+        if token.kind is Kind.END:
             return f"end of {self.subject}"
-        if token.kind is _Kind.OPERATOR:
+        if token.kind is Kind.OPERATOR:
             return f"'{token.text}'"
         return f"{token.kind.value} '{token.text}'"
 
-    def unexpected(self, token: _Token, hint: str = "") -> NoReturn:
+    def unexpected(self, token: Token, hint: str = "") -> NoReturn:
         self.error(f"unexpected {self.describe(token)}{hint}", token.offset)
 
-    def opened_at(self, opening: _Token, offset: int) -> str:
+    def opened_at(self, opening: Token, offset: int) -> str:
         here = self.base.shifted(self.text, offset)
         there = self.base.shifted(self.text, opening.offset)
         if there.column is None:
@@ -357,17 +253,17 @@ class _Parser:
             return f"'{opening.text}' opened at column {there.column}"
         return f"'{opening.text}' opened at line {there.line}, column {there.column}"
 
-    def close(self, opening: _Token, closing: str = ")") -> None:
+    def close(self, opening: Token, closing: str = ")") -> None:
         token = self.peek()
         if token.is_op(closing):
             self.advance()
             return
         message = f"expected '{closing}' to close {self.opened_at(opening, token.offset)}"
-        if token.kind is not _Kind.END:
+        if token.kind is not Kind.END:
             message += f", found {self.describe(token)}"
         self.error(message, token.offset)
 
-    def enter(self, opening: _Token) -> None:
+    def enter(self, opening: Token) -> None:
         self.depth += 1
         if self.depth > MAX_NESTING:
             self.error(
@@ -376,9 +272,9 @@ class _Parser:
 
     def finish(self) -> None:
         token = self.peek()
-        if token.kind is _Kind.END:
+        if token.kind is Kind.END:
             return
-        starts_value = token.kind in (_Kind.NUMBER, _Kind.NAME) or token.is_op("(")
+        starts_value = token.kind in (Kind.NUMBER, Kind.NAME) or token.is_op("(")
         self.unexpected(token, " (missing operator?)" if starts_value else "")
 
     # precedence levels, loosest first
@@ -453,9 +349,9 @@ class _Parser:
 
     def primary(self) -> sympy.Basic:
         token = self.peek()
-        if token.kind is _Kind.NUMBER:
+        if token.kind is Kind.NUMBER:
             return self.number(self.advance())
-        if token.kind is _Kind.NAME:
+        if token.kind is Kind.NAME:
             return self.name()
         if token.is_op("("):
             opening = self.advance()
@@ -465,14 +361,14 @@ class _Parser:
             self.depth -= 1
             return value
         previous = self.tokens[self.index - 1].text if self.index else ""
-        self.unexpected(token, _TOKEN_HINTS.get((previous, token.text), ""))
+        self.unexpected(token, TOKEN_HINTS.get((previous, token.text), ""))
 
-    def number(self, token: _Token) -> sympy.Expr:
+    def number(self, token: Token) -> sympy.Expr:
         if token.text.isdigit():
             return sympy.Integer(int(token.text))
         return sympy.Float(self.float_of(token))
 
-    def float_of(self, token: _Token) -> float:
+    def float_of(self, token: Token) -> float:
         value = float(token.text)
         if not math.isfinite(value):
             self.error(f"number '{token.text}' is too large", token.offset)
@@ -482,7 +378,7 @@ class _Parser:
 
     def name(self) -> sympy.Basic:
         token = self.advance()
-        written = " ".join(_CONTINUATION.sub(" ", token.text).split())
+        written = " ".join(CONTINUATION.sub(" ", token.text).split())
         key = canonical(written)
         if not key:
             self.error(f"empty name {token.text}", token.offset)
@@ -500,7 +396,7 @@ class _Parser:
         self.references.append((key, token.offset))
         return symbol(key)
 
-    def call(self, token: _Token, key: str, written: str) -> sympy.Basic:
+    def call(self, token: Token, key: str, written: str) -> sympy.Basic:
         if key in fn.BUILTIN_SYMBOLS:
             self.error(f"'{written}' is not a function", token.offset)
         if key == "integ":
@@ -530,7 +426,7 @@ class _Parser:
         except (TypeError, ValueError) as exc:
             self.error(f"cannot apply '{spec.display}': {exc}", token.offset)
 
-    def lookup_call(self, token: _Token, key: str, written: str) -> sympy.Basic:
+    def lookup_call(self, token: Token, key: str, written: str) -> sympy.Basic:
         capitals = written.upper() == written and any(c.isalpha() for c in written)
         misspelt = _closest_function(key, cutoff=0.8) if capitals and not token.quoted else None
         if misspelt:
@@ -607,7 +503,7 @@ class _Parser:
         """Skip Vensim's ``[(xmin,ymin)-(xmax,ymax)...]`` display range, as PySD does."""
         opening = self.advance()
         while not self.peek().is_op("]"):
-            if self.peek().kind is _Kind.END:
+            if self.peek().kind is Kind.END:
                 self.close(opening, "]")
             self.advance()
         self.advance()
@@ -617,13 +513,13 @@ class _Parser:
         while token := self.accept("+", "-"):
             sign = -sign if token.text == "-" else sign
         token = self.peek()
-        if token.kind is not _Kind.NUMBER:
+        if token.kind is not Kind.NUMBER:
             self.error(
                 f"expected a number in the lookup table, found {self.describe(token)}", token.offset
             )
         return sign * self.float_of(self.advance())
 
-    def expect(self, text: str, purpose: str) -> _Token:
+    def expect(self, text: str, purpose: str) -> Token:
         token = self.peek()
         if not token.is_op(text):
             self.error(
@@ -637,7 +533,7 @@ class _Parser:
 
 def _parse(text: str, location: SourceLocation | None) -> tuple[sympy.Expr, _Parser]:
     parser = _Parser(text, location, "equation")
-    if parser.peek().kind is _Kind.END:
+    if parser.peek().kind is Kind.END:
         parser.error("empty equation", 0)
     value = parser.expression()
     parser.finish()
@@ -713,7 +609,7 @@ def parse_lookup_points(
     """
     parser = _Parser(text, location, "lookup table")
     first = parser.peek()
-    if first.kind is _Kind.END:
+    if first.kind is Kind.END:
         parser.error("empty lookup table", 0)
     wrapped = first.is_op("(") and (parser.follows("(") or parser.follows("["))
     xs, ys = parser.lookup_table() if wrapped else parser.points()
