@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 import pandas as pd
@@ -17,6 +18,7 @@ import pandas as pd
 from sdhealth import __version__
 from sdhealth.errors import SdhealthError
 from sdhealth.model import Model, check, load
+from sdhealth.report.summary import format_value, indicator_table, report_every
 
 if TYPE_CHECKING:
     from sdhealth.analysis.loops import LoopSet
@@ -110,6 +112,18 @@ def build_parser() -> argparse.ArgumentParser:
     dominance.add_argument("--plot", metavar="FILE", help="relative loop scores (.png/.svg)")
     dominance.set_defaults(handler=_dominance)
 
+    report = commands.add_parser(
+        "report", help="write an HTML report: checks, indicators, parameters, loops, dominance"
+    )
+    report.add_argument("model", help="model file (.yaml, .mdl, ...)")
+    report.add_argument("--out", required=True, metavar="FILE.html", help="the report to write")
+    report.add_argument("--param", action="append", default=[], metavar="NAME=VALUE")
+    report.add_argument("--scenario", metavar="FILE", help="scenario file (.yaml)")
+    report.add_argument(
+        "--no-dominance", action="store_true", help="leave out the loop dominance section"
+    )
+    report.set_defaults(handler=_report)
+
     convert = commands.add_parser("convert", help="convert a model between .yaml and .mdl")
     convert.add_argument("source", help="model file (.yaml, .mdl, .xmile, .stmx)")
     convert.add_argument("target", help="file to write (.yaml or .mdl)")
@@ -147,7 +161,6 @@ _WRITERS = {".mdl": Model.to_mdl, ".yaml": Model.to_yaml, ".yml": Model.to_yaml}
 
 
 def _convert(args: argparse.Namespace, out: TextIO) -> int:
-    from pathlib import Path
 
     writer = _WRITERS.get(Path(args.target).suffix.lower())
     if writer is None:
@@ -189,7 +202,7 @@ def _dominance(args: argparse.Namespace, out: TextIO) -> int:
     params = dict(_param(p) for p in args.param)
     result = loop_dominance(model, params=params, scenario=args.scenario, stop=args.stop)
     times = result.relative.index
-    every = args.every or _report_every(model, float(times[-1] - times[0]))
+    every = args.every or report_every(model, float(times[-1] - times[0]))
     print(f"{model.name}: {len(result.loops)} loops scored (Loops That Matter)", file=out)
     table = result.table(every, top=args.top)
     rows = [
@@ -215,26 +228,18 @@ def _dominance(args: argparse.Namespace, out: TextIO) -> int:
 OUT_LOOPS = 100
 
 
-def _report_every(model: Model, length: float) -> float:
-    """The table's period: the model's report period, a year for monthly models, else 1/5."""
-    if model.ir.report.every is not None:
-        return float(model.ir.report.every)
-    months = model.time.units.strip().lower() in ("month", "months")
-    return 12.0 if months and length >= 24 else length / 5
+def _report(args: argparse.Namespace, out: TextIO) -> int:
+    from sdhealth.report.html_report import write_report
 
-
-def _format_value(value: float) -> str:
-    """Readable numbers: ``65,000`` for large values, 4 significant digits otherwise."""
-    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
-
-
-def _report_times(model: Model, times: pd.Index) -> list[float]:
-    """The saved times a summary shows: every ``report.every`` (a year for monthly models)."""
-    clock = model.time
-    every = _report_every(model, clock.stop - clock.start)
-    wanted = [clock.start + k * every for k in range(int((clock.stop - clock.start) / every) + 1)]
-    chosen = times[times.get_indexer(wanted, method="nearest")]
-    return sorted(set(chosen.tolist()))
+    if Path(args.out).suffix.lower() not in (".html", ".htm"):
+        raise _UsageError(f"report: cannot write {args.out!r} (use .html)")
+    model = load(args.model)
+    params = dict(_param(p) for p in args.param)
+    write_report(
+        model, args.out, params=params, scenario=args.scenario, dominance=not args.no_dominance
+    )
+    print(f"report written to {args.out}", file=out)
+    return EXIT_OK
 
 
 def _table(header: list[str], rows: list[list[str]], *, text_last: bool = False) -> str:
@@ -261,15 +266,13 @@ def _summary(model: Model, results: pd.DataFrame, out: TextIO) -> None:
         f"({len(times)} saved points)",
         file=out,
     )
-    names = [n for n in (model.ir.report.indicators or model.stocks) if n in results.columns]
-    if not names:
+    table = indicator_table(model, results)
+    if table.empty:
         return
-    shown = _report_times(model, times)
-    header = ["", *(f"{clock.units} {t:g}" for t in shown)]
-    rows = [[name, *(_format_value(results.at[t, name]) for t in shown)] for name in names]
+    rows = [[str(name), *table.loc[name]] for name in table.index]
     title = "key indicators" if model.ir.report.indicators else "stocks"
     print(f"\n{title}:", file=out)
-    print(_table(header, rows), file=out)
+    print(_table(["", *table.columns], rows), file=out)
 
 
 def _named_loop_table(model: Model, loops: LoopSet) -> str:
@@ -464,7 +467,7 @@ def _montecarlo(args: argparse.Namespace, out: TextIO) -> int:
     stopped = " (interrupted: the finished runs are kept)" if result.interrupted else ""
     print(f"{spec.name}: {result.runs} runs of {model.name}{stopped}", file=out)
     table = result.percentiles_at(levels=spec.percentiles)
-    print(table.to_string(float_format=_format_value), file=out)
+    print(table.to_string(float_format=format_value), file=out)
     if args.out:
         result.save(args.out, levels=spec.percentiles)
         print(f"\nresults written to {args.out}", file=out)

@@ -1,6 +1,8 @@
 """Atomic file writes: a temp file in the target's folder, fsync, then ``os.replace``.
 
 A failed or interrupted write never leaves a half-written file and never clobbers the old one.
+The file gets the permissions a plain ``open(path, "w")`` would give it (``0o666`` less the
+umask), or keeps those of the file it replaces -- not the owner-only mode of a temp file.
 """
 
 from __future__ import annotations
@@ -36,10 +38,21 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         yield tmp
         with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())
+        os.chmod(tmp, _mode_for(target))
         os.replace(tmp, target)
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def _mode_for(target: Path) -> int:
+    """The permission bits of the file being replaced, else 0o666 less the process umask."""
+    try:
+        return target.stat().st_mode & 0o777
+    except FileNotFoundError:
+        umask = os.umask(0o022)  # reading the umask means setting it; put it straight back
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:

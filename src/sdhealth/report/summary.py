@@ -1,0 +1,60 @@
+"""What a run's summary shows: key indicators at report times, readable numbers.
+
+Shared by ``sdhealth run`` (text) and the HTML report (:mod:`sdhealth.report.html_report`):
+the indicators are the model's ``report: indicators:`` (else its stocks), shown every
+``report: every:`` (else a year for a monthly model of two years or more, else a fifth of the
+run).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+if TYPE_CHECKING:
+    from sdhealth.model import Model
+
+__all__ = ["format_value", "indicator_table", "indicators", "report_every", "report_times"]
+
+
+def format_value(value: float) -> str:
+    """Readable numbers: ``65,000`` for large values, 4 significant digits otherwise.
+
+    >>> format_value(65432.1), format_value(0.92346), format_value(float("nan"))
+    ('65,432', '0.9235', 'nan')
+    """
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
+
+
+def report_every(model: Model, length: float) -> float:
+    """The period of summaries: the model's report period, a year for monthly models, else 1/5."""
+    if model.ir.report.every is not None:
+        return float(model.ir.report.every)
+    months = model.time.units.strip().lower() in ("month", "months")
+    return 12.0 if months and length >= 24 else length / 5
+
+
+def report_times(model: Model, times: pd.Index) -> list[float]:
+    """The saved times a summary shows: one every :func:`report_every` from the start."""
+    clock = model.time
+    every = report_every(model, clock.stop - clock.start)
+    wanted = [clock.start + k * every for k in range(int((clock.stop - clock.start) / every) + 1)]
+    chosen = times[times.get_indexer(wanted, method="nearest")]
+    return sorted(set(chosen.tolist()))
+
+
+def indicators(model: Model, results: pd.DataFrame) -> list[str]:
+    """The model's key indicators present in ``results`` (its stocks if it names none)."""
+    return [n for n in (model.ir.report.indicators or model.stocks) if n in results.columns]
+
+
+def indicator_table(model: Model, results: pd.DataFrame) -> pd.DataFrame:
+    """The indicators (rows) at the report times (columns ``"<units> <t>"``), as text."""
+    shown = report_times(model, results.index)
+    columns = [f"{model.time.units} {t:g}" for t in shown]
+    rows = {
+        name: [format_value(results.at[t, name]) for t in shown]
+        for name in indicators(model, results)
+    }
+    return pd.DataFrame.from_dict(rows, orient="index", columns=columns)
