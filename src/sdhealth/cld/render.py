@@ -6,9 +6,9 @@ grouped in a cluster; links are labelled ``+``, ``-`` or ``?``, with ``||`` adde
 links; the loops are listed in a legend (the graph's label).
 
 :func:`draw` lays the diagram out with networkx (a seeded spring layout, so the same diagram
-gives the same picture) and draws it with matplotlib -- without pyplot, so no window and no
-global state -- and writes the file atomically. Each loop's id (``R1``, ``B1`` ...) is placed
-at the centroid of its variables.
+gives the same picture, whatever order its nodes were added in) and draws it with matplotlib
+-- without pyplot, so no window and no global state -- and writes the file atomically. Each
+loop's id (``R1``, ``B1`` ...) is placed at the centroid of its variables.
 
 Both take the loops to show; by default they find them with
 :func:`sdhealth.analysis.loops.find_loops` (imported when called, as analysis sits above cld)
@@ -172,6 +172,7 @@ def draw(
     """
     file_format = _format_of(path)
     shown, note = _shown_loops(cld, loops, max_loops)
+    cld = _in_name_order(cld)
     graph = cld.graph
     size = max(6.0, min(30.0, 1.6 * len(graph) ** 0.5 * 2))
     figure = Figure(figsize=(size, size * 0.75))
@@ -185,6 +186,16 @@ def draw(
     if note:
         axes.text(0.0, -0.02, note, transform=axes.transAxes, fontsize=8, va="top")
     write_with(path, lambda tmp: figure.savefig(tmp, format=file_format, bbox_inches="tight"))
+
+
+def _in_name_order(cld: CausalLoopDiagram) -> CausalLoopDiagram:
+    """The diagram with nodes and links in name order: a seeded layout and the drawing order
+    depend on it, and a diagram built from a set of names (a subgraph) has none of its own."""
+    ordered = nx.DiGraph()
+    ordered.graph.update(cld.graph.graph)
+    ordered.add_nodes_from(sorted(cld.graph.nodes(data=True), key=lambda item: item[0]))
+    ordered.add_edges_from(sorted(cld.graph.edges(data=True), key=lambda e: (e[0], e[1])))
+    return CausalLoopDiagram(ordered, name=cld.name)
 
 
 def _draw_graph(axes: Axes, cld: CausalLoopDiagram, positions: Mapping[str, Any]) -> None:
