@@ -105,10 +105,14 @@ class LoopDominance:
     def dominant(self, start: float | None = None, end: float | None = None) -> list[str]:
         """The fewest loops whose mean |relative score| over the period reaches one half.
 
+        The mean is of the absolute relative scores, so a loop that pushes one way and then
+        the other counts for all it explains.
+
         Loops That Matter calls a set of loops dominant when it explains at least 50% of the
         change of the stocks over the period; this is the smallest such set, strongest first.
         """
-        shares = self.mean_share(start, end).abs()
+        magnitudes = self.relative.loc[start:end].abs().mean()  # a loop's share at each moment
+        shares = magnitudes.sort_values(ascending=False)
         chosen, total = [], 0.0
         for loop_id, share in shares.items():
             if total >= DOMINANT_SHARE or not share > 0:
