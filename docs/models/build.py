@@ -642,6 +642,11 @@ def _p6_worst_case_markdown(worst: pd.DataFrame) -> str:
     peak = worst["RTT waiting list"].loc[:60].max() / 1e6
     return f"""### P6 worst case against Howlett & Wood (2022)
 
+Both P6 files keep the observed 2020-21 shock (capacity 0.6 of January 2023 for a year, half of
+incident need deferred). The brief's ERM protocol taken literally (capacity -20%, so above
+the halved referrals) makes the list fall to 0.7-2.3m during 2020, where it rose from 4.4m to
+4.95m, and it then peaks near 8m whatever share returns (measured with this model).
+
 `P6_covid_high_return` takes Howlett & Wood's assumptions from their data of November 2021
 (month 21): 75% of the missed referrals return over about a year, elective capacity is held
 at 90% of 2019 whatever the staffing, no extra sessions are added as waits grow, and
