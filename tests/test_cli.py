@@ -236,3 +236,15 @@ def test_dominance_errors_are_one_line(models_dir, tmp_path):
     )
     status, _, err = run_cli("dominance", str(arrayed))
     assert status == 2 and err.count("\n") == 1 and "without subscripts" in err
+
+
+def test_dominance_of_a_model_without_loops_says_so(tmp_path):
+    path = tmp_path / "open.yaml"
+    path.write_text(
+        "model: Open\ntime: {start: 0, stop: 4, dt: 1}\n"
+        "stocks:\n  Level: {initial: 0, inflows: [Inflow], outflows: []}\nflows:\n  Inflow: 5\n"
+    )
+    status, out, err = run_cli("dominance", str(path), "--plot", str(tmp_path / "d.png"))
+    assert status == 0, err
+    assert out.strip() == "Open: no feedback loops, so no loop dominance (nothing written)"
+    assert not (tmp_path / "d.png").exists()

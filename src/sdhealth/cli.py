@@ -201,6 +201,9 @@ def _dominance(args: argparse.Namespace, out: TextIO) -> int:
     model = load(args.model)
     params = dict(_param(p) for p in args.param)
     result = loop_dominance(model, params=params, scenario=args.scenario, stop=args.stop)
+    if not result.loops:
+        print(f"{model.name}: no feedback loops, so no loop dominance (nothing written)", file=out)
+        return EXIT_OK
     times = result.relative.index
     every = args.every or report_every(model, float(times[-1] - times[0]))
     print(f"{model.name}: {len(result.loops)} loops scored (Loops That Matter)", file=out)

@@ -156,7 +156,8 @@ class LoopDominance:
         axes.set_ylabel("relative loop score")
         axes.set_xlabel(f"time ({time_units})" if time_units else "time")
         axes.grid(alpha=0.3)
-        figure.legend(loc="outside lower center", fontsize=7, ncols=1)
+        if chosen:
+            figure.legend(loc="outside lower center", fontsize=7, ncols=1)
         figure.suptitle(title or f"{self.model_name}: loop dominance (Loops That Matter)")
         return figure
 

@@ -275,6 +275,8 @@ def _dominance(model: Model, params: Mapping[str, float] | None, scenario: Any) 
     if is_arrayed(model.ir):
         return f'{heading}\n<p class="note">Not computed: the model has subscripts.</p>'
     result = loop_dominance(model, params=dict(params or {}), scenario=scenario)
+    if not result.loops:
+        return f'{heading}\n<p class="note">The model has no feedback loops.</p>'
     times = result.relative.index
     table = result.table(report_every(model, float(times[-1] - times[0])), top=TOP_LOOPS)
     rows = [
