@@ -18,7 +18,7 @@ import pandas as pd
 from sdhealth import __version__
 from sdhealth.errors import SdhealthError
 from sdhealth.model import Model, check, load
-from sdhealth.report.summary import format_value, indicator_table, report_every
+from sdhealth.report.summary import dominance_rows, format_value, indicator_table
 
 if TYPE_CHECKING:
     from sdhealth.analysis.loops import LoopSet
@@ -161,7 +161,6 @@ _WRITERS = {".mdl": Model.to_mdl, ".yaml": Model.to_yaml, ".yml": Model.to_yaml}
 
 
 def _convert(args: argparse.Namespace, out: TextIO) -> int:
-
     writer = _WRITERS.get(Path(args.target).suffix.lower())
     if writer is None:
         raise _UsageError(f"convert: cannot write {args.target!r} (use .yaml or .mdl)")
@@ -204,17 +203,9 @@ def _dominance(args: argparse.Namespace, out: TextIO) -> int:
     if not result.loops:
         print(f"{model.name}: no feedback loops, so no loop dominance (nothing written)", file=out)
         return EXIT_OK
-    times = result.relative.index
-    every = args.every or report_every(model, float(times[-1] - times[0]))
     print(f"{model.name}: {len(result.loops)} loops scored (Loops That Matter)", file=out)
-    table = result.table(every, top=args.top)
-    rows = [
-        [f"{r['from']:g}-{r['to']:g}", str(r["rank"]), f"{r['loop']} ({r['kind']})",
-         f"{r['mean share']:+.3f}", r["description"]]
-        for _, r in table.iterrows()
-    ]  # fmt: skip
-    units = model.time.units or "time"
-    print(_table([units, "rank", "loop", "mean share", "loop"], rows, text_last=True), file=out)
+    header, rows = dominance_rows(model, result, every=args.every, top=args.top)
+    print(_table(header, rows, text_last=True), file=out)
     dominant = result.dominant()
     print(f"\ndominant over the whole run (>= 50% of the change): {', '.join(dominant)}", file=out)
     if args.out:
@@ -234,8 +225,6 @@ OUT_LOOPS = 100
 def _report(args: argparse.Namespace, out: TextIO) -> int:
     from sdhealth.report.html_report import write_report
 
-    if Path(args.out).suffix.lower() not in (".html", ".htm"):
-        raise _UsageError(f"report: cannot write {args.out!r} (use .html)")
     model = load(args.model)
     params = dict(_param(p) for p in args.param)
     write_report(

@@ -45,7 +45,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
-from sdhealth.analysis.loops import DEFAULT_MAX_LOOPS, Loop, trace_loop
+from sdhealth.analysis.loops import DEFAULT_MAX_LOOPS, Loop, find_named_loops
 from sdhealth.analysis.polarity_forms import FormBuilder, UnsupportedForm, numeric_function
 from sdhealth.cld.diagram import causal_graph
 from sdhealth.compile.expand import expand_stateful
@@ -97,6 +97,10 @@ class LoopDominance:
     def _by_id(self) -> dict[str, Loop]:
         return {loop.id: loop for loop in self.loops}
 
+    def describe(self, loop_id: str) -> str:
+        """The loop's name in the model's ``report: loops:``, else :func:`describe_loop`."""
+        return self.names.get(loop_id) or describe_loop(self.loop(loop_id))
+
     def mean_share(self, start: float | None = None, end: float | None = None) -> pd.Series:
         """Each loop's mean relative score over ``[start, end]`` (signed), largest |share| first."""
         shares = self.relative.loc[start:end].mean()  # the first step (no change yet) is NaN
@@ -130,8 +134,10 @@ class LoopDominance:
             shares = self.mean_share(begin, end).head(top)
             for rank, (loop_id, share) in enumerate(shares.items(), start=1):
                 loop = self.loop(str(loop_id))
-                name = self.names.get(str(loop_id), "") or describe_loop(loop)
-                rows.append((begin, end, rank, loop_id, loop.kind, float(share), name, loop.path))
+                rows.append(
+                    (begin, end, rank, loop_id, loop.kind, float(share),
+                     self.describe(str(loop_id)), loop.path)
+                )  # fmt: skip
         columns = ["from", "to", "rank", "loop", "kind", "mean share", "description", "path"]
         return pd.DataFrame(rows, columns=columns)
 
@@ -146,10 +152,7 @@ class LoopDominance:
         figure = Figure(figsize=(9, 4.8), layout="constrained")
         axes = figure.subplots()
         for loop_id in chosen:
-            loop = self.loop(str(loop_id))
-            label = (
-                f"{loop_id} ({loop.kind}): {self.names.get(str(loop_id)) or describe_loop(loop)}"
-            )
+            label = f"{loop_id} ({self.loop(str(loop_id)).kind}): {self.describe(str(loop_id))}"
             axes.plot(self.relative.index, self.relative[loop_id], linewidth=1.5, label=label)
         axes.axhline(0, color="0.5", linewidth=0.8)
         axes.set_ylim(-1.05, 1.05)
@@ -267,13 +270,8 @@ def loop_dominance(
 
 def _named(model: Model, loops: Sequence[Loop]) -> dict[str, str]:
     """The ids of the model's named loops (``report: loops:``) among ``loops`` -> names."""
-    by_variables = {loop.variables: loop.id for loop in loops}
-    named = {}
-    for name, variables in model.ir.report.loops:
-        traced = trace_loop(model.cld(), variables)
-        if traced is not None and traced.variables in by_variables:
-            named[by_variables[traced.variables]] = name
-    return named
+    found = find_named_loops(model.cld(), model.ir.report.loops, loops)
+    return {loop.id: name for name, loop in found if loop is not None and loop.id}
 
 
 def _visible(model: IRModel) -> IRModel:
@@ -327,8 +325,7 @@ def _relative(scores: pd.DataFrame, partition: Mapping[str, int]) -> pd.DataFram
 
 def _original_link_score(expanded: nx.DiGraph, scorer: _LinkScorer, u: str, v: str) -> np.ndarray:
     """A diagram link's score: the sum over paths through internal variables of their products."""
-    internal = {name for name in expanded if name not in (u, v) and scorer.is_internal(name)}
-    sub = expanded.subgraph(internal | {u, v})
+    sub = expanded.subgraph(scorer.internal | {u, v})
     total = np.zeros(scorer.size)
     found = False
     for path in nx.all_simple_paths(sub, u, v, cutoff=_INTERNAL_PATH_CUTOFF):
@@ -352,12 +349,9 @@ class _LinkScorer:
         self.values = values
         self.size = len(values[fn.TIME.name])
         self.builder = FormBuilder(model)
-        self._internal = internal
+        self.internal = frozenset(internal)
         self._functions: dict[str, tuple[Any, list[str]] | None] = {}
         self._cache: dict[tuple[str, str], np.ndarray] = {}
-
-    def is_internal(self, name: str) -> bool:
-        return name in self._internal
 
     def score(self, source: str, target: str) -> np.ndarray:
         if (source, target) not in self._cache:
@@ -384,13 +378,12 @@ class _LinkScorer:
 
     def _function(self, target: str) -> tuple[Any, list[str]] | None:
         if target not in self._functions:
-            variable = self.model[target]
+            equation = getattr(self.model[target], "equation", None)  # data has none
             try:
-                form = self.builder.derivative_form(variable.equation.expr)
-            except (UnsupportedForm, AttributeError):
-                self._functions[target] = None
-            else:
-                self._functions[target] = numeric_function(form)
+                form = None if equation is None else self.builder.derivative_form(equation.expr)
+            except UnsupportedForm:
+                form = None
+            self._functions[target] = None if form is None else numeric_function(form)
         return self._functions[target]
 
     def _instantaneous(self, source: str, target: str) -> np.ndarray:

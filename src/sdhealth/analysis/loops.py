@@ -365,7 +365,7 @@ def trace_loop(cld: CausalLoopDiagram, variables: Sequence[str]) -> Loop | None:
 
 
 def find_named_loops(
-    cld: CausalLoopDiagram, named: Sequence[tuple[str, Sequence[str]]], loops: LoopSet
+    cld: CausalLoopDiagram, named: Sequence[tuple[str, Sequence[str]]], loops: Sequence[Loop]
 ) -> list[tuple[str, Loop | None]]:
     """Each named loop of a model's ``report: loops:``, found whatever the diagram's size.
 

@@ -14,14 +14,15 @@ from collections.abc import Sequence
 
 from ruamel.yaml.comments import CommentedMap
 
+from sdhealth.backends.base import METHODS
 from sdhealth.io.yaml_nodes import Document
 
 __all__ = ["CLOCK_KEYS", "INTEGRATION_METHODS", "read_clock", "read_integration"]
 
 #: The clock settings a spec may give (each optional; the model's own clock otherwise).
 CLOCK_KEYS = ("start", "stop", "dt", "saveper")
-#: The integration methods both backends offer.
-INTEGRATION_METHODS = ("euler", "rk2", "rk4")
+#: The integration methods the backends offer (:data:`sdhealth.backends.base.METHODS`).
+INTEGRATION_METHODS = METHODS
 
 
 def read_clock(

@@ -166,8 +166,8 @@ class _SpecReader:
             scenarios=self._scenarios(root),
             outputs=self._outputs(root),
             summary=self._summary(root),
-            clock=self._clock(root),
-            method=self._method(root),
+            clock=read_clock(self.document, root),
+            method=read_integration(self.document, root, "method") or "euler",
             path=doc.path,
             locations=self.locations,
         )
@@ -328,9 +328,3 @@ class _SpecReader:
         raise ModelError(
             f"a summary is a statistic name or {{name: [start, end]}}, got {describe(item)}"
         )
-
-    def _clock(self, root: CommentedMap) -> dict[str, float]:
-        return read_clock(self.document, root)
-
-    def _method(self, root: CommentedMap) -> str:
-        return read_integration(self.document, root, "method") or "euler"

@@ -34,7 +34,7 @@ import pandas as pd
 from sdhealth import __version__
 from sdhealth.errors import SdhealthError
 from sdhealth.io.atomic import write_text_atomic
-from sdhealth.report.summary import format_value, indicator_table, indicators, report_every
+from sdhealth.report.summary import dominance_rows, format_value, indicator_table, indicators
 
 if TYPE_CHECKING:
     from sdhealth.analysis.loops import Loop
@@ -277,13 +277,7 @@ def _dominance(model: Model, params: Mapping[str, float] | None, scenario: Any) 
     result = loop_dominance(model, params=dict(params or {}), scenario=scenario)
     if not result.loops:
         return f'{heading}\n<p class="note">The model has no feedback loops.</p>'
-    times = result.relative.index
-    table = result.table(report_every(model, float(times[-1] - times[0])), top=TOP_LOOPS)
-    rows = [
-        (f"{r['from']:g}-{r['to']:g}", r["rank"], f"{r['loop']} ({r['kind']})",
-         f"{r['mean share']:+.3f}", r["description"])
-        for _, r in table.iterrows()
-    ]  # fmt: skip
+    header, rows = dominance_rows(model, result, top=TOP_LOOPS)
     figure = result.plot(time_units=model.time.units)
     try:
         picture = _figure_png(figure)
@@ -295,7 +289,6 @@ def _dominance(model: Model, params: Mapping[str, float] | None, scenario: Any) 
         "reinforcing, negative: balancing). Dominant over the whole run (50% of the change): "
         f"{_e(', '.join(result.dominant()) or 'none (the run is at rest)')}.</p>"
     )
-    header = [model.time.units or "time", "rank", "loop", "mean share", "loop"]
     return f"{heading}\n{explain}\n{_table(header, rows, {1, 3})}\n{picture}"
 
 

@@ -13,9 +13,13 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 if TYPE_CHECKING:
+    from sdhealth.analysis.dominance import LoopDominance
     from sdhealth.model import Model
 
-__all__ = ["format_value", "indicator_table", "indicators", "report_every", "report_times"]
+__all__ = [
+    "dominance_rows", "format_value", "indicator_table", "indicators", "report_every",
+    "report_times",
+]  # fmt: skip
 
 
 def format_value(value: float) -> str:
@@ -58,3 +62,20 @@ def indicator_table(model: Model, results: pd.DataFrame) -> pd.DataFrame:
         for name in indicators(model, results)
     }
     return pd.DataFrame.from_dict(rows, orient="index", columns=columns)
+
+
+def dominance_rows(
+    model: Model, result: LoopDominance, *, every: float | None = None, top: int = 3
+) -> tuple[list[str], list[list[str]]]:
+    """The header and text rows of a loop-dominance table: the ``top`` loops of each period
+    (``every``, default :func:`report_every`) with their mean relative scores."""
+    times = result.relative.index
+    period = every or report_every(model, float(times[-1] - times[0]))
+    table = result.table(period, top=top)
+    header = [model.time.units or "time", "rank", "loop", "mean share", "loop"]
+    rows = [
+        [f"{r['from']:g}-{r['to']:g}", str(r["rank"]), f"{r['loop']} ({r['kind']})",
+         f"{r['mean share']:+.3f}", str(r["description"])]
+        for _, r in table.iterrows()
+    ]  # fmt: skip
+    return header, rows
