@@ -16,6 +16,14 @@ def shared_test_models() -> Path:
     return Path(os.environ.get("SDHEALTH_TEST_MODELS", ROOT.parent / "shared" / "test-models"))
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--fuzz-long",
+        action="store_true",
+        help="run the fuzz suite (tests/fuzz) with its long, randomised budget",
+    )
+
+
 @pytest.fixture(scope="session")
 def models_dir() -> Path:
     return MODELS

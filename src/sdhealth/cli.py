@@ -3,13 +3,18 @@
 ``main(argv) -> int`` never calls ``sys.exit`` and is tested in-process. Only this module
 prints. A user error (bad file, unknown name, failed run) is one line on stderr and exit
 status 2 -- never a traceback. ``sdhealth check`` exits 2 when the model has errors.
+
+Output files (``--out``, ``--plot``, ``convert``'s target) are checked before any work is done:
+a suffix the command cannot write is refused, naming those it can; a folder that does not
+exist is refused too unless ``--mkdir`` is given (then it is created, and the command says so),
+so that a mistyped path never leaves folders behind.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -75,6 +80,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="simulation backend (default: native, the compiled one; pysd is the reference)",
     )
     run.add_argument("--no-loops", action="store_true", help="do not list feedback loops")
+    run.add_argument(
+        "--strict",
+        action="store_true",
+        help="a value outside a variable's declared limits is an error, not a warning",
+    )
     run.set_defaults(handler=_run)
 
     chk = commands.add_parser("check", help="check a model for errors and warnings")
@@ -138,7 +148,91 @@ def build_parser() -> argparse.ArgumentParser:
     _add_calibrate(commands)
     _add_sweep(commands)
     _add_uncertainty(commands)
+    for command in commands.choices.values():
+        if any(action.dest in _OUTPUT_OPTIONS for action in command._actions):
+            command.add_argument(
+                "--mkdir", action="store_true", help="create missing folders of the output files"
+            )
     return parser
+
+
+# --------------------------------------------------------------------------- output files
+
+#: The options that name a file a command writes.
+_OUTPUT_OPTIONS = ("out", "plot", "target")
+
+
+def _one_of(what: str, suffixes: Sequence[str]) -> Callable[[str], object]:
+    """A check that a path ends in one of ``suffixes`` (case-insensitive)."""
+
+    def check_suffix(path: str) -> None:
+        suffix = Path(path).suffix.lower()
+        if suffix not in suffixes:
+            written = repr(suffix) if suffix else "a file without suffix"
+            raise _UsageError(
+                f"{path}: cannot write {what} as {written} (use one of {', '.join(suffixes)})"
+            )
+
+    return check_suffix
+
+
+def _suffix_check(command: str, option: str) -> Callable[[str], object] | None:
+    """How to check the suffix of the file ``--option`` of ``command`` names, before any work."""
+    from sdhealth.io.results import DATASET_WRITERS, RESULT_WRITERS
+
+    if option == "plot":
+        if command == "loops":
+            from sdhealth.cld.render import DRAWING_FORMATS
+
+            return _one_of("a diagram", [f".{kind}" for kind in DRAWING_FORMATS])
+        from sdhealth.report.experiment_plots import check_figure_path
+
+        return check_figure_path
+    if command == "montecarlo":
+        from sdhealth.experiments.montecarlo import check_results_path
+
+        return check_results_path
+    if command == "sensitivity":
+        from sdhealth.experiments.sensitivity import check_table_path
+
+        return check_table_path
+    return {
+        "run": _one_of("results", sorted(RESULT_WRITERS)),
+        "dominance": _one_of("loop scores", sorted(RESULT_WRITERS)),
+        "sweep": _one_of("sweep results", sorted(DATASET_WRITERS)),
+        "calibrate": _one_of("fitted values", [".yaml", ".yml", ".csv"]),
+        "report": _one_of("a report", [".html", ".htm"]),
+        "convert": _one_of("a model", sorted(_WRITERS)),
+        "bench": _one_of("the benchmark table", [".md", ".txt"]),
+    }.get(command)
+
+
+def _check_outputs(args: argparse.Namespace, out: TextIO) -> None:
+    """Refuse, before any work, an output file the command could not write.
+
+    Every file an option names must have a suffix its writer knows (``--plot out.xyz`` names
+    the formats it can write) and a folder that exists. A missing folder is refused rather
+    than created, so that a mistyped path does not leave folders behind; ``--mkdir`` creates
+    it (and says so).
+    """
+    for option in _OUTPUT_OPTIONS:
+        path = getattr(args, option, None)
+        if not path:
+            continue
+        check = _suffix_check(args.command, option)
+        if check is not None:
+            check(path)
+        folder = Path(path).parent
+        if folder.is_dir():
+            continue
+        if folder.exists():
+            raise _UsageError(f"{path}: {folder} is not a folder")
+        if not getattr(args, "mkdir", False):
+            raise _UsageError(
+                f"{path}: the folder {folder} does not exist (create it, or add --mkdir)"
+            )
+        folder.mkdir(parents=True, exist_ok=True)
+        print(f"created the folder {folder}", file=out)
 
 
 def _bench(args: argparse.Namespace, out: TextIO) -> int:
@@ -161,9 +255,7 @@ _WRITERS = {".mdl": Model.to_mdl, ".yaml": Model.to_yaml, ".yml": Model.to_yaml}
 
 
 def _convert(args: argparse.Namespace, out: TextIO) -> int:
-    writer = _WRITERS.get(Path(args.target).suffix.lower())
-    if writer is None:
-        raise _UsageError(f"convert: cannot write {args.target!r} (use .yaml or .mdl)")
+    writer = _WRITERS[Path(args.target).suffix.lower()]  # the suffix is checked up front
     writer(load(args.source), args.target)
     print(f"{args.source} -> {args.target}", file=out)
     return EXIT_OK
@@ -190,13 +282,11 @@ def _loops(args: argparse.Namespace, out: TextIO) -> int:
 def _dominance(args: argparse.Namespace, out: TextIO) -> int:
     from sdhealth.analysis.dominance import loop_dominance
     from sdhealth.io.results import write_results
-    from sdhealth.report.experiment_plots import check_figure_path
 
     if args.top < 1:
         raise _UsageError("--top must be at least 1")
     if args.every is not None and not args.every > 0:
         raise _UsageError("--every must be positive")
-    _ = args.plot and check_figure_path(args.plot)
     model = load(args.model)
     params = dict(_param(p) for p in args.param)
     result = loop_dominance(model, params=params, scenario=args.scenario, stop=args.stop)
@@ -314,7 +404,8 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
     params = dict(_param(p) for p in args.param)
     backend = {"backend": args.backend} if args.backend else {}
     results = model.run(
-        params=params, scenario=args.scenario, stop=args.stop, dt=args.dt, **backend
+        params=params, scenario=args.scenario, stop=args.stop, dt=args.dt, strict=args.strict,
+        **backend,
     )
     _summary(model, results, out)
     if not args.no_loops:
@@ -334,6 +425,8 @@ def _check(args: argparse.Namespace, out: TextIO) -> int:
     issues = check(args.model)
     for issue in issues:
         print(issue, file=out)
+    if len(issues) == 1 and issues[0].code in ("syntax", "file"):
+        return EXIT_USER_ERROR  # the file could not be read: that one line says it all
     errors = sum(issue.is_error for issue in issues)
     warnings = len(issues) - errors
     if not issues:
@@ -361,6 +454,7 @@ def _add_sweep(commands: argparse._SubParsersAction) -> None:
 
 
 def _sweep(args: argparse.Namespace, out: TextIO) -> int:
+    from sdhealth.experiments.batch import ExperimentError
     from sdhealth.experiments.specs import load_sweep_spec
     from sdhealth.io.results import save_dataset
     from sdhealth.report.sweep_plots import save_sweep_plot
@@ -375,6 +469,12 @@ def _sweep(args: argparse.Namespace, out: TextIO) -> int:
         client = connect(args.dask)
     try:
         dataset = spec.run(model, progress=not args.no_progress, executor=client)
+    except ExperimentError as failed:  # keep the finished runs, then report the failure
+        if args.out:
+            save_dataset(failed.partial, args.out)
+            done = failed.partial.sizes["run"]
+            print(f"the {done} finished runs written to {args.out}", file=out)
+        raise
     finally:
         if client is not None:
             client.close()
@@ -448,14 +548,19 @@ def _add_uncertainty(commands: argparse._SubParsersAction) -> None:
 
 
 def _montecarlo(args: argparse.Namespace, out: TextIO) -> int:
+    from sdhealth.experiments.batch import ExperimentError
     from sdhealth.experiments.experiment_specs import read_montecarlo_spec
-    from sdhealth.experiments.montecarlo import check_results_path
-    from sdhealth.report.experiment_plots import check_figure_path, save_figure
+    from sdhealth.report.experiment_plots import save_figure
 
-    _ = args.out and check_results_path(args.out), args.plot and check_figure_path(args.plot)
     model = load(args.model)
     spec = read_montecarlo_spec(args.spec)
-    result = spec.run(model, progress=not args.no_progress)
+    try:
+        result = spec.run(model, progress=not args.no_progress)
+    except ExperimentError as failed:  # keep the finished runs, then report the failure
+        if args.out:
+            failed.partial.save(args.out, levels=spec.percentiles)
+            print(f"the {failed.partial.runs} finished runs written to {args.out}", file=out)
+        raise
     stopped = " (interrupted: the finished runs are kept)" if result.interrupted else ""
     print(f"{spec.name}: {result.runs} runs of {model.name}{stopped}", file=out)
     table = result.percentiles_at(levels=spec.percentiles)
@@ -474,10 +579,8 @@ def _montecarlo(args: argparse.Namespace, out: TextIO) -> int:
 
 def _sensitivity(args: argparse.Namespace, out: TextIO) -> int:
     from sdhealth.experiments.experiment_specs import read_sensitivity_spec
-    from sdhealth.experiments.sensitivity import check_table_path
-    from sdhealth.report.experiment_plots import check_figure_path, save_figure
+    from sdhealth.report.experiment_plots import save_figure
 
-    _ = args.out and check_table_path(args.out), args.plot and check_figure_path(args.plot)
     model = load(args.model)
     spec = read_sensitivity_spec(args.spec)
     result = spec.run(model, progress=not args.no_progress)
@@ -500,6 +603,7 @@ def main(
     err = err or sys.stderr
     try:
         args = build_parser().parse_args(argv)
+        _check_outputs(args, out)
         return int(args.handler(args, out))
     except SdhealthError as exc:
         print(f"{exc}", file=err)

@@ -22,6 +22,10 @@ __all__ = [
     "SimulationError",
     "BackendError",
     "UnsupportedByBackend",
+    "RunSettingsError",
+    "RunSizeError",
+    "SdhealthWarning",
+    "LimitsWarning",
     "Severity",
     "Issue",
     "format_location",
@@ -115,6 +119,42 @@ class UnsupportedByBackend(BackendError):
     """A model that a backend cannot run (e.g. subscripts on the native backend).
 
     ``Model.run`` with the default backend falls back to PySD on this error.
+    """
+
+
+class RunSettingsError(BackendError):
+    """Clock settings no run can have: a time step that is not positive, a stop before the
+    start, a time that is not finite, or a time step too small to move the clock.
+
+    A :class:`BackendError` (as these settings always were) raised before anything runs.
+    """
+
+
+class RunSizeError(SdhealthError):
+    """A run (or a sweep) that would take more time steps or more memory than allowed.
+
+    ``steps`` and ``result_bytes`` are what the run would need; the message names the limits
+    and how to change them (see :mod:`sdhealth.compile.run_size`). Raised before anything
+    is allocated.
+    """
+
+    def __init__(self, message: str, steps: int = 0, result_bytes: int = 0) -> None:
+        self.steps = steps
+        self.result_bytes = result_bytes
+        super().__init__(message)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.args[0], self.steps, self.result_bytes))
+
+
+class SdhealthWarning(UserWarning):
+    """Base class of the warnings sdhealth issues (filter them with this class)."""
+
+
+class LimitsWarning(SdhealthWarning):
+    """A variable left the range its ``limits: [lo, hi]`` declare during a run.
+
+    ``Model.run(strict=True)`` makes it a :class:`SimulationError` instead.
     """
 
 

@@ -26,19 +26,22 @@ from sdhealth.analysis.checks import blocking_issues, check_model
 from sdhealth.analysis.loops import LoopSet
 from sdhealth.backends.base import RunResult, RunSpec, get_backend
 from sdhealth.cld import CausalLoopDiagram, causal_graph
+from sdhealth.compile.limits import enforce_limits, located
+from sdhealth.compile.run_size import ensure_run_fits, measure_run, output_width
 from sdhealth.errors import (
     Issue,
     ModelError,
     ModelSyntaxError,
     SdhealthError,
     Severity,
+    SimulationError,
     UnknownNameError,
     UnsupportedByBackend,
 )
 from sdhealth.experiments import batch as batch_runs
 from sdhealth.experiments.policies import Policy, apply_policies, constant_named
 from sdhealth.experiments.scenarios import Scenario, load_scenario
-from sdhealth.experiments.summaries import SummarySpec
+from sdhealth.experiments.summaries import SummarySpec, parse_summaries
 from sdhealth.experiments.sweeps import as_scenarios, is_scenario_list, plan_sweep
 from sdhealth.io import read_model
 from sdhealth.ir import model as irm
@@ -118,7 +121,9 @@ class Model:
 
     @functools.cached_property
     def _blocking(self) -> tuple[Issue, ...]:
-        return tuple(blocking_issues(self._ir))
+        # The model's own clock may be too large to run (a ``run-size`` error of check) and
+        # still run with another stop or dt: each run measures its own clock (_ensure_fits).
+        return tuple(i for i in blocking_issues(self._ir) if i.code != "run-size")
 
     def run(
         self,
@@ -133,6 +138,7 @@ class Model:
         return_columns: Iterable[str] | None = None,
         method: str = "euler",
         backend: str | None = None,
+        strict: bool = False,
     ) -> Any:
         """Simulate once and return the results, indexed by time, one column per variable.
 
@@ -160,6 +166,10 @@ class Model:
             Vensim functions, e.g. ``VECTOR ELM MAP`` or an ``INVERT MATRIX`` above 4 x 4)
             runs on PySD instead, with a ``UserWarning`` naming the reason. Naming a backend
             never falls back.
+        strict : bool
+            Make a value outside a variable's declared ``limits`` an error: by default it is a
+            :class:`~sdhealth.errors.LimitsWarning` naming the variable, the first time and
+            value, and the limits (checked at every saved time; :mod:`sdhealth.compile.limits`).
 
         Returns
         -------
@@ -174,7 +184,13 @@ class Model:
             policy target or column is unknown.
         SimulationError
             A numerical failure (NaN, overflow, a non-negative stock below zero), naming
-            the variable and the time.
+            the variable, the time and the ``file:line`` of its equation; with ``strict``, a
+            value outside its limits.
+        RunSettingsError, RunSizeError
+            Clock settings no run can have, or a run needing more time steps or result memory
+            than allowed (10 million steps, 2 GB by default; ``SDHEALTH_MAX_STEPS``,
+            ``SDHEALTH_MAX_RESULT_BYTES``; see :mod:`sdhealth.compile.run_size`) -- before
+            anything runs.
         """
         if self._blocking:
             raise ModelError.from_issues(self._blocking)
@@ -196,8 +212,46 @@ class Model:
             run_model = apply_policies(run_model, policies, base_values)
             base_values = {k: v for k, v in base_values.items() if k not in targets}
         spec = self._run_spec(start, stop, dt, saveper, method, return_columns)
-        result = _run_with_fallback(run_model, spec, base_values, backend)
-        return result.to_frame()
+        self._ensure_fits(spec)
+        return self._run_checked(run_model, spec, base_values, backend, strict)
+
+    def _run_checked(
+        self,
+        run_model: irm.Model,
+        spec: RunSpec,
+        values: Mapping[str, float],
+        backend: str | None,
+        strict: bool,
+    ) -> pd.DataFrame:
+        """One run, with every variable that has limits checked against them (returned or
+        not: those not asked for are run too and dropped afterwards)."""
+        limited = [
+            v.key for v in self._ir.variables
+            if v.limits != (None, None) and not isinstance(v, irm.Lookup)
+        ]  # fmt: skip
+        extra: tuple[str, ...] = ()
+        if spec.return_columns is not None:
+            extra = tuple(k for k in limited if k not in spec.return_columns)
+            spec = replace(spec, return_columns=spec.return_columns + extra)
+        try:
+            result = _run_with_fallback(run_model, spec, values, backend)
+        except SimulationError as exc:
+            raise located(run_model, exc) from exc.__cause__
+        enforce_limits(self._ir, result.times, result.values, result.columns, strict=strict)
+        frame = result.to_frame()
+        if extra:
+            dropped = {self._ir[k].name for k in extra}
+            keep = [c for c in frame.columns if c.split("[", 1)[0] not in dropped]
+            frame = frame.loc[:, keep]
+        return frame
+
+    def _ensure_fits(self, spec: RunSpec, runs: int = 1, statistics: int | None = None) -> None:
+        """Refuse (RunSizeError) a run or batch beyond the run-size limits, before it runs."""
+        size = measure_run(
+            spec.start, spec.stop, spec.dt, spec.saveper,
+            columns=output_width(self._ir, spec.return_columns), runs=runs, statistics=statistics,
+        )  # fmt: skip
+        ensure_run_fits(size)
 
     def sweep(
         self,
@@ -270,7 +324,15 @@ class Model:
             spec, scenarios = None, spec  # type: ignore[assignment]
         loaded = as_scenarios(scenarios, self._ir) if scenarios is not None else None
         run_spec = self._run_spec(start, stop, dt, saveper, method, return_columns)
+        summaries = parse_summaries(summary)
+        statistics = None if summaries is None else len(summaries)
+        if isinstance(spec, Mapping):  # a grid: measure it before building its table
+            grid_runs = max(1, len(loaded) if loaded is not None else 1)
+            for values in spec.values():
+                grid_runs *= len(values) if hasattr(values, "__len__") else 1
+            self._ensure_fits(run_spec, grid_runs, statistics)
         plan = plan_sweep(self._ir, spec, loaded, policies)  # type: ignore[arg-type]
+        self._ensure_fits(run_spec, plan.sets.runs, statistics)
         return batch_runs.run_groups(
             plan.groups,
             run_spec,
@@ -292,6 +354,7 @@ class Model:
         if self._blocking:
             raise ModelError.from_issues(self._blocking)
         sets = batch_runs.parameter_sets(self._ir, params)
+        self._ensure_fits(spec, sets.runs)
         run_model, sets = batch_runs.apply_policies_to_sets(self._ir, sets, policies)
         return batch_runs.run_parameter_sets(run_model, spec, sets, backend=backend)
 
@@ -413,6 +476,6 @@ def check(model: PathLike | Model | irm.Model) -> list[Issue]:
         loaded = load(model)
     except ModelSyntaxError as exc:
         return [Issue(Severity.ERROR, "syntax", exc.message, exc.path, exc.line, exc.column)]
-    except SdhealthError as exc:
-        return [Issue(Severity.ERROR, "file", str(exc), str(model))]
+    except SdhealthError as exc:  # its message names the file already
+        return [Issue(Severity.ERROR, "file", str(exc))]
     return loaded.check()

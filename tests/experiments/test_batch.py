@@ -14,6 +14,7 @@ from sdhealth.backends.base import RunSpec
 from sdhealth.backends.native import NativeBackend
 from sdhealth.errors import ModelError, SimulationError, UnknownNameError
 from sdhealth.experiments.batch import (
+    ExperimentError,
     full_factorial,
     parameter_sets,
     run_parameter_sets,
@@ -225,8 +226,10 @@ def test_a_failed_run_is_named_across_chunks() -> None:
     )
     sets = parameter_sets(model, {"k": np.arange(10.0)})
     spec = RunSpec.from_time(model.time)
-    with pytest.raises(SimulationError, match=r"run 7"):
+    with pytest.raises(ExperimentError, match=r"run 7") as caught:
         run_parameter_sets(model, spec, sets, max_chunk_bytes=8 * 5 * 4 * 3)
+    assert isinstance(caught.value.cause, SimulationError)
+    assert caught.value.partial.sizes["run"] > 0
 
 
 def test_full_factorial_order() -> None:

@@ -70,3 +70,12 @@ def test_a_dataframe_indexed_by_dates():
     frame = pd.DataFrame({"x": [1.0, 2.0]}, index=pd.to_datetime(["2023-03-01", "2023-02-01"]))
     data = read_observations(frame, start_date="2023-01-01", units="month")
     assert data.index.tolist() == [1.0, 2.0] and data["x"].tolist() == [2.0, 1.0]
+
+
+def test_an_infinite_observation_is_an_error_naming_column_and_time(tmp_path):
+    path = tmp_path / "observed.csv"
+    path.write_text("month,List\n0,4.6e6\n1,\n2,1e309\n")
+    with pytest.raises(ModelError, match=r"column 'List' at time 2 holds inf, which is not a finite number"):
+        read_observations(path)
+    path.write_text("month,List\n0,4.6e6\n1,\n2,4.7e6\n")  # a blank is a missing value
+    assert np.isnan(read_observations(path)["List"][1.0])

@@ -45,3 +45,43 @@ def test_a_failed_write_leaves_the_old_file_and_no_temp_file(tmp_path) -> None:
         write_with(target, failing)
     assert target.read_text() == "good"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.txt"]
+
+
+def test_a_writer_killed_mid_write_leaves_the_old_file_intact(tmp_path) -> None:
+    """SIGKILL mid-write: the old file is untouched, nothing half-written under its name."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    target = tmp_path / "results.csv"
+    target.write_text("time,x\n0,1\n", encoding="utf-8")
+    started = tmp_path / "started"
+    script = (
+        "import sys, pathlib\n"
+        "from sdhealth.io.atomic import atomic_path\n"
+        "target, started = map(pathlib.Path, sys.argv[1:3])\n"
+        "with atomic_path(target) as tmp:\n"
+        "    with open(tmp, 'w') as out:\n"
+        "        out.write('time,x\\n' + '0,2\\n' * 100000)\n"
+        "        out.flush()\n"
+        "        started.write_text('yes')\n"
+        "        while True:\n"
+        "            out.write('1,2\\n' * 1000)\n"
+    )
+    writer = subprocess.Popen([sys.executable, "-c", script, str(target), str(started)])
+    try:
+        deadline = time.monotonic() + 60
+        while not started.exists():
+            assert writer.poll() is None, "the writer ended before it was killed"
+            assert time.monotonic() < deadline, "the writer never started"
+            time.sleep(0.02)
+        writer.send_signal(signal.SIGKILL)
+        writer.wait(timeout=30)
+    finally:
+        if writer.poll() is None:
+            writer.kill()
+    assert target.read_text(encoding="utf-8") == "time,x\n0,1\n"
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("results.csv")) == [
+        "results.csv"
+    ]

@@ -81,5 +81,5 @@ def test_the_report_command(tmp_path) -> None:
     assert code == 0, err
     assert out.strip() == f"report written to {target}" and target.stat().st_size > 10_000
     code, _, err = _cli("report", str(MODELS / "teacup.yaml"), "--out", str(tmp_path / "r.txt"))
-    assert code == 2 and err.count("\n") == 1 and "use .html" in err
+    assert code == 2 and err.count("\n") == 1 and "use one of .html, .htm" in err
     assert not (tmp_path / "r.txt").exists()

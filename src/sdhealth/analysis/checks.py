@@ -15,11 +15,15 @@
    strictly (named lookups and ``WITH LOOKUP`` tables);
 8. ``delay-order`` -- a ``DELAY N``/``SMOOTH N`` order that is not a whole number (an error),
    or that reads a variable (a warning: PySD runs it, the native backend's expansion cannot);
-9. warnings: ``unused`` constants and lookups, and ``unattached-flow`` for flows that no stock
+9. ``literal-error`` -- parts of equations made of numbers only that have no finite real
+   value (``1/0``, ``LN(0)``, ``SQRT(-1)``, ``EXP(1000)``), and the warning ``divisor-zero`` for
+   a divisor of constants that is 0 or can be within their ``limits``
+   (:mod:`sdhealth.analysis.arithmetic`);
+10. warnings: ``unused`` constants and lookups, and ``unattached-flow`` for flows that no stock
    lists. Auxiliaries that feed nothing are outputs (what a modeller plots) and are not warned
    about;
-10. unit findings (:func:`sdhealth.analysis.units.check_units`) when ``units=True``;
-11. ``polarity`` -- declared link polarities that the equations contradict
+11. unit findings (:func:`sdhealth.analysis.units.check_units`) when ``units=True``;
+12. ``polarity`` -- declared link polarities that the equations contradict
     (:func:`sdhealth.analysis.polarity.check_polarity`) when ``polarity=True``. A link whose
     sign depends on the state is followed along a run when ``simulate=True`` and the checks
     before found no error (a model with errors may not run).
@@ -35,8 +39,10 @@ from collections.abc import Callable, Iterator
 
 import sympy
 
+from sdhealth.analysis.arithmetic import literal_errors, zero_divisors
 from sdhealth.analysis.polarity import check_polarity
 from sdhealth.analysis.units import check_units
+from sdhealth.backends.support import unsupported_functions
 from sdhealth.compile.dependencies import (
     algebraic_cycles,
     dependency_graph,
@@ -45,6 +51,7 @@ from sdhealth.compile.dependencies import (
 )
 from sdhealth.compile.expand import ORDER_ARGUMENT, order_is_variable, order_problem
 from sdhealth.compile.flatten import flatten, is_arrayed
+from sdhealth.compile.run_size import run_size_issues
 from sdhealth.errors import Issue, Severity
 from sdhealth.ir import functions as fn
 from sdhealth.ir.model import (
@@ -374,6 +381,20 @@ def _unused(model: Model) -> list[Issue]:
     return issues
 
 
+def _literal_errors(model: Model) -> list[Issue]:
+    return [
+        _error(model, "literal-error", message, variable, where)
+        for variable, message, where in literal_errors(model)
+    ]
+
+
+def _zero_divisors(model: Model) -> list[Issue]:
+    return [
+        _issue(model, Severity.WARNING, "divisor-zero", message, variable, where)
+        for variable, message, where in zero_divisors(model)
+    ]
+
+
 _CHECKS: tuple[Callable[[Model], list[Issue]], ...] = (
     _unknown_names,
     _not_flows,
@@ -383,7 +404,11 @@ _CHECKS: tuple[Callable[[Model], list[Issue]], ...] = (
     _initial_values,
     _lookup_tables,
     _delay_orders,
+    _literal_errors,
     _unused,
+    _zero_divisors,
+    run_size_issues,
+    unsupported_functions,
 )
 
 

@@ -361,7 +361,10 @@ def _profiles_along_run(
     needed = sorted(
         {s.name for d in derivatives.values() for s in d.free_symbols if s.name in checker.positive}
     )
-    times = _save_grid(model)
+    try:
+        times = _save_grid(model)
+    except SdhealthError as exc:  # a clock no run can have, or too large a run
+        return {claim: _Profile(failure=str(exc)) for claim in derivatives}
     columns: dict[str, np.ndarray] = {}
     if needed:
         try:
@@ -376,7 +379,12 @@ def _profiles_along_run(
 
 
 def _save_grid(model: Model) -> np.ndarray:
+    """The saved times of a base run; a ``RunSizeError`` (or ``RunSettingsError``) for a
+    clock that cannot run, before anything is allocated."""
+    from sdhealth.compile.run_size import ensure_run_fits, measure_run
+
     clock = model.time
+    ensure_run_fits(measure_run(clock.start, clock.stop, clock.dt, clock.saveper, columns=1))
     count = int(np.floor((clock.stop - clock.start) / clock.save_every + 1e-9)) + 1
     return clock.start + clock.save_every * np.arange(count)
 

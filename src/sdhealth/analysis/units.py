@@ -29,8 +29,9 @@ declared units; ``TIME`` and ``TIME STEP`` have the time unit.
 
 :func:`check_units` compares each equation with the declared units of its variable, each flow
 with its stocks (a flow must have the stock's units per time unit) and each stock's initial value
-with the stock. Unit findings are errors (code ``units``; ``units-syntax`` for a unit string that
-cannot be read) but never stop a run (see :func:`sdhealth.analysis.checks.blocking_issues`).
+with the stock. Unit findings are warnings (code ``units``; ``units-syntax`` for a unit string that
+cannot be read): they never stop a run, and ``check`` labels them so -- what ``check`` calls an
+error, ``run`` refuses with the same message (:func:`sdhealth.analysis.checks.blocking_issues`).
 """
 
 from __future__ import annotations
@@ -584,7 +585,7 @@ def _issue(
 ) -> Issue:
     where = location or variable.location or SourceLocation()
     return Issue(
-        Severity.ERROR,
+        Severity.WARNING,
         code,
         message,
         where.path or model.path,

@@ -28,6 +28,7 @@ from typing import ClassVar, TypeVar
 import numpy as np
 import pandas as pd
 
+from sdhealth.compile.run_size import ensure_run_fits, measure_run
 from sdhealth.errors import BackendError
 from sdhealth.ir.model import Model, TimeSpec
 
@@ -58,6 +59,9 @@ class RunSpec:
 
     ``saveper`` defaults to ``dt``. ``return_columns`` holds variable keys (or names; they are
     matched as keys); ``None`` returns every non-internal stock, flow, auxiliary and constant.
+    Settings no run can have (non-finite, ``dt <= 0``, ``stop < start``) raise
+    :class:`~sdhealth.errors.RunSettingsError`, and more time steps than the limit
+    :class:`~sdhealth.errors.RunSizeError` (:mod:`sdhealth.compile.run_size`).
 
     >>> RunSpec.from_time(TimeSpec(0, 10, 0.5), stop=20)
     RunSpec(start=0, stop=20, dt=0.5, saveper=None, method='euler', return_columns=None)
@@ -71,12 +75,9 @@ class RunSpec:
     return_columns: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
-        if not self.dt > 0:
-            raise BackendError(f"time step dt must be positive, got {self.dt}")
-        if not self.stop >= self.start:
-            raise BackendError(f"stop ({self.stop}) is before start ({self.start})")
-        if self.saveper is not None and not self.saveper > 0:
-            raise BackendError(f"saveper must be positive, got {self.saveper}")
+        # Clock settings no run can have, and more time steps than the limit, are refused
+        # here, before any backend allocates anything (sdhealth.compile.run_size).
+        ensure_run_fits(measure_run(self.start, self.stop, self.dt, self.saveper, columns=0))
         if self.method not in METHODS:
             raise BackendError(
                 f"unknown integration method {self.method!r}; use one of {', '.join(METHODS)}"

@@ -53,7 +53,13 @@ with warnings.catch_warnings():  # PySD's own imports raise deprecation warnings
 
 from sdhealth.backends.base import Backend, RunResult, RunSpec, cache_root, register_backend
 from sdhealth.backends.pysd_rewrites import extrapolate_lookups, for_pysd, widen_zero_pulses
-from sdhealth.errors import BackendError, ModelError, SimulationError, UnknownNameError
+from sdhealth.errors import (
+    BackendError,
+    ModelError,
+    SimulationError,
+    UnknownNameError,
+    format_location,
+)
 from sdhealth.ir.model import (
     Auxiliary,
     Constant,
@@ -312,8 +318,63 @@ def _run_error(error: BaseException, translation: _Translation, time: float) -> 
     return SimulationError(f"{where} at time {time:g}: {error}", name, time)
 
 
-def _translate(text: str, folder: Path) -> None:
-    """Translate ``text`` into ``folder`` (``model.mdl`` + ``model.py``), all or nothing."""
+def _pysd_frames(error: BaseException) -> Iterator[Any]:
+    """The ``self`` of every PySD frame in ``error``'s traceback, outermost first."""
+    trace = error.__traceback__
+    while trace is not None:
+        owner = trace.tb_frame.f_locals.get("self")
+        if owner is not None and type(owner).__module__.startswith("pysd."):
+            yield owner
+        trace = trace.tb_next
+
+
+def _failed_element(error: BaseException) -> str | None:
+    """The identifier of the innermost model element PySD was translating, if any."""
+    name = None
+    for owner in _pysd_frames(error):
+        if type(owner).__name__ in ("ElementBuilder", "Element") and isinstance(
+            getattr(owner, "name", None), str
+        ):
+            name = owner.name
+    return name
+
+
+def _failure_reason(error: BaseException) -> str:
+    """Why PySD's translation failed, in plain words."""
+    functions = [getattr(o, "function", None) for o in _pysd_frames(error)]
+    function = next((f for f in reversed(functions) if isinstance(f, str)), None)
+    if function is not None and isinstance(error, (KeyError, IndexError)):
+        return f"{function.upper().replace('_', ' ')} is given fewer arguments than PySD needs"
+    return str(error).strip() or type(error).__name__
+
+
+def _translation_error(error: BaseException, model: Model | None) -> BackendError:
+    """``error`` from PySD's translator as one line naming the variable and where it is."""
+    reason = _failure_reason(error)
+    ident = _failed_element(error)
+    if ident is None or model is None:
+        return BackendError(f"PySD could not translate the model: {reason}")
+    try:
+        variable = model[NameTable.build(model.names).display(ident)]
+    except KeyError:
+        return BackendError(f"PySD could not translate {ident!r}: {reason}")
+    where = variable.location
+    prefix = (
+        f"{format_location(where.path or model.path, where.line, where.column)}: "
+        if where is not None
+        else (f"{model.path}: " if model.path else "")
+    )
+    return BackendError(
+        f"{prefix}PySD could not translate the equation of {variable.name!r}: {reason}"
+    )
+
+
+def _translate(text: str, folder: Path, model: Model | None = None) -> None:
+    """Translate ``text`` into ``folder`` (``model.mdl`` + ``model.py``), all or nothing.
+
+    A failure is a :class:`BackendError` naming the variable of ``model`` whose equation
+    PySD could not translate, and why.
+    """
     folder.parent.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     try:
@@ -322,7 +383,7 @@ def _translate(text: str, folder: Path) -> None:
         try:
             pysd.read_vensim(str(mdl), initialize=False)
         except Exception as error:  # PySD raises many kinds; all mean "cannot translate"
-            raise BackendError(f"PySD could not translate the model: {error}") from error
+            raise _translation_error(error, model) from error
         try:
             os.rename(scratch, folder)
         except OSError:  # another process finished the same translation first
@@ -447,7 +508,7 @@ class PySDBackend(Backend):
         if not py_path.exists():
             if folder.exists():  # damaged by hand: start again
                 shutil.rmtree(folder, ignore_errors=True)
-            _translate(text, folder)
+            _translate(text, folder, model)
         return _Translation(py_path, NameTable.build(model.names), model.time)
 
     def _cached_model(self, py_path: Path) -> Any:

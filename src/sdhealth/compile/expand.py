@@ -79,6 +79,7 @@ its text and references, which describe the unexpanded expression.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
@@ -105,9 +106,13 @@ __all__ = [
     "order_problem",
     "order_is_variable",
     "ORDER_ARGUMENT",
+    "MAX_ORDER",
     "lowered_order",
     "is_run_constant",
 ]
+
+#: The largest order a ``DELAY N``/``SMOOTH N`` may have (each stage is a stock).
+MAX_ORDER = 10_000
 
 #: Stateful builtins whose order is an argument -> the index of that argument.
 ORDER_ARGUMENT: dict[type[fn.SDFunction], int] = {fn.DELAY_N: 3, fn.SMOOTH_N: 3}
@@ -131,6 +136,10 @@ def constant_order(expr: sympy.Expr, constants: Mapping[str, float]) -> int:
 
     >>> constant_order(sympy.Symbol("n") + 1, {"n": 2.0})
     3
+    >>> constant_order(sympy.Float(1e308) * sympy.Float(1e308), {})
+    Traceback (most recent call last):
+    ...
+    ValueError: it is 1.00e+616 (no finite real value)
     """
     values = {
         sym: sympy.Float(constants[sym.name])
@@ -144,11 +153,21 @@ def constant_order(expr: sympy.Expr, constants: Mapping[str, float]) -> int:
             f"it reads {', '.join(repr(n) for n in names)}, which "
             f"{'is' if len(names) == 1 else 'are'} not constant"
         )
-    number = complex(value.evalf())
+    try:
+        number = complex(value.evalf())
+    except (TypeError, ValueError, OverflowError):  # zoo, nan: no number at all
+        raise ValueError(f"it is {value} (no finite real value)") from None
+    if not (math.isfinite(number.real) and math.isfinite(number.imag)):
+        shown = sympy.sstr(value.evalf(3)) if value.is_extended_real else str(value)
+        raise ValueError(f"it is {shown} (no finite real value)")
     if number.imag != 0:
         raise ValueError(f"it is {number}")
+    if not math.isfinite(number.real):
+        raise ValueError(f"it is {number.real:g} (no finite real value)")
     if number.real != round(number.real) or number.real < 1:
         raise ValueError(f"it is {number.real:g}")
+    if number.real > MAX_ORDER:
+        raise ValueError(f"it is {number.real:g}, more than the {MAX_ORDER:,} stages allowed")
     return int(round(number.real))
 
 
@@ -587,7 +606,30 @@ def expand_stateful(model: Model) -> Model:
     ex = _Expander(model, constants, {v.key for v in model.variables})
     variables: list[Variable] = []
     for variable in model.variables:
-        variables.append(_rewrite_variable(ex, variable))
+        try:
+            variables.append(_rewrite_variable(ex, variable))
+        except (TypeError, ValueError, OverflowError, ZeroDivisionError) as error:
+            raise _no_value_error(model, variable, error) from None
         variables.extend(ex.made)
         ex.made.clear()
     return replace(model, variables=tuple(variables))
+
+
+def _no_value_error(model: Model, variable: Variable, error: Exception) -> ModelError:
+    """The error for an argument sympy cannot compare or convert (``zoo``, ``nan``, ``inf``):
+    ``Invalid comparison of non-real zoo`` becomes a message naming the variable and line."""
+    location = (
+        next(
+            (eq.location for eq in variable.equations() if eq.location is not None),
+            variable.location,
+        )
+        or SourceLocation()
+    )
+    message = (
+        f"'{variable.name}': an argument of a stateful builtin (DELAY, SMOOTH, TREND ...) "
+        f"has no finite real value ({error}); write the value you mean, e.g. instead of "
+        "1/0 or 0^-1"
+    )
+    issue = Issue(Severity.ERROR, "literal-error", message, location.path or model.path,
+                  location.line, location.column, variable.name)  # fmt: skip
+    return ModelError.from_issues([issue])

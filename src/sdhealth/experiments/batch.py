@@ -47,7 +47,7 @@ import xarray as xr
 
 from sdhealth.backends.base import RunSpec, get_backend
 from sdhealth.backends.native.backend import time_grid
-from sdhealth.errors import ModelError
+from sdhealth.errors import ModelError, SdhealthError
 from sdhealth.experiments.policies import Policy, apply_policies, constant_named
 from sdhealth.experiments.progress import progress_bar
 from sdhealth.experiments.summaries import (
@@ -61,6 +61,7 @@ from sdhealth.ir.model import Model
 
 __all__ = [
     "Chunk",
+    "ExperimentError",
     "ParameterSets",
     "RunGroup",
     "STATISTICS",
@@ -200,6 +201,39 @@ class RunGroup:
     keys: tuple[str, ...]
     values: np.ndarray
     runs: np.ndarray
+
+
+class ExperimentError(SdhealthError):
+    """A run of an experiment failed after other runs had finished: nothing is lost.
+
+    ``partial`` is the ``Dataset`` of the finished runs (``attrs["interrupted"] = 1``),
+    ``runs`` the run numbers of the chunk that failed, ``cause`` the run's own error.
+    ``str(error)`` says which runs failed and why, in one line.
+    """
+
+    def __init__(
+        self, message: str, partial: xr.Dataset, runs: Sequence[int], cause: BaseException
+    ) -> None:
+        super().__init__(message)
+        self.partial = partial
+        self.runs = tuple(int(r) for r in runs)
+        self.cause = cause
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.args[0], self.partial, self.runs, self.cause))
+
+
+def _failed(error: SdhealthError, chunk: Chunk, partial: xr.Dataset) -> ExperimentError:
+    """The error of a failed chunk, keeping the runs that finished before it."""
+    runs = chunk.runs
+    which = f"run {runs[0]}" if runs.size == 1 else f"one of runs {runs[0]}-{runs[-1]}"
+    done, asked = partial.sizes["run"], partial.attrs["runs_requested"]
+    return ExperimentError(
+        f"{which} failed: {error} ({done} of {asked} runs finished and are kept)",
+        partial,
+        runs.tolist(),
+        error,
+    )
 
 
 @dataclass(frozen=True, eq=False)
@@ -377,7 +411,9 @@ def run_parameter_sets(
     Raises
     ------
     SimulationError
-        The first failed run, naming the variable, the time and the run.
+        The first failed run, naming the variable, the time and the run, if no run finished.
+    ExperimentError
+        A run failed after others finished: ``.partial`` holds the finished runs.
     """
     group = RunGroup(model, sets.keys, sets.values, np.arange(sets.runs))
     return run_groups(
@@ -413,6 +449,7 @@ def run_groups(
     interrupted = False
     with progress_bar(sets.runs, "sweep", "run", progress) as bar:
         results = _completed(chunks, executor)
+        index = 0
         try:
             for index, result in results:
                 store.add(chunks[index], result)
@@ -421,9 +458,23 @@ def run_groups(
             if store.values is None:
                 raise
             interrupted = True
+        except SdhealthError as error:
+            if store.values is None:  # nothing finished: the run's own error
+                raise
+            failed = _failing_chunk(chunks, store, index)
+            partial = _dataset(groups[0].model, spec, sets, store, summaries, labels or {}, True)
+            raise _failed(error, failed, partial) from error
         finally:
             results.close()
     return _dataset(groups[0].model, spec, sets, store, summaries, labels or {}, interrupted)
+
+
+def _failing_chunk(chunks: Sequence[Chunk], store: _Store, last: int) -> Chunk:
+    """The first chunk with runs not done (chunks run in order here; on Dask, any one)."""
+    for chunk in chunks:
+        if not store.done[chunk.runs].all():
+            return chunk
+    return chunks[last]
 
 
 def _dataset(

@@ -37,6 +37,7 @@ import xarray as xr
 from scipy.stats import qmc
 
 from sdhealth.errors import ModelError, SdhealthError
+from sdhealth.experiments.batch import ExperimentError
 from sdhealth.experiments.distributions import Distribution, Seed, random_generator
 from sdhealth.experiments.policies import Policy
 from sdhealth.experiments.progress import labelled
@@ -203,25 +204,43 @@ def monte_carlo(
     ModelError, UnknownNameError
         A bad distribution, parameter, output, scenario or clock -- before any run.
     SimulationError
-        A run failed numerically (naming the variable, time and run).
+        A run failed numerically (naming the variable, time and run) before any finished.
+    ExperimentError
+        A run failed after others finished: ``.partial`` is the ``MonteCarloResult`` of
+        the finished runs.
     """
     samples = draw_samples(distributions, runs, seed, sampling)
     fixed, all_policies = scenario_inputs(scenario, model, policies)
     chosen = _outputs(model, outputs, samples.columns)
-    with labelled("monte carlo"):
-        dataset = model.sweep(
-            with_fixed(samples, fixed),
-            all_policies,
-            return_columns=chosen,
-            start=start,
-            stop=stop,
-            dt=dt,
-            saveper=saveper,
-            method=method,
-            backend=backend,
-            progress=progress,
-            executor=executor,
-        )
+    try:
+        with labelled("monte carlo"):
+            dataset = model.sweep(
+                with_fixed(samples, fixed),
+                all_policies,
+                return_columns=chosen,
+                start=start,
+                stop=stop,
+                dt=dt,
+                saveper=saveper,
+                method=method,
+                backend=backend,
+                progress=progress,
+                executor=executor,
+            )
+    except ExperimentError as failed:  # the finished runs, as a result of their own
+        partial = _result(failed.partial, samples, distributions, sampling, seed)
+        raise ExperimentError(str(failed), partial, failed.runs, failed.cause) from failed
+    return _result(dataset, samples, distributions, sampling, seed)
+
+
+def _result(
+    dataset: xr.Dataset,
+    samples: pd.DataFrame,
+    distributions: Mapping[str, Distribution],
+    sampling: str,
+    seed: Any,
+) -> MonteCarloResult:
+    """The result of the runs in ``dataset`` (every run, or those that finished)."""
     finished = dataset["run"].to_numpy()
     dataset = _outputs_only(dataset, samples.columns)
     dataset.attrs.update(

@@ -147,6 +147,15 @@ def _numeric_column(column: pd.Series, times: np.ndarray, name: str, source: str
             f"{source}: column {name!r} at time {times[row]:g} holds {column.iloc[row]!r}, "
             "not a number"
         )
+    infinite = np.isinf(numbers.to_numpy(dtype=float))
+    if infinite.any():
+        row = int(np.argmax(infinite))
+        value = column.iloc[row]
+        shown = repr(value) if isinstance(value, str) else f"{float(value):g}"
+        raise ModelError(
+            f"{source}: column {name!r} at time {times[row]:g} holds {shown}, "
+            "which is not a finite number"
+        )
     return numbers.to_numpy(dtype=float)
 
 
@@ -177,7 +186,7 @@ def read_observations(
         The CSV file is missing or unreadable.
     ModelError
         Times that are neither numbers nor dates, dates without ``start_date``, or a value
-        that is not a number.
+        that is not a finite number (a blank cell is a missing observation, NaN).
     """
     source = str(data) if not isinstance(data, pd.DataFrame) else "observed data"
     table = _read_csv(data) if not isinstance(data, pd.DataFrame) else data

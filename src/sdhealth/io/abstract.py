@@ -31,6 +31,7 @@ data given only at run time, an ``INTEG`` inside an expression, a dynamic clock)
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,7 +72,14 @@ from sdhealth.ir.model import (
 )
 from sdhealth.ir.vensim import SOURCE_PREFIX, split_source
 
-__all__ = ["abstract_to_model", "reference_key"]
+__all__ = [
+    "TRANSLATION_FAILURES",
+    "UnreadableElement",
+    "abstract_to_model",
+    "describe_failure",
+    "failing_element",
+    "reference_key",
+]
 
 _CONTROL = {"initial time", "final time", "time step", "saveper"}
 
@@ -419,6 +427,62 @@ def _doc_and_source(documentation: str) -> tuple[str, str]:
     return split_source(documentation)
 
 
+#: What converting a PySD element (or PySD's own translation) can raise on odd input.
+TRANSLATION_FAILURES = (
+    ValueError, TypeError, KeyError, IndexError, AttributeError, ArithmeticError, RecursionError,
+)  # fmt: skip
+
+
+class UnreadableElement(ModelError):
+    """A variable whose equation PySD or the conversion into the IR could not translate.
+
+    ``variable`` is its name; the readers add the file and the line it is defined on.
+    """
+
+    def __init__(self, variable: str, error: BaseException) -> None:
+        self.variable = variable
+        super().__init__(f"cannot read {variable!r}: {describe_failure(error)}")
+
+
+def describe_failure(error: BaseException) -> str:
+    """One line saying what a PySD or sympy exception says, with what it failed on.
+
+    parsimonious's ``VisitationError`` carries the original error and the parse tree; only
+    the first line (the original error) and the text of the failing node are kept.
+    """
+    lines = str(error).strip().splitlines() or [type(error).__name__]
+    text = " ".join(lines[0].split())
+    node = next((line for line in lines if "<-- ***" in line), "")
+    matched = node.split('matching "', 1)[1].rsplit('"', 1)[0] if 'matching "' in node else ""
+    near = f" near {' '.join(matched.split())!r}" if matched else ""
+    kind = getattr(error, "original_class", type(error)).__name__
+    if not text.startswith(kind):
+        text = f"{kind}: {text}"
+    hint = "; check the function's arguments" if "argument" in text or "unpack" in text else ""
+    return f"the equation cannot be translated{near} ({text}){hint}"
+
+
+def failing_element(error: BaseException) -> str | None:
+    """The name of the PySD element being translated when ``error`` was raised, if any.
+
+    PySD's exceptions do not say which variable they are about; the innermost frame of the
+    traceback whose ``self`` is one of PySD's element objects does.
+    """
+    found: str | None = None
+    trace = error.__traceback__
+    while trace is not None:
+        owner = trace.tb_frame.f_locals.get("self")
+        if type(owner).__module__.startswith("pysd.translators"):
+            name = getattr(owner, "name", None)
+            equation = getattr(owner, "equation", None)
+            if isinstance(name, str) and name.strip():
+                found = name
+            elif isinstance(equation, str) and equation.strip():
+                found = re.split(r"[=\[(:]", equation, maxsplit=1)[0].strip() or found
+        trace = trace.tb_next
+    return None if found is None else found.strip().strip('"')
+
+
 def _element(
     element: am.AbstractElement, convert: Converter, ranges: _Ranges
 ) -> tuple[Variable, sympy.Basic | None]:
@@ -443,6 +507,10 @@ def _element(
         raise ModelError(
             f"cannot import {element.name.strip()!r}: {error} is not supported"
         ) from None
+    except ModelError:
+        raise
+    except TRANSLATION_FAILURES as error:  # e.g. STEP(1, 2, 3): sympy refuses the arity
+        raise UnreadableElement(element.name.strip().strip('"'), error) from None
     rate = pieces[0].rate if isinstance(variable, Stock) and not arrayed else None
     return variable, rate
 

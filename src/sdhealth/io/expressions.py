@@ -47,6 +47,7 @@ from dataclasses import dataclass
 from typing import NoReturn
 
 import sympy
+from sympy.functions.elementary.piecewise import ExprCondPair
 from sympy.logic.boolalg import Boolean
 
 from sdhealth.errors import ModelSyntaxError
@@ -94,7 +95,7 @@ def _as_number(value: sympy.Basic) -> sympy.Expr:
     if value is sympy.false:
         return sympy.Integer(0)
     if _is_boolean(value):
-        return _unevaluated_if_needed(sympy.Piecewise, (1, value), (0, True))
+        return _piecewise((sympy.Integer(1), value), (sympy.Integer(0), sympy.true))
     return value
 
 
@@ -103,16 +104,43 @@ def _as_condition(value: sympy.Basic) -> sympy.Basic:
     return value if _is_boolean(value) else _relation(sympy.Ne, value, sympy.Integer(0))
 
 
-def _unevaluated_if_needed(cls: Callable[..., sympy.Basic], *args: object) -> sympy.Basic:
-    """``cls(*args)``, left unevaluated where sympy cannot order the values (``SQRT(-1) > 0``)."""
-    try:
-        return cls(*args)
-    except TypeError:
-        return cls(*args, evaluate=False)
+# Relations, conditionals and logic are built unevaluated: sympy would otherwise try to decide
+# them on the spot (``Eq(0, SMOOTH(1, 2))`` asks for the real and imaginary parts of the call,
+# nested ``Piecewise`` collapse walks every branch again), which on user text can take hours or
+# fail with internal errors. What the modeller wrote is kept as written; arithmetic (``Add``,
+# ``Mul``, ``Pow``) still folds numbers, which is linear and is how ``1/0`` becomes ``zoo`` for
+# the checks to report.
+
+
+def _piecewise(*pairs: tuple[sympy.Basic, sympy.Basic]) -> sympy.Basic:
+    """``Piecewise(*pairs)`` as written: sympy's constructor would fold a condition that holds a
+    ``Piecewise`` (``(a >= 2.5) < 1e-6``) and rewrite it, which fails on constant conditions."""
+    kept: list[ExprCondPair] = []
+    for expr, cond in pairs:
+        if cond is sympy.false:
+            continue
+        if cond is sympy.true and not kept:
+            return expr  # a literal condition decides it (``IF THEN ELSE(1 > 0, a, b)``)
+        kept.append(sympy.Tuple.__new__(ExprCondPair, expr, cond))
+        if cond is sympy.true:
+            break
+    return sympy.Basic.__new__(sympy.Piecewise, *kept)
+
+
+def _is_plain_number(value: sympy.Basic) -> bool:
+    return isinstance(value, sympy.Number) and value.is_finite is True
 
 
 def _relation(cls: type[sympy.Basic], left: sympy.Basic, right: sympy.Basic) -> sympy.Basic:
-    return _unevaluated_if_needed(cls, _as_number(left), _as_number(right))
+    """A comparison, decided only where both sides are finite numbers (``2 = 2`` is true)."""
+    left, right = _as_number(left), _as_number(right)
+    if _is_plain_number(left) and _is_plain_number(right):
+        return cls(left, right)
+    return cls(left, right, evaluate=False)
+
+
+def _logical(cls: type[sympy.Basic], operands: Iterable[sympy.Basic]) -> sympy.Basic:
+    return cls(*(_as_condition(o) for o in operands), evaluate=False)
 
 
 def _power(base: sympy.Basic, exponent: sympy.Basic) -> sympy.Expr:
@@ -123,11 +151,46 @@ def _power(base: sympy.Basic, exponent: sympy.Basic) -> sympy.Expr:
     base, exponent = _as_number(base), _as_number(exponent)
     if base.is_Rational and exponent.is_Integer and abs(exponent) > 64 and abs(base) != 1:
         base = sympy.Float(base)
-    return sympy.Pow(base, exponent)
+    if not _foldable(base, exponent):
+        return sympy.Pow(base, exponent, evaluate=False)
+    return _arithmetic(sympy.Pow, base, exponent)
+
+
+def _foldable(base: sympy.Basic, exponent: sympy.Basic) -> bool:
+    """Whether sympy may evaluate ``base ** exponent`` at once (``0 ^ -1`` to ``zoo``,
+    ``x ^ 1`` to ``x``): when the exponent is a number, or neither side holds a power or a
+    conditional.
+
+    Otherwise the power is kept as written: sympy's evaluation asks for the real and imaginary
+    parts of every power and branch below it, which grows exponentially along a chain
+    ``a ^ b ^ c ^ ...`` of symbolic exponents. The backends compute a power as it stands.
+    """
+    if exponent.is_Number:
+        return True
+    return not (base.has(sympy.Pow, sympy.Piecewise) or exponent.has(sympy.Pow, sympy.Piecewise))
+
+
+def _arithmetic(cls: type[sympy.Basic], *operands: sympy.Basic) -> sympy.Basic:
+    """A sum, product or power, numbers folded -- or as written where sympy's evaluation fails
+    on the operands (a quotient of conditionals comparing ``LN(0)`` raises ``TypeError``)."""
+    try:
+        return cls(*operands)
+    except TypeError:
+        return cls(*operands, evaluate=False)
 
 
 def _if_then_else(condition: sympy.Basic, then: sympy.Expr, otherwise: sympy.Expr) -> sympy.Basic:
-    return _unevaluated_if_needed(sympy.Piecewise, (then, condition), (otherwise, True))
+    return _piecewise((then, condition), (otherwise, sympy.true))
+
+
+def _unevaluated(cls: Callable[..., sympy.Basic]) -> Callable[..., sympy.Basic]:
+    """``cls`` called with ``evaluate=False``: the maths functions keep their arguments as
+    written (``MIN``/``MAX`` are not reordered, ``EXP(1e308)`` is not computed)."""
+
+    def build(*args: sympy.Basic) -> sympy.Basic:
+        return cls(*args, evaluate=False)
+
+    return build
 
 
 _RELATIONS: dict[str, type[sympy.Basic]] = {
@@ -167,6 +230,9 @@ def _function_registry() -> dict[str, _FunctionSpec]:
         "if then else": _FunctionSpec("IF THEN ELSE", frozenset({3}), _if_then_else, frozenset({0}))
     }
     for key, (build, counts) in fn.MATH_FUNCTIONS.items():
+        # Built as written: sympy would evaluate ``EXP(1e308)`` with arbitrary precision (and
+        # overflow mpmath) and fold ``LN(0)``; the checks evaluate numbers as a run does.
+        build = _unevaluated(build)  # type: ignore[arg-type]
         specs[key] = _FunctionSpec(key.upper(), _arities(counts), build)  # type: ignore[arg-type]
     for key, cls in fn.BUILTIN_FUNCTIONS.items():
         if cls is not fn.WITH_LOOKUP:  # its table argument is parsed by _Parser._with_lookup
@@ -285,7 +351,7 @@ class _Parser:
             operands.append(self.conjunction())
         if len(operands) == 1:
             return operands[0]
-        return sympy.Or(*(_as_condition(o) for o in operands))
+        return _logical(sympy.Or, operands)
 
     def conjunction(self) -> sympy.Basic:
         operands = [self.negation()]
@@ -293,7 +359,7 @@ class _Parser:
             operands.append(self.negation())
         if len(operands) == 1:
             return operands[0]
-        return sympy.And(*(_as_condition(o) for o in operands))
+        return _logical(sympy.And, operands)
 
     def negation(self) -> sympy.Basic:
         count = 0
@@ -301,7 +367,7 @@ class _Parser:
             count += 1
         value = self.comparison()
         for _ in range(count):
-            value = sympy.Not(_as_condition(value))
+            value = sympy.Not(_as_condition(value), evaluate=False)
         return value
 
     def comparison(self) -> sympy.Basic:
@@ -318,17 +384,17 @@ class _Parser:
             terms.append(term if token.text == "+" else -term)
         if len(terms) == 1:
             return first
-        return sympy.Add(_as_number(first), *terms[1:])
+        return _arithmetic(sympy.Add, _as_number(first), *terms[1:])
 
     def multiplicative(self) -> sympy.Basic:
         first = self.signed(self.power)
         factors = [first]
         while token := self.accept("*", "/"):
             factor = _as_number(self.signed(self.power))
-            factors.append(factor if token.text == "*" else sympy.Pow(factor, -1))
+            factors.append(factor if token.text == "*" else _power(factor, sympy.Integer(-1)))
         if len(factors) == 1:
             return first
-        return sympy.Mul(_as_number(first), *factors[1:])
+        return _arithmetic(sympy.Mul, _as_number(first), *factors[1:])
 
     def signed(self, operand: Callable[[], sympy.Basic]) -> sympy.Basic:
         """Prefix ``+``/``-`` signs (any number) before ``operand``."""

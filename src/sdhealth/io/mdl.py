@@ -13,24 +13,38 @@ and :func:`read_mdl` keeps that text wherever it says the same as PySD's.
 from __future__ import annotations
 
 import dataclasses
+import re
 import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
 
-from parsimonious.exceptions import ParseError
+from parsimonious.exceptions import ParseError, VisitationError
 
-from sdhealth.errors import ModelError, ModelSyntaxError
-from sdhealth.io.abstract import abstract_to_model
-from sdhealth.io.mdl_text import documentation_by_key, normalise_whitespace
-from sdhealth.ir.model import Model, Variable
+from sdhealth.errors import ModelError, ModelSyntaxError, SdhealthError
+from sdhealth.io.abstract import (
+    TRANSLATION_FAILURES,
+    UnreadableElement,
+    abstract_to_model,
+    describe_failure,
+    failing_element,
+)
+from sdhealth.io.expressions import parse_equation
+from sdhealth.io.mdl_text import (
+    definition_position,
+    documentation_by_key,
+    metadata_of,
+    normalise_whitespace,
+)
+from sdhealth.io.yaml_documents import decode_text
+from sdhealth.ir.model import DeclaredLink, Equation, Model, Report, Sector, Stock, Variable
 from sdhealth.ir.vensim import split_source
 
 with warnings.catch_warnings():  # PySD's own imports raise deprecation warnings
     warnings.simplefilter("ignore")
     from pysd.translators.vensim.vensim_file import VensimFile
 
-__all__ = ["read_mdl", "read_mdl_text"]
+__all__ = ["read_mdl", "read_mdl_text", "restore_metadata"]
 
 
 def _syntax_error(error: ParseError, text: str, path: Path) -> ModelSyntaxError:
@@ -48,7 +62,70 @@ def _raw_text(path: Path) -> str:
     return path.read_bytes().decode("utf-8", errors="replace")
 
 
+#: A first-line encoding comment naming an encoding other than UTF-8 (``{windows-1252}``).
+_OTHER_ENCODING = re.compile(rb"\A\s*\{(?!\s*utf-?8\s*\})[\w .-]+\}", re.IGNORECASE)
+
+
+def _check_utf8(path: Path) -> str:
+    """The file's text; a file that does not declare another encoding must be UTF-8."""
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise ModelSyntaxError(
+            f"cannot read the model file ({error.strerror})", str(path)
+        ) from None
+    if _OTHER_ENCODING.match(data):
+        return data.decode("utf-8", errors="replace")
+    return decode_text(data, str(path), "model")
+
+
+#: Where the sketch starts. Vensim writes three backslashes; some files (the test suite's
+#: ``teacup_3quotes.mdl``) have fewer, which PySD reads as trailing text it ignores.
+_SKETCH = re.compile(r"\\+---///")
+_HARMLESS_TAIL = re.compile(r"(?:\s|:END OF MACRO:|\{[^}]*\})*", re.IGNORECASE)
+
+
+def _check_complete(text: str, path: Path) -> None:
+    """A file whose last equation has no closing ``|`` is truncated: PySD would drop it.
+
+    Only the text after the last ``|`` and before the sketch is looked at, so quotes and
+    comments in the equations (balanced or not) do not matter.
+    """
+    equations = _SKETCH.split(text, 1)[0]
+    end = equations.rfind("|") + 1
+    if _HARMLESS_TAIL.fullmatch(equations, end):
+        return
+    start = end + len(equations[end:]) - len(equations[end:].lstrip())
+    line = text.count("\n", 0, start) + 1
+    column = start - (text.rfind("\n", 0, start) + 1) + 1
+    raise ModelSyntaxError(
+        "the file ends inside an equation (no closing '|'); is it truncated?",
+        str(path),
+        line,
+        column,
+    )
+
+
+def _translation_error(error: BaseException, text: str, path: Path) -> ModelSyntaxError:
+    """PySD's failure to translate the file, at the variable it was translating."""
+    name = error.variable if isinstance(error, UnreadableElement) else failing_element(error)
+    message = (
+        str(error)
+        if isinstance(error, UnreadableElement)
+        else (
+            f"cannot read {name!r}: {describe_failure(error)}"
+            if name
+            else f"PySD cannot translate the model: {describe_failure(error)}"
+        )
+    )
+    position = definition_position(text, name) if name else None
+    line, column = position if position else (None, None)
+    return ModelSyntaxError(message, str(path), line, column)
+
+
 def _parsed(path: Path) -> Any:
+    text = _check_utf8(path)
+    _check_complete(text, path)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
@@ -60,8 +137,24 @@ def _parsed(path: Path) -> Any:
             return vensim.get_abstract_model()
         except ParseError as error:
             raise _syntax_error(error, _raw_text(path), path) from None
-        except (ValueError, KeyError, IndexError, AttributeError, TypeError) as error:
-            raise ModelError(f"{path}: PySD could not parse the model: {error}") from None
+        except (VisitationError, *TRANSLATION_FAILURES) as error:
+            raise _translation_error(error, text, path) from None
+
+
+def _converted(abstract: Any, path: Path, text: str) -> Model:
+    """:func:`abstract_to_model`, with a failure on odd input located in the file.
+
+    A :class:`ModelError` (a construct the IR cannot hold) is passed on as it is: the caller
+    says which file it is about, once.
+    """
+    try:
+        return abstract_to_model(abstract, path.stem, path)
+    except UnreadableElement as error:
+        raise _translation_error(error, text, path) from None
+    except ModelError:
+        raise
+    except TRANSLATION_FAILURES as error:
+        raise _translation_error(error, text, path) from None
 
 
 def _with_documentation(variable: Variable, written: str) -> Variable:
@@ -84,6 +177,92 @@ def _restore_documentation(model: Model, text: str) -> Model:
     return dataclasses.replace(model, variables=variables)
 
 
+def _restored_variable(variable: Variable, found: dict[str, Any]) -> Variable:
+    """``variable`` with what the metadata keeps of it (texts only where they say the same)."""
+    changes: dict[str, Any] = {}
+    if isinstance(found.get("sector"), str):
+        changes["sector"] = found["sector"]
+    for key in ("doc", "units"):
+        if isinstance(found.get(key), str):
+            changes[key] = found[key]
+    for flag in ("non_negative", "internal"):
+        if found.get(flag) is True and hasattr(variable, flag):
+            changes[flag] = True
+    if isinstance(variable, Stock):
+        for key in ("inflows", "outflows"):
+            listed = found.get(key)
+            if isinstance(listed, list) and sorted(listed) == sorted(getattr(variable, key)):
+                changes[key] = tuple(listed)
+    links = found.get("links")
+    if isinstance(links, list) and all(isinstance(x, list) and len(x) == 2 for x in links):
+        changes["declared_links"] = tuple(DeclaredLink(str(a), int(b)) for a, b in links)
+    texts = found.get("texts") if isinstance(found.get("texts"), dict) else {}
+    for key, text in texts.items():
+        equation = getattr(variable, key, None)
+        if isinstance(equation, Equation) and isinstance(text, str):
+            written = _parsed_text(text, equation)
+            if written is not None:
+                changes[key] = written
+    return dataclasses.replace(variable, **changes) if changes else variable
+
+
+def _parsed_text(text: str, equation: Equation) -> Equation | None:
+    """The modeller's ``text`` as an equation, if it says what ``equation`` (PySD's) says."""
+    try:
+        written = parse_equation(text)
+    except SdhealthError:
+        return None
+    return (
+        dataclasses.replace(written, location=equation.location)
+        if written.expr == equation.expr
+        else None
+    )
+
+
+def restore_metadata(model: Model, metadata: dict[str, Any]) -> Model:
+    """``model`` (read from a ``.mdl`` file) with what sdhealth's ``.sdhealth`` group kept.
+
+    The group (:func:`sdhealth.ir.vensim.model_metadata`) holds the model's name,
+    description, sectors and report, and each variable's sector, flags, declared links,
+    flow order and equation texts. Entries about variables the file no longer has are
+    ignored, so a model edited in Vensim after conversion still reads.
+    """
+    if not metadata:
+        return model
+    found = metadata.get("variables") if isinstance(metadata.get("variables"), dict) else {}
+    variables = tuple(
+        _restored_variable(v, found[v.name]) if isinstance(found.get(v.name), dict) else v
+        for v in model.variables
+    )
+    order = metadata.get("order")
+    if isinstance(order, list) and sorted(map(str, order)) == sorted(v.name for v in variables):
+        position = {name: index for index, name in enumerate(order)}
+        variables = tuple(sorted(variables, key=lambda v: position[v.name]))
+    changes: dict[str, Any] = {"variables": variables}
+    if isinstance(metadata.get("model"), str) and metadata["model"].strip():
+        changes["name"] = metadata["model"]
+    if isinstance(metadata.get("description"), str):
+        changes["doc"] = metadata["description"]
+    sectors = metadata.get("sectors")
+    if isinstance(sectors, list):
+        changes["sectors"] = tuple(Sector(str(n), str(d)) for n, d in sectors)
+    restored = dataclasses.replace(model, **changes)
+    return dataclasses.replace(restored, report=_report(metadata.get("report"), restored))
+
+
+def _report(fields: Any, model: Model) -> Report:
+    """The report settings kept in the metadata (names the model no longer has dropped)."""
+    if not isinstance(fields, dict):
+        return model.report
+    indicators = tuple(n for n in fields.get("indicators") or () if n in model)
+    loops = tuple(
+        (str(name), tuple(v for v in members if v in model))
+        for name, members in fields.get("loops") or ()
+    )
+    every = fields.get("every")
+    return Report(indicators, float(every) if isinstance(every, int | float) else None, loops)
+
+
 def read_mdl(path: Path) -> Model:
     """Read a Vensim ``.mdl`` model into the IR.
 
@@ -96,11 +275,12 @@ def read_mdl(path: Path) -> Model:
     """
     path = Path(path)
     abstract = _parsed(path)
+    text = _raw_text(path)
     try:
-        model = abstract_to_model(abstract, path.stem, path)
+        model = _converted(abstract, path, text)
     except ModelError as error:
         raise ModelError(f"{path}: {error}") from None
-    return _restore_documentation(model, _raw_text(path))
+    return restore_metadata(_restore_documentation(model, text), metadata_of(text))
 
 
 def read_mdl_text(text: str, path: Path) -> Model:
@@ -123,8 +303,9 @@ def read_mdl_text(text: str, path: Path) -> Model:
         written.write_text(text, encoding="utf-8")
         try:
             abstract = _parsed(written)
+            model = _converted(abstract, path, text)
         except ModelSyntaxError as error:
             raise ModelSyntaxError(error.message, str(path), error.line, error.column) from None
         except ModelError as error:
             raise ModelError(str(error).replace(str(written), str(path))) from None
-    return abstract_to_model(abstract, path.stem, path)
+    return model

@@ -14,12 +14,13 @@ whitespace, so a text this scan misreads is never used.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 
 from sdhealth.ir.names import canonical
 
-__all__ = ["documentation_by_key", "normalise_whitespace"]
+__all__ = ["metadata_of", "definition_position", "documentation_by_key", "normalise_whitespace"]
 
 _SKETCH = "\\\\\\---///"
 _CONTINUATION = re.compile(r"[ \t]*\\\n[ \t]*")
@@ -106,3 +107,51 @@ def documentation_by_key(text: str) -> dict[str, str]:
             continue
         found.setdefault(canonical(name), comment)
     return found
+
+
+def definition_position(text: str, name: str) -> tuple[int, int] | None:
+    """The 1-based (line, column) where ``name`` is defined in ``text``, if it can be found.
+
+    A definition is the name at the start of a line (maybe quoted, spaces and underscores
+    interchangeable, any case) followed by ``=``, ``[``, ``(`` or ``:``.
+
+    >>> definition_position("{UTF-8}\\n  Bed_occupancy = 1 ~ ~ |", "bed occupancy")
+    (2, 3)
+    >>> definition_position("x = 1 ~ ~ |", "y") is None
+    True
+    """
+    words = [re.escape(word) for word in re.split(r"[\s_]+", name.strip().strip('"')) if word]
+    if not words:
+        return None
+    pattern = re.compile(
+        r'^[ \t]*("?)(' + r"[\s_]+".join(words) + r")\1[ \t]*(?:=|\[|\(|:)",
+        re.IGNORECASE | re.MULTILINE,
+    )
+    found = pattern.search(text)
+    if found is None:
+        return None
+    start = found.start(1)
+    line = text.count("\n", 0, start) + 1
+    return line, start - (text.rfind("\n", 0, start) + 1) + 1
+
+
+_METADATA = re.compile(r"\*{3,}[ \t]*\n[ \t]*\.sdhealth[ \t]*\n\*{3,}[ \t]*~(.*?)\|", re.DOTALL)
+
+
+def metadata_of(text: str) -> dict[str, object]:
+    """The metadata sdhealth writes in a ``.sdhealth`` Vensim group (empty if none or unreadable).
+
+    See :func:`sdhealth.ir.vensim.model_metadata`. A group a person edited into something that
+    is not a JSON object is ignored: the equations are still the model.
+
+    >>> metadata_of('{UTF-8}\\n****\\n\\t.sdhealth\\n****~\\n\\t\\t{"model": "M\\\\u007c"}\\n\\t|')
+    {'model': 'M|'}
+    """
+    found = _METADATA.search(text.split(_SKETCH, 1)[0])
+    if found is None:
+        return {}
+    try:
+        metadata = json.loads(found.group(1))
+    except ValueError:
+        return {}
+    return metadata if isinstance(metadata, dict) else {}

@@ -11,13 +11,19 @@ from pathlib import Path
 from typing import Any
 
 from sdhealth.errors import ModelError, ModelSyntaxError
-from sdhealth.io.abstract import abstract_to_model
+from sdhealth.io.abstract import (
+    TRANSLATION_FAILURES,
+    UnreadableElement,
+    abstract_to_model,
+    describe_failure,
+    failing_element,
+)
 from sdhealth.ir.model import Model
 
 with warnings.catch_warnings():  # PySD's own imports raise deprecation warnings
     warnings.simplefilter("ignore")
     from lxml import etree
-    from parsimonious.exceptions import ParseError
+    from parsimonious.exceptions import ParseError, VisitationError
     from pysd.translators.xmile.xmile_file import XmileFile
 
 __all__ = ["read_xmile"]
@@ -35,8 +41,17 @@ def _parsed(path: Path) -> Any:
             raise ModelSyntaxError(f"XML syntax error: {error.msg}", str(path), line) from None
         except ParseError as error:
             raise ModelSyntaxError(f"XMILE equation syntax error: {error}", str(path)) from None
-        except (ValueError, KeyError, IndexError, AttributeError, TypeError) as error:
-            raise ModelError(f"{path}: PySD could not parse the model: {error}") from None
+        except (VisitationError, *TRANSLATION_FAILURES) as error:
+            raise _translation_error(error, path) from None
+
+
+def _translation_error(error: BaseException, path: Path) -> ModelSyntaxError:
+    """PySD's (or the conversion's) failure on one variable of the file, naming it."""
+    name = error.variable if isinstance(error, UnreadableElement) else failing_element(error)
+    if isinstance(error, UnreadableElement):
+        return ModelSyntaxError(str(error), str(path))
+    subject = f"cannot read {name!r}" if name else "PySD cannot translate the model"
+    return ModelSyntaxError(f"{subject}: {describe_failure(error)}", str(path))
 
 
 def read_xmile(path: Path) -> Model:
@@ -45,5 +60,9 @@ def read_xmile(path: Path) -> Model:
     abstract = _parsed(path)
     try:
         return abstract_to_model(abstract, path.stem, path)
+    except UnreadableElement as error:
+        raise _translation_error(error, path) from None
     except ModelError as error:
         raise ModelError(f"{path}: {error}") from None
+    except TRANSLATION_FAILURES as error:
+        raise _translation_error(error, path) from None

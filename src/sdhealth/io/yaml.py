@@ -31,7 +31,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
@@ -75,6 +75,7 @@ from sdhealth.ir.model import (
 from sdhealth.ir.names import canonical, suggest
 
 __all__ = [
+    "CompiledDiagramWarning",
     "load_yaml",
     "model_from_yaml_text",
     "dump_yaml",
@@ -158,6 +159,8 @@ def model_from_yaml_text(text: str, *, path: str | None = None) -> Model:
     """
     document = Document.of(text, path)
     root = parse_yaml_mapping(text, document, "model")
+    if _is_diagram(root):
+        return _compiled_diagram(text, path)
     reader = _ModelReader(document)
     try:
         return reader.read(root)
@@ -172,6 +175,37 @@ def model_from_yaml_text(text: str, *, path: str | None = None) -> Model:
         return _ModelReader(document, vensim=True).read(root)
     except SdhealthError:
         raise first from None
+
+
+class CompiledDiagramWarning(UserWarning):
+    """A model file that holds a causal-loop diagram, compiled into a stock-and-flow model."""
+
+
+def _is_diagram(root: CommentedMap) -> bool:
+    """Whether a file is a causal-loop diagram (``docs/cld-format.md``): it names a diagram."""
+    return "diagram" in root and "model" not in root
+
+
+def _compiled_diagram(text: str, path: str | None) -> Model:
+    """The stock-and-flow model compiled from the causal-loop diagram written in ``text``.
+
+    Warns with :class:`CompiledDiagramWarning`: the equations come from the compiler's
+    formulation templates, not from the file.
+    """
+    import warnings
+
+    from sdhealth.cld.compile import compile_diagram
+    from sdhealth.cld.yaml_io import cld_from_yaml_text
+
+    diagram = cld_from_yaml_text(text, path=path)
+    where = f"{path}: " if path else ""
+    warnings.warn(
+        f"{where}a causal-loop diagram ('diagram: {diagram.name}'), compiled into a "
+        "stock-and-flow model (as sdhealth.CausalLoopDiagram.from_yaml(path).compile() does)",
+        CompiledDiagramWarning,
+        stacklevel=2,
+    )
+    return replace(compile_diagram(diagram), path=path)
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.reader import ReaderError
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString, SingleQuotedScalarString
 
 from sdhealth.errors import ModelSyntaxError
@@ -42,35 +43,72 @@ _CLOCK_STAND_INS = {"start": 0.0, "stop": 100.0, "dt": 1.0, "saveper": None}
 
 
 def read_text_file(path: str | os.PathLike[str], what: str) -> str:
-    """The UTF-8 text of ``path``; a missing or unreadable file is a clear error.
+    """The UTF-8 text of ``path``; a missing, unreadable or non-UTF-8 file is a clear error.
 
-    ``what`` names the kind of file in messages ("model", "diagram", "scenario").
+    ``what`` names the kind of file in messages ("model", "diagram", "scenario"). Line breaks
+    are normalised to ``\\n`` (as :meth:`pathlib.Path.read_text` does). Bytes that are not
+    UTF-8 are reported at the line and column of the first one.
     """
     where = str(path)
     try:
-        return Path(path).read_text(encoding="utf-8")
+        data = Path(path).read_bytes()
     except FileNotFoundError:
         raise ModelSyntaxError(f"no such {what} file", where) from None
-    except UnicodeDecodeError:
-        raise ModelSyntaxError(f"the {what} file is not UTF-8 text", where) from None
+    except IsADirectoryError:
+        raise ModelSyntaxError(f"the {what} file is a directory", where) from None
     except OSError as exc:
         raise ModelSyntaxError(f"cannot read the {what} file ({exc.strerror})", where) from None
+    return decode_text(data, where, what)
+
+
+def decode_text(data: bytes, path: str | None, what: str) -> str:
+    """``data`` decoded as UTF-8 (line breaks normalised); a bad byte is a located error.
+
+    >>> decode_text(b"a: 1\\r\\nb: 2", "m.yaml", "model")
+    'a: 1\\nb: 2'
+    """
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line_start = data.rfind(b"\n", 0, exc.start) + 1
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = len(data[line_start : exc.start].decode("utf-8", errors="replace")) + 1
+        message = (
+            f"invalid UTF-8 byte 0x{data[exc.start]:02x} (the {what} file is not UTF-8 text; "
+            "save it as UTF-8)"
+        )
+        raise ModelSyntaxError(message, path, line, column) from None
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def parse_yaml_mapping(text: str, document: Document, what: str) -> CommentedMap:
-    """Parse ``text`` (the text of ``document``) and return its top-level mapping."""
-    yaml = YAML(typ="rt")
-    yaml.preserve_quotes = True
+    """Parse ``text`` (the text of ``document``) and return its top-level mapping.
+
+    Every failure of the YAML reader is one :class:`ModelSyntaxError` line at the file, line
+    and column it names. A flow mapping whose key ruamel.yaml's own writer folded over two
+    lines (``{Supported discharge\\n  capacity: +}``, which YAML forbids and ruamel then
+    refuses to read) is read as if the key were written on one line.
+    """
     try:
-        root = yaml.load(text)
+        root = _load_unfolding_keys(document.text)
     except DuplicateKeyError as exc:
         raise _duplicate_key_error(exc, document) from None
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         position = (mark.line, mark.column) if mark is not None else _START
-        raise document.error(f"invalid YAML: {exc.problem or exc.context}", position) from None
+        raise document.error(
+            f"invalid YAML: {_one_line(exc.problem or exc.context)}", position
+        ) from None
+    except ReaderError as exc:  # a control character or an undecodable byte
+        raise document.error(_reader_message(exc), document.position_of(exc.position)) from None
     except YAMLError as exc:
-        raise ModelSyntaxError(f"invalid YAML: {exc}", document.path) from None
+        raise ModelSyntaxError(f"invalid YAML: {_one_line(str(exc))}", document.path) from None
+    except RecursionError:
+        raise ModelSyntaxError("invalid YAML: nested too deeply", document.path) from None
+    except (ValueError, TypeError, OverflowError) as exc:  # e.g. a date such as 2020-13-45
+        raise ModelSyntaxError(
+            f"invalid YAML value: {_one_line(str(exc))}", document.path
+        ) from None
     if root is None:
         raise document.error(f"the {what} file is empty", _START)
     if not isinstance(root, CommentedMap):
@@ -78,6 +116,63 @@ def parse_yaml_mapping(text: str, document: Document, what: str) -> CommentedMap
             f"a {what} file must be a mapping of keys, got {describe(root)}", _START
         )
     return root
+
+
+#: How ruamel.yaml refuses a flow-mapping key written over two lines.
+_FOLDED_KEY = "expected ',' or '}', but got ':'"
+
+
+def _load_unfolding_keys(text: str) -> Any:
+    """Load ``text`` with ruamel's round-trip loader, unfolding keys its writer folded.
+
+    ruamel.yaml's emitter wraps a long flow mapping at the line width even inside a key
+    (``{A: +, Supported discharge\\n    capacity: +}``); YAML allows an implicit key only on
+    one line, so the loader then stops at the ``:``. Each time, the folded part of the key
+    and its ``:`` are moved to the end of the line above and blanked where they were, so that
+    every other character keeps its line and column.
+    """
+    for _ in range(text.count("\n") + 1):
+        yaml = YAML(typ="rt")
+        yaml.preserve_quotes = True
+        try:
+            return yaml.load(text)
+        except MarkedYAMLError as exc:
+            unfolded = _unfold_key(text, exc) if exc.problem == _FOLDED_KEY else None
+            if unfolded is None:
+                raise
+            text = unfolded
+    return YAML(typ="rt").load(text)
+
+
+def _unfold_key(text: str, exc: MarkedYAMLError) -> str | None:
+    """``text`` with the key fragment before the ``:`` of ``exc`` moved up a line, or None."""
+    mark = exc.problem_mark
+    lines = text.split("\n")
+    if mark is None or not 0 < mark.line < len(lines):
+        return None
+    line = lines[mark.line]
+    indent = len(line) - len(line.lstrip(" "))
+    fragment = line[indent : mark.column]
+    if not fragment.strip() or any(char in fragment for char in ",[]{}#:'\""):
+        return None
+    above = lines[mark.line - 1].rstrip()
+    lines[mark.line - 1] = f"{above} {fragment.strip()}:"
+    lines[mark.line] = " " * (mark.column + 1) + line[mark.column + 1 :]
+    return "\n".join(lines)
+
+
+def _one_line(message: str | None) -> str:
+    """A reader message on one line (its words separated by single spaces)."""
+    return " ".join((message or "unknown problem").split())
+
+
+def _reader_message(exc: ReaderError) -> str:
+    """ruamel's message for a character YAML does not allow, on one line."""
+    character = exc.character
+    if isinstance(character, bytes | str):
+        character = ord(character[:1] or "?")
+    code = f"U+{character:04X}"
+    return f"invalid YAML: character {code} is not allowed ({_one_line(exc.reason)})"
 
 
 def read_yaml_mapping(path: str | os.PathLike[str], what: str) -> tuple[Document, CommentedMap]:

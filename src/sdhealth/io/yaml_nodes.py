@@ -32,7 +32,7 @@ from ruamel.yaml.scalarstring import (
 )
 
 from sdhealth.errors import ModelSyntaxError
-from sdhealth.ir.model import SourceLocation
+from sdhealth.ir.model import Equation, SourceLocation
 
 __all__ = ["Position", "Slot", "Document", "MISSING", "describe", "did_you_mean", "is_number"]
 
@@ -51,8 +51,15 @@ def is_number(value: object) -> bool:
 
     >>> is_number(3), is_number(0.5), is_number(True), is_number("3"), is_number(float("inf"))
     (True, True, False, False, False)
+    >>> is_number(10**400)
+    False
     """
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer beyond the range of floats (1.8e308)
+        return False
 
 
 def describe(value: object) -> str:
@@ -71,6 +78,9 @@ def describe(value: object) -> str:
         return "true" if value else "false"
     if isinstance(value, str):
         return repr(str(value))
+    if isinstance(value, int) and not is_number(value):
+        digits = str(value).lstrip("-")
+        return f"a {len(digits)}-digit number, beyond the largest float (1.8e308)"
     return str(value)
 
 
@@ -233,18 +243,25 @@ class Document:
     def parse_text(self, slot: Slot, parse: Callable[..., T]) -> T:
         """Run an expression parser on a string scalar, reporting errors where they are.
 
-        ``parse(text, location=...)`` gets the text of :meth:`scalar_text` and where it
-        starts; a :class:`ModelSyntaxError` it raises is moved to the file position of the
-        character it names (which only changes anything for quoted multi-line scalars).
+        ``parse(text, location=...)`` gets the scalar's value -- with YAML's folding, so that
+        a name a writer wrapped over two lines (``Surge\\n  duration``) reads as one -- and
+        where it starts; a :class:`ModelSyntaxError` it raises is moved to the file position
+        of the character it names. An :class:`~sdhealth.ir.model.Equation` it returns keeps
+        the text of :meth:`scalar_text` (the same characters, with the line breaks as written),
+        so that the names it mentions are located on the right lines.
         """
-        text, location = self.scalar_text(slot)
+        written, location = self.scalar_text(slot)
+        value = str(slot.value)
         try:
-            return parse(text, location=location)
+            result = parse(value, location=location)
         except ModelSyntaxError as exc:
-            offset = _offset_in(text, location, exc.line, exc.column)
+            offset = _offset_in(value, location, exc.line, exc.column)
             if offset is None:
                 raise
-            raise self.error(exc.message, self.text_positions(slot, text)[offset]) from None
+            raise self.error(exc.message, self.text_positions(slot, value)[offset]) from None
+        if isinstance(result, Equation) and written != value and len(written) == len(value):
+            return replace(result, text=written)  # type: ignore[return-value]
+        return result
 
     # -- positions --------------------------------------------------------------------------
 
@@ -259,29 +276,22 @@ class Document:
         """The text of a string scalar and where it starts.
 
         The text is the scalar's value, except for a plain or ``>`` folded scalar written over
-        several lines: it keeps its line breaks (YAML would fold them into spaces) and loses
-        only the indentation, so that together with the location's ``indent`` every
-        character's offset maps to its line and column in the file. Literal (``|``) blocks
-        keep their line breaks anyway and get the block's indentation as ``indent``.
+        several lines: each space YAML made of a line break is that line break again, so that
+        together with the location's ``indent`` (the column the continuation lines start at)
+        every character's offset maps to its line and column in the file. The text has as
+        many characters as the value. Literal (``|``) blocks keep their line breaks anyway and
+        get the block's indentation as ``indent``.
         """
         value = str(slot.value)
         start = self._text_start(slot)
         if isinstance(slot.value, DoubleQuotedScalarString | SingleQuotedScalarString):
             return value, self.location(start)
-        found = _align(value, self.text, self._offset(start))
-        begin, end = found[0], found[-1]
+        found = [self._position(offset) for offset in _align(value, self.text, self._offset(start))]
+        line, column = found[0]
         if isinstance(slot.value, LiteralScalarString):
-            line, column = self._position(begin)
             return value, replace(self.location((line, column)), indent=column)
-        written = self.text[begin:end]
-        if "\n" not in written:
-            return value, self.location(self._position(begin))
-        first, *rest = written.split("\n")
-        indent = min(
-            (len(line) - len(line.lstrip(" ")) for line in rest if line.strip()), default=0
-        )
-        text = "\n".join([first] + [line[indent:] if line.strip() else "" for line in rest])
-        return text, replace(self.location(self._position(begin)), indent=indent)
+        text, indent = _with_line_breaks(value, found)
+        return text, replace(self.location((line, column)), indent=indent)
 
     def text_positions(self, slot: Slot, text: str | None = None) -> list[Position]:
         """The 0-based file position of every character of a string scalar's text.
@@ -302,6 +312,10 @@ class Document:
             return line, column + 1
         return line, column
 
+    def position_of(self, offset: int) -> Position:
+        """The 0-based (line, column) of character ``offset`` of the text (clamped to it)."""
+        return self._position(min(max(offset, 0), len(self.text)))
+
     def _offset(self, position: Position) -> int:
         line, column = position
         if line >= len(self.line_offsets):
@@ -311,6 +325,26 @@ class Document:
     def _position(self, offset: int) -> Position:
         line = bisect.bisect_right(self.line_offsets, offset) - 1
         return line, offset - self.line_offsets[line]
+
+
+def _with_line_breaks(value: str, positions: Sequence[Position]) -> tuple[str, int]:
+    """``value`` with each folded space that stands for a line break made one again.
+
+    ``positions`` holds the file position of each character of ``value`` (and one more).
+    Returns the text and the column the continuation lines start at (the smallest, if they
+    differ; 0 for a single line).
+
+    >>> _with_line_breaks("a + b", [(0, 5), (0, 6), (0, 7), (0, 8), (1, 4), (1, 5)])
+    ('a +\\nb', 4)
+    """
+    chars = list(value)
+    columns: list[int] = []
+    for index, char in enumerate(value):
+        following = positions[index + 1]
+        if char in " \n" and index + 1 < len(value) and following[0] > positions[index][0]:
+            chars[index] = "\n"
+            columns.append(following[1])
+    return "".join(chars), min(columns, default=0)
 
 
 def _same_number(token: str, value: object) -> bool:

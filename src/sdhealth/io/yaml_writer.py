@@ -22,12 +22,18 @@ from __future__ import annotations
 import io
 import os
 import re
+import sys
 from collections.abc import Callable
 from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.scalarstring import DoubleQuotedScalarString, LiteralScalarString
+from ruamel.yaml.emitter import RoundTripEmitter
+from ruamel.yaml.scalarstring import (
+    DoubleQuotedScalarString,
+    FoldedScalarString,
+    LiteralScalarString,
+)
 
 from sdhealth.errors import ModelError
 from sdhealth.io.atomic import write_text_atomic
@@ -129,9 +135,28 @@ def _needed_internals(model: Model) -> set[str]:
     return needed
 
 
+class _KeyKeepingEmitter(RoundTripEmitter):
+    """ruamel.yaml's emitter, but a plain key is never broken over lines, whatever the width.
+
+    ruamel.yaml 0.18-0.19 gives a word that would cross the line width "a line of its own"
+    even inside a key, which YAML does not allow to span lines: a name of 60 characters, a few
+    columns in, came out as invalid YAML from a dumper at the default 80 columns.
+    """
+
+    def write_plain(self, text: Any, split: Any = True) -> None:
+        if split:
+            return super().write_plain(text, split)
+        width, self.best_width = self.best_width, sys.maxsize
+        try:
+            return super().write_plain(text, split)
+        finally:
+            self.best_width = width
+
+
 def _yaml_writer() -> YAML:
     yaml = YAML(typ="rt")
-    yaml.width = 4096  # never fold an equation over lines
+    yaml.Emitter = _KeyKeepingEmitter
+    yaml.width = sys.maxsize  # never wrap a line: only line breaks in the text make lines
     yaml.indent(mapping=2, sequence=4, offset=2)
     return yaml
 
@@ -251,7 +276,35 @@ def _equation_value(equation: Equation, name_of: Callable[[str], str]) -> Any:
     text = equation.text if equation.text is not None else expr_to_vensim(equation.expr, name_of)
     if _PLAIN_NUMBER.fullmatch(text) and repr(_number(float(text))) == text:
         return _number(float(text))
-    return _string(text)
+    return _equation_string(text)
+
+
+#: A line break YAML folding can stand for: one, between two characters that are not blank.
+_FOLDABLE_BREAK = re.compile(r"(?<=\S)\n(?=\S)")
+
+
+def _equation_string(text: str) -> str:
+    """An equation's text as a YAML scalar that reads back as the same text.
+
+    Text read from a plain or ``>`` folded scalar over several lines keeps its line breaks
+    where YAML folded them into spaces (:meth:`sdhealth.io.yaml_nodes.Document.scalar_text`),
+    even inside a name (``Surge\\nduration``); such text is written as a ``>-`` block folded
+    at the same places, which the reader turns back into the same text (a literal ``|`` block
+    would keep a line break inside a name, which no equation can hold). Other multi-line text
+    is a literal block.
+
+    >>> type(_equation_string("a +\\nb")).__name__, type(_equation_string("a\\n  + b")).__name__
+    ('FoldedScalarString', 'LiteralScalarString')
+    """
+    breaks = text.count("\n")
+    if not breaks:
+        return text
+    folds = [match.start() for match in _FOLDABLE_BREAK.finditer(text)]
+    if len(folds) != breaks:
+        return LiteralScalarString(text)
+    folded = FoldedScalarString(text.replace("\n", " "))
+    folded.fold_pos = folds  # type: ignore[attr-defined]
+    return folded
 
 
 _FLOW_SAFE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_ &'$./()+*-]*")

@@ -345,8 +345,12 @@ BUILTIN_FUNCTIONS: dict[str, type[SDFunction]] = {
 }
 
 
-def _log(x: sympy.Expr, base: sympy.Expr | None = None) -> sympy.Expr:
-    return sympy.log(x) if base is None else sympy.log(x) / sympy.log(base)
+def _log(
+    x: sympy.Expr, base: sympy.Expr | None = None, *, evaluate: bool = True
+) -> sympy.Expr:
+    if base is None:
+        return sympy.log(x, evaluate=evaluate)
+    return sympy.log(x, evaluate=evaluate) / sympy.log(base, evaluate=evaluate)
 
 
 #: Canonical Vensim name -> (sympy callable, accepted argument counts) for plain maths.

@@ -2,7 +2,10 @@
 
 This module owns the one mapping from sympy expressions to Vensim's expression syntax (the
 inverse of the equation parser) and the layout of a ``.mdl`` file's equation part. It is pure:
-it reads IR objects and returns strings, and imports nothing of sdhealth outside ``ir``.
+it reads IR objects and returns strings, and imports nothing of sdhealth outside ``ir`` but
+:mod:`sdhealth.errors` (which imports nothing): an expression Vensim has no text for (``1/0``
+folded to ``zoo``, an infinity, a complex number) is an :class:`UnwritableExpression` naming
+the variable and where its equation is written.
 
 Operator precedence follows the grammar Vensim and PySD share, loosest first::
 
@@ -30,16 +33,18 @@ calls before printing).
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Callable, Collection, Iterable, Sequence
-from typing import Literal
+from typing import Any, Literal
 
 import sympy
 from sympy.core.relational import Relational
 from sympy.core.symbol import Str
 from sympy.logic.boolalg import BooleanAtom, BooleanFunction
 
+from sdhealth.errors import ModelSyntaxError
 from sdhealth.ir import functions as fn
 from sdhealth.ir.model import (
     Auxiliary,
@@ -49,6 +54,7 @@ from sdhealth.ir.model import (
     Flow,
     Lookup,
     Model,
+    SourceLocation,
     Stock,
     Subscript,
     Variable,
@@ -56,9 +62,12 @@ from sdhealth.ir.model import (
 from sdhealth.ir.names import NameTable, canonical, identifier
 
 __all__ = [
+    "METADATA_GROUP",
     "SOURCE_PREFIX",
+    "UnwritableExpression",
     "definitions_to_vensim",
     "expr_to_vensim",
+    "model_metadata",
     "model_to_vensim",
     "number_to_vensim",
     "quote_name",
@@ -132,7 +141,7 @@ def number_to_vensim(value: float | int | sympy.Number) -> str:
         return str(int(value))
     number = float(value)
     if not math.isfinite(number):
-        raise ValueError(f"Vensim has no literal for the number {number}")
+        raise UnwritableExpression(f"holds the number {number}, which Vensim has no literal for")
     if number.is_integer() and abs(number) < 1e15:
         return str(int(number))
     return repr(number)
@@ -156,12 +165,79 @@ def split_source(doc: str) -> tuple[str, str]:
 # --------------------------------------------------------------------------- expressions
 
 
+class UnwritableExpression(ModelSyntaxError, ValueError):
+    """An expression Vensim has no text for, named with its variable and where it is written.
+
+    ``reason`` says what is wrong (``"evaluates to division by zero (zoo)"``). A
+    :class:`ValueError` too, for code that caught the printer's former errors.
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        variable: str | None = None,
+        location: SourceLocation | None = None,
+    ) -> None:
+        self.reason = reason
+        self.variable = variable
+        subject = repr(variable) if variable is not None else "an expression"
+        where = location or SourceLocation()
+        super().__init__(
+            f"{subject} {reason}; it cannot be written as Vensim",
+            where.path,
+            where.line,
+            where.column,
+        )
+
+    def naming(self, variable: Variable) -> UnwritableExpression:
+        """The same error about ``variable`` (at its equation, else where it is defined)."""
+        equations = [e for e in variable.equations() if e.location is not None]
+        location = equations[0].location if equations else variable.location
+        return UnwritableExpression(self.reason, variable.name, location)
+
+
+#: Atoms Vensim has no literal for -> what an expression holding one "does".
+_UNWRITABLE_ATOMS: tuple[tuple[sympy.Basic, str], ...] = (
+    (sympy.zoo, "evaluates to division by zero or LN(0) (zoo)"),
+    (sympy.oo, "evaluates to infinity (oo)"),
+    (-sympy.oo, "evaluates to minus infinity (-oo)"),
+    (sympy.I, "holds a complex number (I)"),
+)
+
+
+def _unwritable_reason(expr: sympy.Basic) -> str | None:
+    """Why ``expr`` cannot be Vensim text, if it holds an atom Vensim has no literal for."""
+    if not isinstance(expr, sympy.Basic):
+        return None
+    for atom, reason in _UNWRITABLE_ATOMS:
+        if expr.has(atom):
+            return f"{reason}, which Vensim has no literal for"
+    return None
+
+
 class _Printer:
     """Turns one expression into Vensim text; each method returns ``(text, level)``."""
 
     def __init__(self, name_of: NameOf, extrapolating: Collection[str]) -> None:
         self.name_of = name_of
         self.extrapolating = extrapolating
+
+    def render(self, expr: sympy.Basic) -> str:
+        """The Vensim text of a whole expression (the entry point; :meth:`text` recurses).
+
+        Raises :class:`UnwritableExpression` for what Vensim cannot spell: an expression
+        sympy folded to ``zoo`` (``1/0``, ``LN(0)``), an infinity, a complex number, or a
+        function with no Vensim name.
+        """
+        reason = _unwritable_reason(expr)
+        if reason is not None:
+            raise UnwritableExpression(reason)
+        try:
+            return self.text(expr)
+        except UnwritableExpression:
+            raise
+        except (ValueError, TypeError, AttributeError) as error:
+            raise UnwritableExpression(f"uses something Vensim cannot spell ({error})") from None
 
     def text(self, expr: sympy.Basic) -> str:
         return self.print(expr)[0]
@@ -415,7 +491,7 @@ def expr_to_vensim(
     >>> expr_to_vensim(sympy.Piecewise((x, x > 1), (-x**2 / y, True)), str)
     'IF THEN ELSE(x > 1, x, -(x^2)/"a&b")'
     """
-    return _Printer(name_of, frozenset(extrapolating)).text(expr)
+    return _Printer(name_of, frozenset(extrapolating)).render(expr)
 
 
 # --------------------------------------------------------------------------- models
@@ -491,7 +567,7 @@ class _ModelPrinter:
             return f"{left}({body})" if one_line else f"{left}(\n\t{body})"
         if definition.equation is None:
             raise ValueError(f"definition of {variable.name!r} has no equation")
-        rate = self.printer.text(definition.equation.expr)
+        rate = self.printer.render(definition.equation.expr)
         if isinstance(variable, Lookup):  # points read from a file: x(GET DIRECT LOOKUPS(...))
             return f"{left}({rate})" if one_line else f"{left}(\n\t{rate})"
         if definition.data is not None:
@@ -500,7 +576,7 @@ class _ModelPrinter:
                 return " ".join(part for part in (left, keyword, ":=", rate) if part)
             return f"{left}{keyword}:=\n\t{rate}"
         if definition.initial is not None:
-            initial = self.printer.text(definition.initial.expr)
+            initial = self.printer.render(definition.initial.expr)
             if one_line:
                 return f"{left} = INTEG({rate}, {initial})"
             return f"{left}= INTEG (\n\t{rate},\n\t\t{initial})"
@@ -536,6 +612,13 @@ class _ModelPrinter:
         return sorted(ranges, key=lambda r: r[0] != last)
 
     def variable(self, variable: Variable) -> str:
+        """The Vensim block of ``variable``; an expression Vensim cannot spell names it."""
+        try:
+            return self._block(variable)
+        except UnwritableExpression as error:
+            raise error.naming(variable) from None
+
+    def _block(self, variable: Variable) -> str:
         units, doc = _units(variable), _doc(variable)
         left = self.left(variable)
         if variable.definitions:
@@ -546,12 +629,12 @@ class _ModelPrinter:
             return f"{left}(\n\t{body})\n\t~\t{units}\n\t~\t{doc}\n\t|\n"
         if isinstance(variable, Stock):
             return f"{left}= INTEG (\n\t{self.net_flow(variable)},\n\t\t" + (
-                f"{self.printer.text(variable.initial.expr)})\n\t~\t{units}\n\t~\t{doc}\n\t|\n"
+                f"{self.printer.render(variable.initial.expr)})\n\t~\t{units}\n\t~\t{doc}\n\t|\n"
             )
         if isinstance(variable, Constant):
             return _block(left, number_to_vensim(variable.value), units, doc)
         if isinstance(variable, (Flow, Auxiliary)):
-            return _block(left, self.printer.text(variable.equation.expr), units, doc)
+            return _block(left, self.printer.render(variable.equation.expr), units, doc)
         raise ValueError(f"cannot write a {type(variable).__name__} as Vensim")
 
     def net_flow(self, stock: Stock) -> str:
@@ -624,7 +707,12 @@ def _control(model: Model, printer: _ModelPrinter) -> str:
 
     def setting(name: str, number: str) -> str:
         equation = time.equation(name)
-        return number if equation is None else printer.printer.text(equation.expr)
+        if equation is None:
+            return number
+        try:
+            return printer.printer.render(equation.expr)
+        except UnwritableExpression as error:
+            raise UnwritableExpression(error.reason, name.upper(), equation.location) from None
 
     units = _field(time.units)
     saveper = "TIME STEP" if time.saveper is None else number_to_vensim(time.saveper)
@@ -682,14 +770,100 @@ def definitions_to_vensim(model: Model, variable: Variable) -> list[str]:
     >>> definitions_to_vensim(m, m["x"])
     ['x[R] = 1, 2']
     """
-    return _ModelPrinter(model, "display").definitions(variable, one_line=True)
+    try:
+        return _ModelPrinter(model, "display").definitions(variable, one_line=True)
+    except UnwritableExpression as error:
+        raise error.naming(variable) from None
+
+
+#: The name of the Vensim group that holds what Vensim has no place for (see below).
+METADATA_GROUP = "sdhealth"
+
+
+def _metadata_of(variable: Variable) -> dict[str, Any]:
+    """What a ``.mdl`` block loses of ``variable``: sector, flags, links, texts, exact doc."""
+    found: dict[str, Any] = {}
+    if variable.sector:
+        found["sector"] = variable.sector
+    if getattr(variable, "non_negative", False):
+        found["non_negative"] = True
+    if getattr(variable, "internal", False):
+        found["internal"] = True
+    if isinstance(variable, Stock):
+        found["inflows"], found["outflows"] = list(variable.inflows), list(variable.outflows)
+    if variable.declared_links:
+        found["links"] = [[link.source, link.polarity] for link in variable.declared_links]
+    texts = {
+        key: equation.text
+        for key in ("equation", "initial")
+        if (equation := getattr(variable, key, None)) is not None and equation.text
+    }
+    if texts:
+        found["texts"] = texts
+    if "\n".join(line.strip() for line in _field(variable.doc).split("\n")) != variable.doc:
+        found["doc"] = variable.doc
+    if _field(variable.units) != variable.units:
+        found["units"] = variable.units
+    return found
+
+
+def model_metadata(model: Model) -> dict[str, Any]:
+    """The model's fields a ``.mdl`` file has no place for, as plain JSON-able data.
+
+    The model's name and description, its sectors (with their exact descriptions), its
+    report settings, the order of its variables (the file groups them by sector) and, for
+    each variable, what :func:`_metadata_of` keeps. The ``.mdl``
+    reader (:func:`sdhealth.io.mdl.read_mdl`) puts them back.
+    """
+    report = model.report
+    return {
+        "sdhealth": 1,
+        "model": model.name,
+        "description": model.doc,
+        "sectors": [[sector.name, sector.doc] for sector in model.sectors],
+        "report": {
+            "indicators": list(report.indicators),
+            "every": report.every,
+            "loops": [[name, list(variables)] for name, variables in report.loops],
+        },
+        "order": list(model.names),
+        "variables": {v.name: found for v in model.variables if (found := _metadata_of(v))},
+    }
+
+
+def _json_lines(metadata: dict[str, Any]) -> str:
+    """``metadata`` as JSON with one line per top-level key and per variable."""
+
+    def dumps(value: Any) -> str:
+        return json.dumps(value, ensure_ascii=False)
+
+    lines = ["{"] + [f" {dumps(k)}: {dumps(v)}," for k, v in metadata.items() if k != "variables"]
+    variables = [f"  {dumps(k)}: {dumps(v)}" for k, v in metadata["variables"].items()]
+    return "\n".join([*lines, ' "variables": {', ",\n".join(variables), " }", "}"])
+
+
+def _metadata_group(model: Model) -> str:
+    """A Vensim group named :data:`METADATA_GROUP` whose comment is the model's metadata.
+
+    Vensim and PySD read a group (``****\\n.name\\n****~ comment |``) as a heading and
+    otherwise ignore it. The comment is JSON, with every character that could end a Vensim
+    field or quoted name (``~``, ``|``, ``\\``, ``"`` inside strings) written as a ``\\u``
+    escape, so that any text survives.
+    """
+    text = _json_lines(model_metadata(model))
+    text = re.sub(r'\\(["\\])', lambda m: f"\\u{ord(m.group(1)):04x}", text)
+    text = text.replace("~", "\\u007e").replace("|", "\\u007c")
+    bar = "*" * 56
+    body = "\n\t\t".join(text.splitlines())
+    return f"{bar}\n\t.{METADATA_GROUP}\n{bar}~\n\t\t{body}\n\t|\n"
 
 
 def model_to_vensim(model: Model, *, names: Literal["identifier", "display"] = "display") -> str:
     """The equation part of a Vensim ``.mdl`` file for ``model``.
 
     One block per variable (``name = equation ~ units [limits] ~ doc |``), grouped by sector
-    (Vensim groups), then the ``.Control`` group with the clock. Stocks are
+    (Vensim groups), then the ``.Control`` group with the clock; with display names, a first
+    ``.sdhealth`` group keeps what Vensim has no place for (:func:`model_metadata`). Stocks are
     ``INTEG(inflows - outflows, initial)``; lookups are Vensim lookup definitions.
 
     Parameters
@@ -709,12 +883,19 @@ def model_to_vensim(model: Model, *, names: Literal["identifier", "display"] = "
     ...     Flow(name="In", equation=Equation(sympy.Symbol("stock") / 2)),
     ... ))
     >>> text = model_to_vensim(m)
-    >>> [line.strip() for line in text.splitlines()[:4]]
-    ['{UTF-8}', 'Stock= INTEG (', 'In,', '1)']
+    >>> lines = [line.strip() for line in text.splitlines()]
+    >>> lines[:3]
+    ['{UTF-8}', '********************************************************', '.sdhealth']
+    >>> start = lines.index("Stock= INTEG (")
+    >>> lines[start:start + 3]
+    ['Stock= INTEG (', 'In,', '1)']
+    >>> ".sdhealth" in model_to_vensim(m, names="identifier")  # the PySD backend's text
+    False
     """
     printer = _ModelPrinter(model, names)
     sector_docs = {s.name: s.doc for s in model.sectors}
-    blocks = [subscript_to_vensim(s) for s in model.subscripts]
+    blocks = [_metadata_group(model)] if names == "display" else []
+    blocks += [subscript_to_vensim(s) for s in model.subscripts]
     for sector, variables in _by_sector(model):
         if sector is not None:
             blocks.append(_group(sector, sector_docs.get(sector, "")))

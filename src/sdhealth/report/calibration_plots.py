@@ -12,7 +12,7 @@ import math
 import os
 from typing import TYPE_CHECKING, Any
 
-from sdhealth.io.atomic import atomic_path
+from sdhealth.report.plots import check_figure_path, save_figure
 
 if TYPE_CHECKING:
     from sdhealth.experiments.calibration import CalibrationResult
@@ -75,11 +75,5 @@ def save_fit_plot(
     result: CalibrationResult, path: str | os.PathLike[str], *, title: str | None = None
 ) -> None:
     """Draw :func:`plot_fit` and write it to ``path`` (PNG, SVG, PDF by suffix) atomically."""
-    import matplotlib.pyplot as plt
-
-    fig = plot_fit(result, title=title)
-    try:
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, dpi=120)
-    finally:
-        plt.close(fig)
+    check_figure_path(path)
+    save_figure(plot_fit(result, title=title), path)

@@ -12,17 +12,14 @@ headless (Agg) unless the caller already chose a backend.
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
-from sdhealth.errors import SdhealthError
-from sdhealth.io.atomic import atomic_path
+from sdhealth.report.plots import check_figure_path, save_figure
 
 __all__ = [
     "plot_fan",
@@ -227,38 +224,3 @@ def plot_morris(table: pd.DataFrame, ax: Any = None, *, output: str = "") -> Any
     ax.set_title(f"Morris screening of {output}" if output else "Morris screening", fontsize=10)
     ax.grid(alpha=0.3)
     return ax
-
-
-def check_figure_path(path: str | os.PathLike[str]) -> str:
-    """The image format of ``path`` by suffix (``png``, ``svg``, ``pdf``, ...).
-
-    Raises
-    ------
-    SdhealthError
-        The suffix is not a format matplotlib writes.
-    """
-    from matplotlib.backend_bases import FigureCanvasBase
-
-    kind = Path(path).suffix.lower().lstrip(".")
-    known = FigureCanvasBase.get_supported_filetypes()
-    if kind not in known:
-        raise SdhealthError(
-            f"{path}: cannot write a plot as {kind or 'a file without suffix'!r} "
-            f"(use one of {', '.join(sorted(known))})"
-        )
-    return kind
-
-
-def save_figure(figure: Any, path: str | os.PathLike[str], dpi: int = 120) -> None:
-    """Write ``figure`` (or the figure of an Axes) to ``path`` atomically and close it.
-
-    The format comes from the suffix (see :func:`check_figure_path`; nothing is written for
-    an unknown one).
-    """
-    figure = getattr(figure, "figure", figure)
-    try:
-        kind = check_figure_path(path)
-        with atomic_path(path) as tmp:
-            figure.savefig(tmp, dpi=dpi, format=kind)
-    finally:
-        _pyplot().close(figure)

@@ -8,12 +8,15 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
+from sdhealth.errors import SdhealthError
 from sdhealth.io.atomic import atomic_path
 
-__all__ = ["plot_run", "save_run_plot"]
+__all__ = ["check_figure_path", "plot_run", "save_figure", "save_run_plot"]
 
 #: Most panels in one figure; more columns than this are left out (and said so in the title).
 MAX_PANELS = 12
@@ -83,11 +86,42 @@ def save_run_plot(
     time_units: str = "",
 ) -> None:
     """Draw :func:`plot_run` and write it to ``path`` (PNG, SVG, PDF by suffix) atomically."""
+    check_figure_path(path)
+    save_figure(plot_run(results, columns, title=title, time_units=time_units), path)
+
+
+def check_figure_path(path: str | os.PathLike[str]) -> str:
+    """The image format of ``path`` by suffix (``png``, ``svg``, ``pdf``, ...).
+
+    Raises
+    ------
+    SdhealthError
+        The suffix is not a format matplotlib writes.
+    """
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    kind = Path(path).suffix.lower().lstrip(".")
+    known = FigureCanvasBase.get_supported_filetypes()
+    if kind not in known:
+        raise SdhealthError(
+            f"{path}: cannot write a plot as {kind or 'a file without suffix'!r} "
+            f"(use one of {', '.join(sorted(known))})"
+        )
+    return kind
+
+
+def save_figure(figure: Any, path: str | os.PathLike[str], dpi: int = 120) -> None:
+    """Write ``figure`` (or the figure of an Axes) to ``path`` atomically and close it.
+
+    The format comes from the suffix (see :func:`check_figure_path`; nothing is written for
+    an unknown one).
+    """
     import matplotlib.pyplot as plt
 
-    fig = plot_run(results, columns, title=title, time_units=time_units)
+    figure = getattr(figure, "figure", figure)
     try:
+        kind = check_figure_path(path)
         with atomic_path(path) as tmp:
-            fig.savefig(tmp, dpi=120)
+            figure.savefig(tmp, dpi=dpi, format=kind)
     finally:
-        plt.close(fig)
+        plt.close(figure)

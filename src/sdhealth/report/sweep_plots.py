@@ -21,8 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from sdhealth.io.atomic import atomic_path
-from sdhealth.report.plots import MAX_PANELS
+from sdhealth.report.plots import MAX_PANELS, check_figure_path, save_figure
 
 __all__ = ["plot_sweep", "save_sweep_plot", "FEW_RUNS"]
 
@@ -155,11 +154,8 @@ def save_sweep_plot(
     time_units: str = "",
 ) -> None:
     """Draw :func:`plot_sweep` and write it to ``path`` (PNG, SVG, PDF by suffix) atomically."""
-    import matplotlib.pyplot as plt
-
-    fig = plot_sweep(dataset, variables, statistic=statistic, title=title, time_units=time_units)
-    try:
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, dpi=120)
-    finally:
-        plt.close(fig)
+    check_figure_path(path)
+    save_figure(
+        plot_sweep(dataset, variables, statistic=statistic, title=title, time_units=time_units),
+        path,
+    )

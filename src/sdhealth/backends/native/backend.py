@@ -13,7 +13,9 @@ addition of ``dt`` from ``start`` while ``t + dt*1e-5 < stop``; a time is saved 
 ``(t - start) mod saveper`` (or its negative) is below ``dt*1e-5``; saved times are reported
 rounded to ``-int(log10(dt*1e-5))`` decimals. A NaN or infinity anywhere, or a ``non_negative``
 stock below ``-1e-9``, stops the run with a :class:`~sdhealth.errors.SimulationError` naming the
-variable and the time (checked at every time step, not only at saved ones).
+variable, the time and the ``file:line`` of its equation (checked at every time step, not only
+at saved ones). Before anything is allocated, a batch whose results would pass the run-size
+limits is refused (:mod:`sdhealth.compile.run_size`).
 
 Clock settings given by equations (Vensim's ``FINAL TIME = IF THEN ELSE(..)``, which may read
 the time, the state and parameters) follow PySD's loop: the model is run once to trace its
@@ -37,6 +39,8 @@ import numpy as np
 
 from sdhealth.backends.base import Backend, RunResult, RunSpec, register_backend
 from sdhealth.compile.flatten import flatten
+from sdhealth.compile.limits import located
+from sdhealth.compile.run_size import DEFAULT_MAX_STEPS, RunLimits, ensure_run_fits, measure_run
 from sdhealth.errors import BackendError, ModelError, SimulationError, UnknownNameError
 from sdhealth.ir.model import Constant, Lookup, Model
 from sdhealth.ir.names import canonical, suggest
@@ -53,8 +57,9 @@ NEGATIVE_TOLERANCE = 1e-9
 
 _RELATIVE_PRECISION = 1e-5  # PySD's Time.rprec
 _MEMORY_CACHE_SIZE = 32
-#: The most time steps a run whose clock settings are equations may take.
-MAX_STEPS = 10_000_000
+#: The default of the most time steps a run may take, also one whose clock settings are
+#: equations (``SDHEALTH_MAX_STEPS`` changes it; :mod:`sdhealth.compile.run_size`).
+MAX_STEPS = DEFAULT_MAX_STEPS
 _T = TypeVar("_T")
 #: ``(times, save_rows, saved_times, clocks)`` of a traced clock.
 _Grid = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
@@ -317,8 +322,9 @@ class NativeBackend(Backend):
             return self._last_trace[1]
         method = kernel.METHOD_CODES[spec.method]
         clock = np.array([spec.dt, spec.start, spec.stop, spec.save_every])
+        max_steps = RunLimits.from_environment().max_steps
         times, clocks, code = kernel.trace_clock(
-            compiled.addresses, method, clock, params, sizes, MAX_STEPS
+            compiled.addresses, method, clock, params, sizes, max_steps
         )
         if code == 1:
             raise ModelError(
@@ -327,8 +333,9 @@ class NativeBackend(Backend):
             )
         if code == 2:
             raise ModelError(
-                f"the clock equations give more than {MAX_STEPS:,} time steps (FINAL TIME is "
-                f"{clocks[-1, 2]:g} at time {times[-1]:g})"
+                f"the clock equations give more than {max_steps:,} time steps (FINAL TIME is "
+                f"{clocks[-1, 2]:g} at time {times[-1]:g}); raise the limit with "
+                "SDHEALTH_MAX_STEPS if that is meant"
             )
         rows, saved = saving_rows(times, clocks[1:])
         for array in (times, rows, saved, clocks):
@@ -405,6 +412,10 @@ class NativeBackend(Backend):
         full = np.tile(np.array(layout.param_defaults, dtype=float), (matrix.shape[0], 1))
         full[:, _parameter_columns(model, layout, param_names)] = matrix
         out_index, columns, non_negative = self._outputs(model, compiled, return_columns)
+        ensure_run_fits(
+            measure_run(spec.start, spec.stop, spec.dt, spec.saveper, columns=len(out_index),
+                        runs=matrix.shape[0])
+        )  # fmt: skip
         sizes = (len(layout.stock_keys), len(layout.value_keys), layout.n_initials, layout.n_delays)
         use_threads = matrix.shape[0] > 1 if parallel is None else parallel
         method = kernel.METHOD_CODES[spec.method]
@@ -431,7 +442,9 @@ class NativeBackend(Backend):
             )  # fmt: skip
             code, index, step = (int(x) for x in again)
             run = None if matrix.shape[0] == 1 and run_offset == 0 else r + run_offset
-            raise _failure(
-                model, layout, code, index, float(times[step]), last_values, last_state, run
-            )
+            raise located(
+                model,
+                _failure(model, layout, code, index, float(times[step]), last_values, last_state,
+                         run),
+            )  # fmt: skip
         return saved.copy(), out, columns

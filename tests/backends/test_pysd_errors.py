@@ -1,0 +1,111 @@
+"""PySD fallback failures are SdhealthErrors naming the variable (issue 12, point A)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import sdhealth as sd
+from sdhealth.backends.base import get_backend
+from sdhealth.errors import BackendError, ModelError, SdhealthError
+
+_CONTROL = """
+********************************************************
+\t.Control
+********************************************************~
+\t\tSimulation Control Parameters
+\t|
+
+FINAL TIME  = 5
+\t~\tYear
+\t~\t\t|
+
+INITIAL TIME  = 0
+\t~\tYear
+\t~\t\t|
+
+SAVEPER  = 1
+\t~\tYear
+\t~\t\t|
+
+TIME STEP  = 1
+\t~\tYear
+\t~\t\t|
+"""
+
+
+def _mdl(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "m.mdl"
+    path.write_text(body + _CONTROL, encoding="utf-8")
+    return path
+
+
+def _yaml(tmp_path: Path, equation: str) -> Path:
+    path = tmp_path / "m.yaml"
+    path.write_text(
+        "model: m\ntime: {start: 0, stop: 5, dt: 1}\n"
+        f"auxiliaries:\n  noise:\n    equation: {equation}\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_npv_is_named_at_check_time(tmp_path: Path) -> None:
+    path = _mdl(
+        tmp_path,
+        "stream=\n\t100\n\t~\t\n\t~\t\t|\n\nvalue=\n\tNPV(stream, 0.05, 0, 1)\n\t~\t\n\t~\t\t|\n",
+    )
+    issues = [i for i in sd.check(path) if i.code == "unsupported-function"]
+    assert len(issues) == 1
+    assert issues[0].variable == "value"
+    assert "NPV" in issues[0].message and str(issues[0]).startswith(str(path))
+
+
+def test_run_refuses_npv_with_the_same_message(tmp_path: Path) -> None:
+    path = _mdl(
+        tmp_path,
+        "stream=\n\t100\n\t~\t\n\t~\t\t|\n\nvalue=\n\tNPV(stream, 0.05, 0, 1)\n\t~\t\n\t~\t\t|\n",
+    )
+    model = sd.load(path)
+    message = str(next(i for i in model.check() if i.code == "unsupported-function"))
+    for backend in (None, "pysd"):
+        with pytest.raises(ModelError) as caught:
+            model.run(backend=backend)
+        assert message in str(caught.value)
+
+
+def test_lookup_invert_is_named(tmp_path: Path) -> None:
+    path = _mdl(
+        tmp_path,
+        "tab(\n\t(0,0),(1,1),(2,4))\n\t~\t\n\t~\t\t|\n\ninv=\n\tLOOKUP INVERT(tab, 2)\n"
+        "\t~\t\n\t~\t\t|\n",
+    )
+    issues = [i for i in sd.check(path) if i.code == "unsupported-function"]
+    assert [i.variable for i in issues] == ["inv"]
+    assert "LOOKUP INVERT" in issues[0].message
+
+
+def test_too_few_arguments_located_in_yaml(tmp_path: Path) -> None:
+    path = _yaml(tmp_path, "RANDOM NORMAL(0, 1)")
+    issues = [i for i in sd.check(path) if i.code == "unsupported-function"]
+    assert len(issues) == 1
+    assert (issues[0].line, issues[0].column) == (5, 15)
+    assert "RANDOM NORMAL needs at least 4 arguments, got 2" in issues[0].message
+
+
+def test_runnable_pysd_function_is_not_flagged(tmp_path: Path) -> None:
+    path = _yaml(tmp_path, "RANDOM UNIFORM(0, 1, 0)")
+    assert not [i for i in sd.check(path) if i.code == "unsupported-function"]
+
+
+def test_translation_failure_names_variable_and_line(tmp_path: Path) -> None:
+    model = sd.load(_yaml(tmp_path, "RANDOM NORMAL(0, 1)"))
+    backend = get_backend("pysd")
+    with pytest.raises(BackendError) as caught:
+        backend.translate(model._ir)
+    text = str(caught.value)
+    assert text.startswith(f"{tmp_path / 'm.yaml'}:4:3: ")
+    assert "'noise'" in text and "RANDOM NORMAL" in text and "fewer arguments" in text
+    assert "'2'" not in text
+    assert isinstance(caught.value, SdhealthError)
