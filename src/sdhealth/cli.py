@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
@@ -148,12 +149,30 @@ def build_parser() -> argparse.ArgumentParser:
     _add_calibrate(commands)
     _add_sweep(commands)
     _add_uncertainty(commands)
+    for name in _RUNNING_COMMANDS:
+        commands.choices[name].add_argument(
+            "--approximate",
+            action="store_true",
+            help="run a model with constructs sdhealth does not yet compute as their tool "
+            "does (Stella conveyors, queues, ...) as an approximation, with a warning",
+        )
     for command in commands.choices.values():
         if any(action.dest in _OUTPUT_OPTIONS for action in command._actions):
             command.add_argument(
                 "--mkdir", action="store_true", help="create missing folders of the output files"
             )
     return parser
+
+
+#: The commands that run the model they are given (and so take ``--approximate``).
+_RUNNING_COMMANDS = (
+    "run", "dominance", "report", "sweep", "calibrate", "montecarlo", "sensitivity"
+)  # fmt: skip
+
+
+def _load(args: argparse.Namespace) -> Model:
+    """The command's model, run as an approximation if ``--approximate`` says so."""
+    return load(args.model, approximate=getattr(args, "approximate", False))
 
 
 # --------------------------------------------------------------------------- output files
@@ -264,7 +283,7 @@ def _convert(args: argparse.Namespace, out: TextIO) -> int:
 def _loops(args: argparse.Namespace, out: TextIO) -> int:
     from sdhealth.analysis.loops import loop_table
 
-    model = load(args.model)
+    model = _load(args)
     if args.max_loops < 1:
         raise _UsageError("--max-loops must be at least 1")
     found = model.loops(through=args.through, max_loops=args.max_loops)
@@ -287,7 +306,7 @@ def _dominance(args: argparse.Namespace, out: TextIO) -> int:
         raise _UsageError("--top must be at least 1")
     if args.every is not None and not args.every > 0:
         raise _UsageError("--every must be positive")
-    model = load(args.model)
+    model = _load(args)
     params = dict(_param(p) for p in args.param)
     result = loop_dominance(model, params=params, scenario=args.scenario, stop=args.stop)
     if not result.loops:
@@ -315,7 +334,7 @@ OUT_LOOPS = 100
 def _report(args: argparse.Namespace, out: TextIO) -> int:
     from sdhealth.report.html_report import write_report
 
-    model = load(args.model)
+    model = _load(args)
     params = dict(_param(p) for p in args.param)
     write_report(
         model, args.out, params=params, scenario=args.scenario, dominance=not args.no_dominance
@@ -400,7 +419,7 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
     from sdhealth.io.results import write_results
     from sdhealth.report.plots import save_run_plot
 
-    model = load(args.model)
+    model = _load(args)
     params = dict(_param(p) for p in args.param)
     backend = {"backend": args.backend} if args.backend else {}
     results = model.run(
@@ -459,7 +478,7 @@ def _sweep(args: argparse.Namespace, out: TextIO) -> int:
     from sdhealth.io.results import save_dataset
     from sdhealth.report.sweep_plots import save_sweep_plot
 
-    model = load(args.model)
+    model = _load(args)
     spec = load_sweep_spec(args.spec)
     spec.validate(model)
     client = None
@@ -510,7 +529,7 @@ def _calibrate(args: argparse.Namespace, out: TextIO) -> int:
     from sdhealth.experiments.calibration import write_fitted
     from sdhealth.experiments.calibration_spec import read_calibration_spec
 
-    model = load(args.model)
+    model = _load(args)
     result = read_calibration_spec(args.spec).calibrate(model, progress=not args.no_progress)
     print(result.summary(), file=out)
     if args.out:
@@ -552,7 +571,7 @@ def _montecarlo(args: argparse.Namespace, out: TextIO) -> int:
     from sdhealth.experiments.experiment_specs import read_montecarlo_spec
     from sdhealth.report.experiment_plots import save_figure
 
-    model = load(args.model)
+    model = _load(args)
     spec = read_montecarlo_spec(args.spec)
     try:
         result = spec.run(model, progress=not args.no_progress)
@@ -581,7 +600,7 @@ def _sensitivity(args: argparse.Namespace, out: TextIO) -> int:
     from sdhealth.experiments.experiment_specs import read_sensitivity_spec
     from sdhealth.report.experiment_plots import save_figure
 
-    model = load(args.model)
+    model = _load(args)
     spec = read_sensitivity_spec(args.spec)
     result = spec.run(model, progress=not args.no_progress)
     print(f"{spec.name}: {spec.method} of {result.label} ({result.runs} runs)", file=out)
@@ -595,6 +614,21 @@ def _sensitivity(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+def _one_line_warning(err: TextIO) -> Callable[..., None]:
+    """sdhealth's own warnings as one line on stderr (``warning: ...``), not Python's two."""
+    from sdhealth.errors import SdhealthWarning
+
+    shown = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):  # type: ignore[no-untyped-def]
+        if issubclass(category, SdhealthWarning):
+            print(f"warning: {message}", file=err)
+        else:
+            shown(message, category, filename, lineno, file, line)
+
+    return show
+
+
 def main(
     argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None
 ) -> int:
@@ -604,7 +638,9 @@ def main(
     try:
         args = build_parser().parse_args(argv)
         _check_outputs(args, out)
-        return int(args.handler(args, out))
+        with warnings.catch_warnings():
+            warnings.showwarning = _one_line_warning(err)
+            return int(args.handler(args, out))
     except SdhealthError as exc:
         print(f"{exc}", file=err)
         return EXIT_USER_ERROR

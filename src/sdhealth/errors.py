@@ -26,6 +26,7 @@ __all__ = [
     "RunSizeError",
     "SdhealthWarning",
     "LimitsWarning",
+    "ApproximationWarning",
     "Severity",
     "Issue",
     "format_location",
@@ -156,6 +157,11 @@ class LimitsWarning(SdhealthWarning):
 
     ``Model.run(strict=True)`` makes it a :class:`SimulationError` instead.
     """
+
+
+class ApproximationWarning(SdhealthWarning):
+    """A model runs as an approximation: its file holds constructs sdhealth does not yet
+    compute as their tool does (``sd.load(path, approximate=True)``)."""
 
 
 class Severity(StrEnum):

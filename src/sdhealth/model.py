@@ -22,13 +22,14 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from sdhealth.analysis.checks import blocking_issues, check_model
+from sdhealth.analysis.checks import blocking_issues, caveat_issue, check_model
 from sdhealth.analysis.loops import LoopSet
 from sdhealth.backends.base import RunResult, RunSpec, get_backend
 from sdhealth.cld import CausalLoopDiagram, causal_graph
 from sdhealth.compile.limits import enforce_limits, located
 from sdhealth.compile.run_size import ensure_run_fits, measure_run, output_width
 from sdhealth.errors import (
+    ApproximationWarning,
     Issue,
     ModelError,
     ModelSyntaxError,
@@ -62,10 +63,25 @@ class Model:
     ----------
     ir_model : sdhealth.ir.Model
         The model as data (see :mod:`sdhealth.ir`).
+    approximate : bool
+        Run a model whose file holds constructs sdhealth does not yet compute as their tool
+        does (its ``caveats``: Stella conveyors, queues, ovens, non-negative stocks with
+        several outflows, colliding module names) as an approximation, with an
+        :class:`~sdhealth.errors.ApproximationWarning`. By default such a model is refused
+        by every run, naming each construct (``sd.check`` lists them as warnings).
     """
 
-    def __init__(self, ir_model: irm.Model) -> None:
+    def __init__(self, ir_model: irm.Model, *, approximate: bool = False) -> None:
         self._ir = ir_model
+        self._approximate = approximate
+        if approximate and ir_model.caveats:
+            named = "; ".join(c.detail for c in ir_model.caveats)
+            warnings.warn(
+                f"{ir_model.path or ir_model.name}: run as an approximation, with numbers that "
+                f"may differ from the original tool's: {named}",
+                ApproximationWarning,
+                stacklevel=2,
+            )
 
     @property
     def ir(self) -> irm.Model:
@@ -123,7 +139,11 @@ class Model:
     def _blocking(self) -> tuple[Issue, ...]:
         # The model's own clock may be too large to run (a ``run-size`` error of check) and
         # still run with another stop or dt: each run measures its own clock (_ensure_fits).
-        return tuple(i for i in blocking_issues(self._ir) if i.code != "run-size")
+        blocking = tuple(i for i in blocking_issues(self._ir) if i.code != "run-size")
+        if self._approximate:
+            return blocking
+        refused = tuple(caveat_issue(self._ir, c, Severity.ERROR) for c in self._ir.caveats)
+        return blocking + refused
 
     def run(
         self,
@@ -449,8 +469,12 @@ def _run_with_fallback(
         return get_backend("pysd").run(model, spec, params)
 
 
-def load(path: PathLike) -> Model:
-    """Read a model file (``.yaml``/``.yml``) into a :class:`Model`.
+def load(path: PathLike, *, approximate: bool = False) -> Model:
+    """Read a model file (``.yaml``/``.yml``, ``.mdl``, ``.xmile``/``.stmx``) into a
+    :class:`Model`.
+
+    ``approximate=True`` runs a model with constructs sdhealth does not yet honour (see
+    :class:`Model`) as an approximation instead of refusing it.
 
     Raises
     ------
@@ -459,7 +483,7 @@ def load(path: PathLike) -> Model:
     SdhealthError
         For a missing file or an unknown format.
     """
-    return Model(read_model(Path(path)))
+    return Model(read_model(Path(path)), approximate=approximate)
 
 
 def check(model: PathLike | Model | irm.Model) -> list[Issue]:

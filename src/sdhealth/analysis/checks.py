@@ -55,6 +55,7 @@ from sdhealth.compile.run_size import run_size_issues
 from sdhealth.errors import Issue, Severity
 from sdhealth.ir import functions as fn
 from sdhealth.ir.model import (
+    Caveat,
     Constant,
     Equation,
     Flow,
@@ -66,7 +67,7 @@ from sdhealth.ir.model import (
 )
 from sdhealth.ir.names import canonical, suggest
 
-__all__ = ["check_model", "blocking_issues"]
+__all__ = ["check_model", "blocking_issues", "caveat_issue"]
 
 
 def _issue(
@@ -395,6 +396,28 @@ def _zero_divisors(model: Model) -> list[Issue]:
     ]
 
 
+#: What a caveat's warning adds: why it matters and how to run the model anyway.
+APPROXIMATION_HINT = (
+    "sdhealth does not yet compute it as Stella does, so its numbers would differ: a run "
+    "refuses the model unless loaded with approximate=True (sdhealth run --approximate)"
+)
+
+
+def _caveats(model: Model) -> list[Issue]:
+    """``approximation`` warnings: constructs of the file sdhealth reads only in part."""
+    return [caveat_issue(model, caveat, Severity.WARNING) for caveat in model.caveats]
+
+
+def caveat_issue(model: Model, caveat: Caveat, severity: Severity) -> Issue:
+    """The finding about one caveat: a check warning, or the error that stops a run."""
+    where = caveat.location or SourceLocation()
+    message = f"{caveat.detail}; {APPROXIMATION_HINT}"
+    return Issue(
+        severity, "approximation", message, where.path or model.path, where.line, where.column,
+        caveat.element,
+    )  # fmt: skip
+
+
 _CHECKS: tuple[Callable[[Model], list[Issue]], ...] = (
     _unknown_names,
     _not_flows,
@@ -409,6 +432,7 @@ _CHECKS: tuple[Callable[[Model], list[Issue]], ...] = (
     _zero_divisors,
     run_size_issues,
     unsupported_functions,
+    _caveats,
 )
 
 

@@ -7,6 +7,7 @@ AbstractModel with :func:`sdhealth.io.abstract.abstract_to_model`.
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from sdhealth.io.abstract import (
     describe_failure,
     failing_element,
 )
+from sdhealth.io.xmile_scan import ensure_model_content, scan_caveats
 from sdhealth.ir.model import Model
 
 with warnings.catch_warnings():  # PySD's own imports raise deprecation warnings
@@ -29,13 +31,14 @@ with warnings.catch_warnings():  # PySD's own imports raise deprecation warnings
 __all__ = ["read_xmile"]
 
 
-def _parsed(path: Path) -> Any:
+def _parsed(path: Path) -> tuple[Any, Any]:
+    """PySD's AbstractModel of the file, and the XML root it read (recovering, as PySD does)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
             xmile = XmileFile(path)
             xmile.parse()
-            return xmile.get_abstract_model()
+            return xmile.get_abstract_model(), xmile.xmile_root
         except etree.XMLSyntaxError as error:
             line = error.position[0] if error.position else None
             raise ModelSyntaxError(f"XML syntax error: {error.msg}", str(path), line) from None
@@ -55,9 +58,21 @@ def _translation_error(error: BaseException, path: Path) -> ModelSyntaxError:
 
 
 def read_xmile(path: Path) -> Model:
-    """Read an XMILE model into the IR (see :func:`sdhealth.io.mdl.read_mdl` for errors)."""
+    """Read an XMILE model into the IR (see :func:`sdhealth.io.mdl.read_mdl` for errors).
+
+    A file with no model the translator could read is an error, and the constructs whose
+    Stella semantics sdhealth does not yet honour become the model's ``caveats``
+    (:mod:`sdhealth.io.xmile_scan`).
+    """
     path = Path(path)
-    abstract = _parsed(path)
+    abstract, root = _parsed(path)
+    model = _converted(abstract, path)
+    ensure_model_content(root, path, len(model.variables))
+    caveats = scan_caveats(root, path)
+    return replace(model, caveats=caveats) if caveats else model
+
+
+def _converted(abstract: Any, path: Path) -> Model:
     try:
         return abstract_to_model(abstract, path.stem, path)
     except UnreadableElement as error:

@@ -385,8 +385,28 @@ class Sector:
 
 
 @dataclass(frozen=True)
+class Caveat:
+    """A construct of the source file whose semantics sdhealth does not yet honour.
+
+    ``element`` is the variable as the file names it, ``construct`` what it is (``conveyor``,
+    ``queue``, ``oven``, ``non-negative stock``, ``module``), ``detail`` one sentence for the
+    user. ``sd.check`` warns about each; a run refuses the model unless an approximation is
+    accepted (``sd.load(path, approximate=True)``).
+    """
+
+    element: str
+    construct: str
+    detail: str
+    location: SourceLocation | None = None
+
+
+@dataclass(frozen=True)
 class Model:
-    """A whole model: clock, variables in definition order, subscript ranges, sectors."""
+    """A whole model: clock, variables in definition order, subscript ranges, sectors.
+
+    ``caveats`` lists what the file holds that sdhealth reads only in part (see
+    :class:`Caveat`).
+    """
 
     name: str
     time: TimeSpec = field(default_factory=TimeSpec)
@@ -396,6 +416,7 @@ class Model:
     doc: str = ""
     path: str | None = None
     report: Report = field(default_factory=Report)
+    caveats: tuple[Caveat, ...] = ()
 
     @functools.cached_property
     def _by_key(self) -> Mapping[str, Variable]:

@@ -1,0 +1,179 @@
+"""What an XMILE file holds that sdhealth reads only in part: checked on the XML itself.
+
+PySD's translator, which reads XMILE for sdhealth today, reads a file it does not understand as
+an empty model and runs Stella's special stocks as plain ones. Both give numbers that differ from
+Stella's with no word. This module looks at the XML before and beside that translation:
+
+- :func:`ensure_model_content` refuses a file whose variables were not read at all: no
+  ``<xmile>`` root, no ``<model>``, no ``<variables>``, or variables in an XML namespace the
+  translator does not read (an old or foreign one), naming which, with the line.
+- :func:`scan_caveats` lists the constructs whose Stella semantics sdhealth does not yet
+  honour (see ``shared/xmile-semantics.md``): a non-negative stock with more than one outflow
+  (Stella limits its outflows in priority order, sdhealth would clamp the stock), conveyors,
+  queues and ovens (run as plain stocks), and module variables whose names collide once the
+  modules are flattened into one namespace. Each is a
+  :class:`~sdhealth.ir.model.Caveat` on the model: ``check`` warns about it and a run refuses it
+  unless the user accepts an approximation (``docs/running.md``).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from sdhealth.errors import ModelSyntaxError
+from sdhealth.ir.model import Caveat, SourceLocation, canonical
+
+__all__ = ["XMILE_NAMESPACES", "ensure_model_content", "scan_caveats"]
+
+#: The namespaces whose elements the translator reads: XMILE 1.0 (OASIS), the pre-standard
+#: one that the SDXorg tests use, and none at all.
+XMILE_NAMESPACES = (
+    "http://docs.oasis-open.org/xmile/ns/XMILE/v1.0",
+    "http://www.systemdynamics.org/XMILE",
+)
+_VARIABLE_TAGS = frozenset({"stock", "flow", "aux", "gf", "group", "module"})
+#: Stock kinds Stella computes in its own way, and what they are called in a message.
+_SPECIAL_STOCKS = {"conveyor": "a conveyor", "queue": "a queue", "oven": "an oven"}
+
+
+def _local(element: Any) -> str:
+    tag = element.tag
+    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
+
+
+def _namespace(element: Any) -> str:
+    tag = element.tag
+    return tag[1:].split("}", 1)[0] if isinstance(tag, str) and tag.startswith("{") else ""
+
+
+def _children(element: Any, name: str) -> list[Any]:
+    return [child for child in element if _local(child) == name]
+
+
+def _models(root: Any) -> list[Any]:
+    return [element for element in root if _local(element) == "model"]
+
+
+def ensure_model_content(root: Any, path: Path, read_variables: int) -> None:
+    """Raise :class:`ModelSyntaxError` if the XML holds no model the translator could read.
+
+    ``read_variables`` is how many variables the translation gave; a file with variables in
+    its ``<model>`` that gave none was read in a namespace the translator ignores.
+    """
+    where = str(path)
+    if _local(root) != "xmile":
+        raise ModelSyntaxError(
+            f"not an XMILE file: the root element is <{_local(root)}>, not <xmile>",
+            where, root.sourceline,
+        )  # fmt: skip
+    models = _models(root)
+    if not models:
+        raise ModelSyntaxError(
+            "the XMILE file has no <model> (nothing to read or run)", where, root.sourceline
+        )
+    declared = [
+        element
+        for model in models
+        for variables in _children(model, "variables")
+        for element in variables
+        if _local(element) in _VARIABLE_TAGS
+    ]
+    if read_variables > 0:
+        return
+    if not any(_children(model, "variables") for model in models):
+        raise ModelSyntaxError(
+            "the XMILE <model> has no <variables> (nothing to read or run)",
+            where, models[0].sourceline,
+        )  # fmt: skip
+    namespace = _namespace(root)
+    if declared and namespace and namespace not in XMILE_NAMESPACES:
+        raise ModelSyntaxError(
+            f"the XMILE namespace {namespace!r} is not one sdhealth reads "
+            f"(use {XMILE_NAMESPACES[0]!r}): none of its {len(declared)} variables were read",
+            where, root.sourceline,
+        )  # fmt: skip
+    if declared:
+        raise ModelSyntaxError(
+            f"none of the {len(declared)} variables of the XMILE <model> could be read",
+            where, declared[0].sourceline,
+        )  # fmt: skip
+    raise ModelSyntaxError(
+        "the XMILE <model> defines no variables (nothing to read or run)",
+        where, models[0].sourceline,
+    )  # fmt: skip
+
+
+def _name(element: Any) -> str:
+    return str(element.get("name", "")).replace("\\n", " ").replace("\n", " ").strip()
+
+
+def _non_negative_default(root: Any, model: Any) -> bool:
+    """Whether stocks are non-negative unless they opt out (``<behavior>`` at file or model level)."""
+    default = False
+    for holder in (root, model):
+        for behavior in _children(holder, "behavior"):
+            for stock in _children(behavior, "stock"):
+                if _children(stock, "non_negative"):
+                    default = True
+            if _children(behavior, "non_negative"):
+                default = True
+    return default
+
+
+def _is_non_negative(stock: Any, default: bool) -> bool:
+    for flag in _children(stock, "non_negative"):
+        text = (flag.text or "").strip().lower()
+        return text != "false"
+    return default
+
+
+def scan_caveats(root: Any, path: Path) -> tuple[Caveat, ...]:
+    """The half-understood constructs of an XMILE file, in file order (see module doc)."""
+    caveats: list[Caveat] = []
+    owners: dict[str, list[tuple[str, Any]]] = defaultdict(list)
+    models = _models(root)
+    for model in models:
+        default = _non_negative_default(root, model)
+        module = str(model.get("name", "")) or None
+        for variables in _children(model, "variables"):
+            for element in variables:
+                kind = _local(element)
+                if kind not in _VARIABLE_TAGS - {"group", "module"}:
+                    continue
+                name = _name(element)
+                owners[canonical(name)].append((module or "the main model", element))
+                if kind != "stock":
+                    continue
+                at = SourceLocation(str(path), element.sourceline)
+                special = [s for s in _SPECIAL_STOCKS if _children(element, s)]
+                for construct in special:
+                    caveats.append(
+                        Caveat(name, construct, f"{name!r} is {_SPECIAL_STOCKS[construct]}, "
+                               "run as a plain stock", at)
+                    )  # fmt: skip
+                outflows = _children(element, "outflow")
+                if not special and len(outflows) > 1 and _is_non_negative(element, default):
+                    caveats.append(
+                        Caveat(
+                            name, "non-negative stock",
+                            f"{name!r} is a non-negative stock with {len(outflows)} outflows, "
+                            "which Stella limits one by one in priority order",
+                            at,
+                        )
+                    )  # fmt: skip
+    if len(models) > 1:
+        for owned in owners.values():
+            modules = sorted({module for module, _ in owned})
+            if len(modules) > 1:
+                name, element = _name(owned[0][1]), owned[0][1]
+                caveats.append(
+                    Caveat(
+                        name, "module",
+                        f"{name!r} is defined in {len(modules)} modules ({', '.join(modules)}), "
+                        "which are merged into one namespace",
+                        SourceLocation(str(path), element.sourceline),
+                    )
+                )  # fmt: skip
+    return tuple(caveats)
