@@ -59,7 +59,8 @@ def test_npv_is_named_at_check_time(tmp_path: Path) -> None:
     issues = [i for i in sd.check(path) if i.code == "unsupported-function"]
     assert len(issues) == 1
     assert issues[0].variable == "value"
-    assert "NPV" in issues[0].message and str(issues[0]).startswith(str(path))
+    assert "NPV" in issues[0].message and str(issues[0]).startswith(f"{path}:6:1: ")
+    assert (issues[0].line, issues[0].column) == (6, 1)  # where 'value' is defined
 
 
 def test_run_refuses_npv_with_the_same_message(tmp_path: Path) -> None:
@@ -84,6 +85,7 @@ def test_lookup_invert_is_named(tmp_path: Path) -> None:
     issues = [i for i in sd.check(path) if i.code == "unsupported-function"]
     assert [i.variable for i in issues] == ["inv"]
     assert "LOOKUP INVERT" in issues[0].message
+    assert (issues[0].line, issues[0].column) == (6, 1)
 
 
 def test_too_few_arguments_located_in_yaml(tmp_path: Path) -> None:

@@ -32,12 +32,22 @@ from sdhealth.io.abstract import (
 from sdhealth.io.expressions import parse_equation
 from sdhealth.io.mdl_text import (
     definition_position,
+    definition_positions,
     documentation_by_key,
     metadata_of,
     normalise_whitespace,
 )
 from sdhealth.io.yaml_documents import decode_text
-from sdhealth.ir.model import DeclaredLink, Equation, Model, Report, Sector, Stock, Variable
+from sdhealth.ir.model import (
+    DeclaredLink,
+    Equation,
+    Model,
+    Report,
+    Sector,
+    SourceLocation,
+    Stock,
+    Variable,
+)
 from sdhealth.ir.vensim import split_source
 
 with warnings.catch_warnings():  # PySD's own imports raise deprecation warnings
@@ -280,7 +290,22 @@ def read_mdl(path: Path) -> Model:
         model = _converted(abstract, path, text)
     except ModelError as error:
         raise ModelError(f"{path}: {error}") from None
-    return restore_metadata(_restore_documentation(model, text), metadata_of(text))
+    model = restore_metadata(_restore_documentation(model, text), metadata_of(text))
+    return _with_locations(model, text, path)
+
+
+def _with_locations(model: Model, text: str, path: Path) -> Model:
+    """Each variable located at its definition in the file (PySD's translation keeps no
+    lines), so that checks and run-time errors name ``file:line:col`` as for YAML models."""
+    positions = definition_positions(text)
+    where = str(path)
+    variables = tuple(
+        dataclasses.replace(v, location=SourceLocation(where, *positions[v.key]))
+        if v.location is None and v.key in positions
+        else v
+        for v in model.variables
+    )
+    return dataclasses.replace(model, variables=variables)
 
 
 def read_mdl_text(text: str, path: Path) -> Model:

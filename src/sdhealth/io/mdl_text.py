@@ -110,29 +110,50 @@ def documentation_by_key(text: str) -> dict[str, str]:
 
 
 def definition_position(text: str, name: str) -> tuple[int, int] | None:
-    """The 1-based (line, column) where ``name`` is defined in ``text``, if it can be found.
-
-    A definition is the name at the start of a line (maybe quoted, spaces and underscores
-    interchangeable, any case) followed by ``=``, ``[``, ``(`` or ``:``.
+    """The 1-based (line, column) where ``name`` is defined in ``text``, if it can be found
+    (see :func:`definition_positions`; spaces and underscores interchangeable, any case).
 
     >>> definition_position("{UTF-8}\\n  Bed_occupancy = 1 ~ ~ |", "bed occupancy")
     (2, 3)
     >>> definition_position("x = 1 ~ ~ |", "y") is None
     True
     """
-    words = [re.escape(word) for word in re.split(r"[\s_]+", name.strip().strip('"')) if word]
-    if not words:
-        return None
-    pattern = re.compile(
-        r'^[ \t]*("?)(' + r"[\s_]+".join(words) + r")\1[ \t]*(?:=|\[|\(|:)",
-        re.IGNORECASE | re.MULTILINE,
-    )
-    found = pattern.search(text)
-    if found is None:
-        return None
-    start = found.start(1)
-    line = text.count("\n", 0, start) + 1
-    return line, start - (text.rfind("\n", 0, start) + 1) + 1
+    return definition_positions(text).get(canonical(name))
+
+
+#: An entry's definition: a name (maybe quoted) after any whitespace and ``{comments}``,
+#: then ``=``, ``[`` (subscripts), ``(`` (a lookup) or ``:`` (a range or ``:=``).
+_DEFINITION = re.compile(
+    r'(?:\s|\{[^}]*\})*(?:"((?:[^"\\\n]|\\.)+)"|([^\s"=\[(:~|{}*\\][^=\[(:~|\n]*?))'
+    r"[ \t]*[=\[(:]"
+)
+
+
+def definition_positions(text: str) -> dict[str, tuple[int, int]]:
+    """The 1-based (line, column) of the first definition of every name, by key, in one pass.
+
+    Only the start of each ``|``-terminated entry is looked at, so a name in a comment, a
+    continuation line or sdhealth's metadata group is never taken for a definition.
+
+    >>> definition_positions('{UTF-8}\\nBeds = 1 ~ ~ |\\n  "G&A beds"[r] = f(x) ~ ~ |')
+    {'beds': (2, 1), 'g&a beds': (3, 3)}
+    """
+    equations = text.split(_SKETCH, 1)[0]
+    found: dict[str, tuple[int, int]] = {}
+    entry = 0
+    while entry < len(equations):
+        end = equations.find("|", entry)
+        end = len(equations) if end < 0 else end
+        match = _DEFINITION.match(equations, entry, end)
+        if match is not None:
+            name = match.group(1) if match.group(1) is not None else match.group(2)
+            key = canonical(name)
+            if key and key not in found:
+                start = match.start(1) - 1 if match.group(1) is not None else match.start(2)
+                line = equations.count("\n", 0, start) + 1
+                found[key] = (line, start - (equations.rfind("\n", 0, start) + 1) + 1)
+        entry = end + 1
+    return found
 
 
 _METADATA = re.compile(r"\*{3,}[ \t]*\n[ \t]*\.sdhealth[ \t]*\n\*{3,}[ \t]*~(.*?)\|", re.DOTALL)
