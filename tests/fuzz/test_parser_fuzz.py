@@ -77,7 +77,7 @@ def _check(operator: str, text: str) -> None:
 
 
 def test_grammar_strings_parse_or_raise_sdhealth_errors(budget):
-    @budget.given(250, 6_000, st.one_of(expressions, long_expressions))
+    @budget.given(150, 6_000, st.one_of(expressions, long_expressions))
     def case(text: str) -> None:
         _check("grammar", text)
 
@@ -86,7 +86,7 @@ def test_grammar_strings_parse_or_raise_sdhealth_errors(budget):
 
 
 def test_raw_text_parses_or_raises_sdhealth_errors(budget):
-    @budget.given(200, 2_500, raw_text)
+    @budget.given(120, 2_500, raw_text)
     def case(text: str) -> None:
         _check("raw_text", text)
 
