@@ -75,7 +75,8 @@ def test_a_dataframe_indexed_by_dates():
 def test_an_infinite_observation_is_an_error_naming_column_and_time(tmp_path):
     path = tmp_path / "observed.csv"
     path.write_text("month,List\n0,4.6e6\n1,\n2,1e309\n")
-    with pytest.raises(ModelError, match=r"column 'List' at time 2 holds inf, which is not a finite number"):
+    message = r"column 'List' at time 2 holds inf, which is not a finite number"
+    with pytest.raises(ModelError, match=message):
         read_observations(path)
     path.write_text("month,List\n0,4.6e6\n1,\n2,4.7e6\n")  # a blank is a missing value
     assert np.isnan(read_observations(path)["List"][1.0])

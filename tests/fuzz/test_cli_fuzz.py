@@ -58,7 +58,8 @@ def _is_bad(path: Path) -> bool:
     if outcome.label == "FAIL:CaseTimeout":
         return False
     issues = outcome.result or ()
-    return outcome.failed or any(i.is_error and i.code not in {"polarity", "run-size"} for i in issues)
+    clock_or_polarity = {"polarity", "run-size"}
+    return outcome.failed or any(i.is_error and i.code not in clock_or_polarity for i in issues)
 
 
 @pytest.fixture(scope="module")

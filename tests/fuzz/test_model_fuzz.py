@@ -96,7 +96,8 @@ def run_mutant(source: Source, operator: str, mutant: Mutant, suite: str = "mode
     with tempfile.TemporaryDirectory() as folder:
         path = write_mutant(source, mutant, Path(folder))
         deadline = SECONDS_BIG if len(source.text) > BIG else SECONDS
-        outcome = classify(lambda: exercise(path, source.kind, own_clock), deadline, run_result=True)
+        case = lambda: exercise(path, source.kind, own_clock)  # noqa: E731
+        outcome = classify(case, deadline, run_result=True)
     reproducer = f"{source.name}: {mutant.description}"
     if TALLY.is_new(suite, operator, outcome):
         kept = FAILURES / f"{operator.replace('/', '-')}-{len(TALLY.failures)}{mutant.suffix}"

@@ -45,9 +45,10 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from sdhealth.backends.base import RunSpec, get_backend
+from sdhealth.backends.base import RunSpec
 from sdhealth.backends.native.backend import time_grid
 from sdhealth.errors import ModelError, SdhealthError
+from sdhealth.experiments.chunks import Chunk, ChunkResult, run_chunk
 from sdhealth.experiments.policies import Policy, apply_policies, constant_named
 from sdhealth.experiments.progress import progress_bar
 from sdhealth.experiments.summaries import (
@@ -55,7 +56,6 @@ from sdhealth.experiments.summaries import (
     Summary,
     SummarySpec,
     parse_summaries,
-    reduce_runs,
 )
 from sdhealth.ir.model import Model
 
@@ -234,48 +234,6 @@ def _failed(error: SdhealthError, chunk: Chunk, partial: xr.Dataset) -> Experime
         runs.tolist(),
         error,
     )
-
-
-@dataclass(frozen=True, eq=False)
-class Chunk:
-    """One unit of work: the runs ``runs`` of a sweep, one backend call (picklable, for Dask)."""
-
-    model: Model
-    spec: RunSpec
-    keys: tuple[str, ...]
-    matrix: np.ndarray
-    runs: np.ndarray
-    summaries: tuple[Summary, ...] | None
-    backend: str = "native"
-
-
-ChunkResult = tuple[np.ndarray, np.ndarray, tuple[str, ...]]
-
-
-def run_chunk(chunk: Chunk) -> ChunkResult:
-    """Run ``chunk`` and return ``(times, values, columns)``.
-
-    ``values[r, i, c]`` is column ``c`` in the chunk's run ``r`` at ``times[i]`` -- or, with
-    summaries, at summary ``i``. Run numbers in errors are the sweep's.
-    """
-    backend = get_backend(chunk.backend)
-    offset = int(chunk.runs[0])
-    batch = getattr(backend, "run_batch", None)
-    if batch is not None:
-        times, values, columns = batch(
-            chunk.model, chunk.spec, chunk.keys, chunk.matrix, chunk.spec.return_columns,
-            run_offset=offset,
-        )  # fmt: skip
-    else:
-        results = [
-            backend.run(chunk.model, chunk.spec, dict(zip(chunk.keys, row.tolist(), strict=True)))
-            for row in chunk.matrix
-        ]
-        times, columns = results[0].times, results[0].columns
-        values = np.stack([r.values for r in results])
-    if chunk.summaries is not None:
-        values = reduce_runs(chunk.summaries, values, times)
-    return times, values, columns
 
 
 def chunk_size(model: Model, spec: RunSpec, runs: int, max_bytes: int = MAX_CHUNK_BYTES) -> int:

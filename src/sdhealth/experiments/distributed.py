@@ -1,7 +1,7 @@
 """Sweeps on a Dask cluster: chunks of runs become Dask tasks on the native backend.
 
 ``Model.sweep(..., executor=client)`` (``client`` a ``dask.distributed.Client``) hands the
-sweep's chunks (:class:`sdhealth.experiments.batch.Chunk`: the IR model, the clock, the
+sweep's chunks (:class:`sdhealth.experiments.chunks.Chunk`: the IR model, the clock, the
 parameter matrix and the summaries) to :func:`run_chunks`. Each chunk is one task:
 
 - the chunk is pickled with its IR model (tens of kB); a worker compiles the model on first
@@ -34,7 +34,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from sdhealth.errors import SdhealthError
-from sdhealth.experiments.batch import Chunk, ChunkResult, run_chunk
+from sdhealth.experiments.chunks import Chunk, ChunkResult, run_chunk
 
 __all__ = ["connect", "run_chunks", "submit_chunks"]
 

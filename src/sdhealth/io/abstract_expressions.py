@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 import sympy
@@ -26,8 +26,17 @@ from sympy.logic.boolalg import BooleanAtom, BooleanFunction
 
 from sdhealth.ir import functions as fn
 
-if TYPE_CHECKING:
-    from sdhealth.io.abstract import _Macros as Macros
+
+class Macros(Protocol):
+    """What a :class:`Converter` needs of the model's macros: their sections by reference
+    key, and inlining a call (``sdhealth.io.abstract`` provides it; this module does not
+    import it, so the two modules import one way)."""
+
+    sections: Mapping[str, Any]
+
+    def inline(self, outer: Converter, name: str, arguments: Sequence[sympy.Expr]) -> sympy.Basic:
+        """The expression standing for the call ``name(*arguments)`` met by ``outer``."""
+        ...
 
 __all__ = [
     "TIME_REFERENCES",

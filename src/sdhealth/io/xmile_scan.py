@@ -110,7 +110,7 @@ def _name(element: Any) -> str:
 
 
 def _non_negative_default(root: Any, model: Any) -> bool:
-    """Whether stocks are non-negative unless they opt out (``<behavior>`` at file or model level)."""
+    """Whether stocks are non-negative unless they opt out (``<behavior>`` of file or model)."""
     default = False
     for holder in (root, model):
         for behavior in _children(holder, "behavior"):

@@ -10,12 +10,28 @@ from __future__ import annotations
 
 import math
 import os
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+import pandas as pd
 
 from sdhealth.report.plots import check_figure_path, save_figure
 
-if TYPE_CHECKING:
-    from sdhealth.experiments.calibration import CalibrationResult
+
+class CalibrationResult(Protocol):
+    """What a fit plot reads of a calibration result
+    (:class:`sdhealth.experiments.calibration.CalibrationResult`; declared here so that this
+    module does not import the experiment layer that imports it for ``result.plot()``)."""
+
+    series: Sequence[Any]  # each with .variable and .column
+    observed: pd.DataFrame
+    initial_values: Mapping[str, float]
+    interrupted: bool
+    model: Any  # the sdhealth Model: .name, .time.units
+
+    def run(self, **options: Any) -> pd.DataFrame:
+        """The model run with the fitted values (``params=`` overrides them)."""
+        ...
 
 __all__ = ["plot_fit", "save_fit_plot"]
 
