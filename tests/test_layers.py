@@ -31,7 +31,7 @@ KNOWN_CYCLES: list[frozenset[str]] = [
         "sdhealth.analysis.checks", "sdhealth.analysis.loops", "sdhealth.analysis.polarity",
         "sdhealth.cld", "sdhealth.cld.compile", "sdhealth.cld.compile_plan",
         "sdhealth.cld.diagram", "sdhealth.cld.links", "sdhealth.cld.render",
-        "sdhealth.cld.yaml_io", "sdhealth.io", "sdhealth.io.yaml", "sdhealth.model",
+        "sdhealth.cld.yaml_io", "sdhealth.model",
     }),
 ]  # fmt: skip
 
@@ -45,8 +45,6 @@ KNOWN_UPWARD: set[tuple[str, str]] = {
     ("sdhealth.experiments.experiment_specs", "sdhealth.model"),
     ("sdhealth.experiments.montecarlo", "sdhealth.model"),
     ("sdhealth.experiments.sensitivity", "sdhealth.model"),
-    ("sdhealth.io.yaml", "sdhealth.cld.compile"),
-    ("sdhealth.io.yaml", "sdhealth.cld.yaml_io"),
     ("sdhealth.report.html_report", "sdhealth"),
     ("sdhealth.report.html_report", "sdhealth.model"),
     ("sdhealth.report.summary", "sdhealth.model"),

@@ -12,6 +12,36 @@
 Feedback loops are found by :mod:`sdhealth.analysis.loops` (``cld.loops()``).
 """
 
+from dataclasses import replace
+
 from sdhealth.cld.diagram import CausalLoopDiagram, Link, Node, NodeKind, causal_graph
+from sdhealth.io.document_readers import DOCUMENT_READERS
+from sdhealth.ir.model import Model
 
 __all__ = ["CausalLoopDiagram", "Link", "Node", "NodeKind", "causal_graph"]
+
+
+def _compiled_diagram_file(text: str, path: str | None) -> Model:
+    """A model file that holds a causal-loop diagram: compiled into a stock-and-flow model.
+
+    Warns with :class:`sdhealth.io.yaml.CompiledDiagramWarning`: the equations come from the
+    compiler's formulation templates, not from the file.
+    """
+    import warnings
+
+    from sdhealth.cld.compile import compile_diagram
+    from sdhealth.cld.yaml_io import cld_from_yaml_text
+    from sdhealth.io.yaml import CompiledDiagramWarning
+
+    diagram = cld_from_yaml_text(text, path=path)
+    where = f"{path}: " if path else ""
+    warnings.warn(
+        f"{where}a causal-loop diagram ('diagram: {diagram.name}'), compiled into a "
+        "stock-and-flow model (as sdhealth.CausalLoopDiagram.from_yaml(path).compile() does)",
+        CompiledDiagramWarning,
+        stacklevel=4,
+    )
+    return replace(compile_diagram(diagram), path=path)
+
+
+DOCUMENT_READERS["diagram"] = _compiled_diagram_file

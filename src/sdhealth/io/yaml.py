@@ -31,12 +31,13 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-from sdhealth.errors import ModelSyntaxError, SdhealthError
+from sdhealth.errors import ModelSyntaxError, SdhealthError, SdhealthWarning
+from sdhealth.io.document_readers import DOCUMENT_READERS
 from sdhealth.io.expressions import parse_equation, parse_lookup_points
 from sdhealth.io.yaml_arrays import PLACEHOLDER, ArrayReader, mentions, read_subscripts
 from sdhealth.io.yaml_documents import (
@@ -177,7 +178,7 @@ def model_from_yaml_text(text: str, *, path: str | None = None) -> Model:
         raise first from None
 
 
-class CompiledDiagramWarning(UserWarning):
+class CompiledDiagramWarning(SdhealthWarning):
     """A model file that holds a causal-loop diagram, compiled into a stock-and-flow model."""
 
 
@@ -187,25 +188,15 @@ def _is_diagram(root: CommentedMap) -> bool:
 
 
 def _compiled_diagram(text: str, path: str | None) -> Model:
-    """The stock-and-flow model compiled from the causal-loop diagram written in ``text``.
-
-    Warns with :class:`CompiledDiagramWarning`: the equations come from the compiler's
-    formulation templates, not from the file.
-    """
-    import warnings
-
-    from sdhealth.cld.compile import compile_diagram
-    from sdhealth.cld.yaml_io import cld_from_yaml_text
-
-    diagram = cld_from_yaml_text(text, path=path)
-    where = f"{path}: " if path else ""
-    warnings.warn(
-        f"{where}a causal-loop diagram ('diagram: {diagram.name}'), compiled into a "
-        "stock-and-flow model (as sdhealth.CausalLoopDiagram.from_yaml(path).compile() does)",
-        CompiledDiagramWarning,
-        stacklevel=2,
-    )
-    return replace(compile_diagram(diagram), path=path)
+    """The stock-and-flow model compiled from the causal-loop diagram written in ``text``
+    (the reader ``sdhealth.cld`` registers in :mod:`sdhealth.io.document_readers`)."""
+    reader = DOCUMENT_READERS.get("diagram")
+    if reader is None:
+        where = f"{path}: " if path else ""
+        raise ModelSyntaxError(
+            f"{where}a causal-loop diagram: import sdhealth.cld to compile it into a model"
+        )
+    return reader(text, path)
 
 
 @dataclass(frozen=True)
