@@ -147,8 +147,9 @@ def _warns_about_numbers(caught: list[warnings.WarningMessage]) -> bool:
     )
 
 
-def _classify_here(call: Callable[[], Any], seconds: float, run_result: bool) -> Outcome:
-    """:func:`classify` in the current process, with the soft deadline only."""
+def classify_here(call: Callable[[], Any], seconds: float, run_result: bool = False) -> Outcome:
+    """:func:`classify` in the current process, with the soft deadline only (for several
+    steps of one case inside a forked child)."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -172,7 +173,7 @@ def _child(call: Callable[[], Any], seconds: float, run_result: bool, answer: in
         with open("/proc/self/statm") as stream:
             used = int(stream.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
         resource.setrlimit(resource.RLIMIT_AS, (used + MEMORY_HEADROOM, resource.RLIM_INFINITY))
-        outcome = _classify_here(call, seconds, run_result)
+        outcome = classify_here(call, seconds, run_result)
         try:
             data = pickle.dumps(outcome)
         except Exception:
