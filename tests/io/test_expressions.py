@@ -680,6 +680,12 @@ HANGS = [
     "SMOOTH(1, 2) >= 2.5 < 1e-6",
     "IF THEN ELSE(0 = SMOOTH(1, 2), 1, 0)",
     "IF THEN ELSE(:NOT: 1 <= DELAY N(1, 2, 0, -1), MAX(1, 1/0), MIN(SMOOTH(1, 2), 0))",
+    # found by the fuzz suite: a chain of powers of conditionals (exponential in sympy), a
+    # quotient of conditionals comparing LN(0) (TypeError), powers of huge numbers (Overflow)
+    " ^ ".join(["(IF THEN ELSE(None(23), Time * FINAL TIME, 237))"] * 12),
+    " ^ ".join(["(((TIME STEP ^ TIME STEP * +330)))"] * 12),
+    " / ".join(["(((b = LN(0) <> --1e308)))"] * 6),
+    " <= ".join(["EXP(1e308) ^ EXP(1e308)"] * 6),
 ]
 
 

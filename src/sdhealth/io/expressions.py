@@ -172,10 +172,11 @@ def _foldable(base: sympy.Basic, exponent: sympy.Basic) -> bool:
 
 def _arithmetic(cls: type[sympy.Basic], *operands: sympy.Basic) -> sympy.Basic:
     """A sum, product or power, numbers folded -- or as written where sympy's evaluation fails
-    on the operands (a quotient of conditionals comparing ``LN(0)`` raises ``TypeError``)."""
+    on the operands (a quotient of conditionals comparing ``LN(0)`` raises ``TypeError``,
+    ``EXP(1e308) ^ EXP(1e308)`` an ``OverflowError`` for an integer of too many digits)."""
     try:
         return cls(*operands)
-    except TypeError:
+    except (TypeError, ValueError, OverflowError):
         return cls(*operands, evaluate=False)
 
 
