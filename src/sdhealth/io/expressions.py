@@ -151,23 +151,55 @@ def _power(base: sympy.Basic, exponent: sympy.Basic) -> sympy.Expr:
     base, exponent = _as_number(base), _as_number(exponent)
     if base.is_Rational and exponent.is_Integer and abs(exponent) > 64 and abs(base) != 1:
         base = sympy.Float(base)
+    if base.is_Float or exponent.is_Float:
+        return _float_power(base, exponent)
     if not _foldable(base, exponent):
         return sympy.Pow(base, exponent, evaluate=False)
     return _arithmetic(sympy.Pow, base, exponent)
 
 
+def _float_power(base: sympy.Basic, exponent: sympy.Basic) -> sympy.Expr:
+    """A power of (or to) a float, in double precision as a run computes it -- sympy would use
+    arbitrary precision (``(-2e308) ^ (-2e308)`` is a complex number of huge precision, a
+    chain of them never returned). A power with no finite real value is kept as written, for
+    ``sd.check`` to report (``(-1) ^ 0.5``)."""
+    if not (base.is_Number and exponent.is_Number):
+        return sympy.Pow(base, exponent, evaluate=_foldable(base, exponent))
+    try:
+        value = float(base) ** float(exponent)
+    except (OverflowError, ZeroDivisionError):
+        return sympy.Pow(base, exponent, evaluate=False)
+    if isinstance(value, complex) or not math.isfinite(value):
+        return sympy.Pow(base, exponent, evaluate=False)
+    return sympy.Float(value)
+
+
 def _foldable(base: sympy.Basic, exponent: sympy.Basic) -> bool:
     """Whether sympy may evaluate ``base ** exponent`` at once (``0 ^ -1`` to ``zoo``,
-    ``x ^ 1`` to ``x``): when the exponent is a number, or neither side holds a power or a
-    conditional.
+    ``x ^ 1`` to ``x``): when both are numbers, or neither holds a conditional and the
+    exponent is a number or the base holds no power.
 
     Otherwise the power is kept as written: sympy's evaluation asks for the real and imaginary
     parts of every power and branch below it, which grows exponentially along a chain
-    ``a ^ b ^ c ^ ...`` of symbolic exponents. The backends compute a power as it stands.
+    ``a ^ b ^ c ^ ...`` of symbolic exponents, and it pushes a power into the branches of a
+    conditional, rebuilding it with its conditions evaluated (``a / (0 = SMOOTH(1, 2))``
+    never returned). The backends compute a power as it stands.
     """
-    if exponent.is_Number:
+    if base.is_Number and exponent.is_Number:
         return True
-    return not (base.has(sympy.Pow, sympy.Piecewise) or exponent.has(sympy.Pow, sympy.Piecewise))
+    if base.has(sympy.Piecewise) or exponent.has(sympy.Piecewise):
+        return False
+    return bool(exponent.is_Number) or not (base.has(sympy.Pow) or exponent.has(sympy.Pow))
+
+
+def _product(*factors: sympy.Basic) -> sympy.Basic:
+    """A product, numbers folded -- but as written where two factors hold conditionals or one
+    divides by one: sympy would join them into a power of a conditional, evaluated (see
+    :func:`_foldable`)."""
+    conditional = [f for f in factors if f.has(sympy.Piecewise)]
+    if len(conditional) > 1 or any(f.is_Pow for f in conditional):
+        return sympy.Mul(*factors, evaluate=False)
+    return _arithmetic(sympy.Mul, *factors)
 
 
 def _arithmetic(cls: type[sympy.Basic], *operands: sympy.Basic) -> sympy.Basic:
@@ -395,7 +427,7 @@ class _Parser:
             factors.append(factor if token.text == "*" else _power(factor, sympy.Integer(-1)))
         if len(factors) == 1:
             return first
-        return _arithmetic(sympy.Mul, _as_number(first), *factors[1:])
+        return _product(_as_number(first), *factors[1:])
 
     def signed(self, operand: Callable[[], sympy.Basic]) -> sympy.Basic:
         """Prefix ``+``/``-`` signs (any number) before ``operand``."""
