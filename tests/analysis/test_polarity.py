@@ -516,3 +516,20 @@ def test_the_run_uses_the_backend_asked_for(monkeypatch):
     # Level = 1 + t: d/dLevel = Rate * (Target - 2 Level) > 0 while Level < 50, all run long
     assert check_polarity(model, backend="native") == []
     assert asked == ["native"] and backend.runs == [("level",)]
+
+
+def test_a_zero_divisor_constant_does_not_crash_the_polarity_check(tmp_path):
+    """A constant set to 0 that divides (zoo for sympy) leaves the sign unknown: check
+    reports the divisor, and the declared links, without a TypeError (found by the fuzz suite)."""
+    import sdhealth as sd
+
+    path = tmp_path / "m.yaml"
+    path.write_text(
+        "model: M\ntime: {stop: 4, dt: 1}\n"
+        "stocks:\n  Waiting: {initial: 10, outflows: [Placed]}\n"
+        "flows:\n  Placed:\n    equation: MIN(Waiting / Delay, Places / Delay)\n"
+        "    links: {Waiting: +, Places: +}\n"
+        "constants:\n  Delay: 0\n  Places: 5\n"
+    )
+    issues = sd.check(path)
+    assert any(i.code == "divisor-zero" and i.variable == "Placed" for i in issues)

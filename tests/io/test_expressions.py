@@ -110,6 +110,12 @@ def test_variables_evaluate_with_precedence() -> None:
     assert value("(a + b) / (c - 1)", a=1, b=5, c=3) == pytest.approx(3)
 
 
+def test_an_integer_literal_beyond_double_precision_is_a_float() -> None:
+    assert parse_expression("123456789012345") == sympy.Integer(123456789012345)
+    assert parse_expression("12345678901234567890") == sympy.Float(12345678901234567890.0)
+    assert syntax_error("9" * 400).message == f"number '{'9' * 400}' is too large"
+
+
 def test_large_integer_power_becomes_a_float_not_a_huge_integer() -> None:
     result = parse_expression("2 ^ 1000000000")  # beyond a double: kept as written, for check
     assert not isinstance(result, sympy.Integer)
@@ -692,6 +698,8 @@ HANGS = [
     " = ".join(["((then(None) / ((0 = SMOOTH(1, 2)))))"] * 6),
     " ^ ".join(["(((-1e308 + -1e308)))"] * 12),  # arbitrary-precision complex powers
     " ^ ".join(["((((x))))"] * 30),
+    " ^ ".join(["((((1e308 * 1e308))))"] * 12),
+    "(0/0 = 0/0 :OR: 0/0 ^ a)",  # sympy orders the operands of :OR: and cannot order NaN
 ]
 
 

@@ -290,13 +290,16 @@ class _Recomputer:
         """+1, -1 or 0 where sympy proves the sign over the known ranges, else None."""
         if expr == 0:
             return 0
-        bounded = expr.xreplace(self.bounds(expr))
-        if bounded.is_zero:
-            return 0
-        if bounded.is_extended_nonnegative:
-            return 1
-        if bounded.is_extended_nonpositive:
-            return -1
+        try:
+            bounded = expr.xreplace(self.bounds(expr))
+            if bounded.is_zero:
+                return 0
+            if bounded.is_extended_nonnegative:
+                return 1
+            if bounded.is_extended_nonpositive:
+                return -1
+        except (TypeError, ValueError):  # sympy cannot order zoo (a zero constant divides):
+            return None  # unknown here; check's literal and divisor checks name the cause
         return None
 
     def bounds(self, expr: sympy.Basic) -> dict[sympy.Basic, sympy.Basic]:
@@ -332,7 +335,10 @@ class _Recomputer:
             form = self.forms.value_form(variable.equations()[0].expr)
         except UnsupportedForm:
             return False
-        return bool(form.xreplace(self.bounds(form)).is_extended_nonnegative)
+        try:
+            return bool(form.xreplace(self.bounds(form)).is_extended_nonnegative)
+        except (TypeError, ValueError):  # sympy cannot order zoo (a zero constant divides)
+            return False
 
 
 def _stock_verdict(stock: Stock, source_key: str) -> _Verdict:
@@ -353,11 +359,14 @@ def _profiles_along_run(
     backend: str,
 ) -> dict[_Claim, _Profile]:
     """Each pending link's sign along one base run (a failed run is a failure profile)."""
-    derivatives = {
-        claim: verdict.derivative.xreplace(checker.constants)
-        for claim, verdict in pending
-        if verdict.derivative is not None
-    }
+    derivatives: dict[_Claim, sympy.Basic] = {}
+    for claim, verdict in pending:
+        if verdict.derivative is None:
+            continue
+        try:
+            derivatives[claim] = verdict.derivative.xreplace(checker.constants)
+        except (TypeError, ValueError):  # sympy cannot order zoo (a zero constant divides)
+            derivatives[claim] = verdict.derivative
     needed = sorted(
         {s.name for d in derivatives.values() for s in d.free_symbols if s.name in checker.positive}
     )

@@ -140,7 +140,11 @@ def _relation(cls: type[sympy.Basic], left: sympy.Basic, right: sympy.Basic) -> 
 
 
 def _logical(cls: type[sympy.Basic], operands: Iterable[sympy.Basic]) -> sympy.Basic:
-    return cls(*(_as_condition(o) for o in operands), evaluate=False)
+    conditions = [_as_condition(o) for o in operands]
+    try:
+        return cls(*conditions, evaluate=False)
+    except TypeError:  # sympy orders the operands even so, and a NaN cannot be ordered
+        return sympy.Basic.__new__(cls, *conditions)
 
 
 def _power(base: sympy.Basic, exponent: sympy.Basic) -> sympy.Expr:
@@ -164,7 +168,7 @@ def _float_power(base: sympy.Basic, exponent: sympy.Basic) -> sympy.Expr:
     chain of them never returned). A power with no finite real value is kept as written, for
     ``sd.check`` to report (``(-1) ^ 0.5``)."""
     if not (base.is_Number and exponent.is_Number):
-        return sympy.Pow(base, exponent, evaluate=_foldable(base, exponent))
+        return sympy.Pow(base, exponent, evaluate=False)
     try:
         value = float(base) ** float(exponent)
     except (OverflowError, ZeroDivisionError):
@@ -463,8 +467,10 @@ class _Parser:
         self.unexpected(token, TOKEN_HINTS.get((previous, token.text), ""))
 
     def number(self, token: Token) -> sympy.Expr:
-        if token.text.isdigit():
-            return sympy.Integer(int(token.text))
+        if token.text.isdigit() and len(token.text) <= 15:
+            return sympy.Integer(int(token.text))  # exact: every such integer is a double
+        if token.text.isdigit():  # a run computes in doubles; sympy would keep every digit
+            return sympy.Float(self.float_of(token))
         return sympy.Float(self.float_of(token))
 
     def float_of(self, token: Token) -> float:
