@@ -59,7 +59,7 @@ import numpy as np
 import sympy
 
 from sdhealth.analysis.polarity_forms import FormBuilder, UnsupportedForm, numeric_function
-from sdhealth.cld.derivatives import LinkSign, link_signs
+from sdhealth.cld.derivatives import LinkSign, bounded_sign, link_signs
 from sdhealth.cld.diagram import CausalLoopDiagram
 from sdhealth.cld.operating_point import initial_values
 from sdhealth.errors import BackendError, Issue, SdhealthError, Severity
@@ -290,17 +290,7 @@ class _Recomputer:
         """+1, -1 or 0 where sympy proves the sign over the known ranges, else None."""
         if expr == 0:
             return 0
-        try:
-            bounded = expr.xreplace(self.bounds(expr))
-            if bounded.is_zero:
-                return 0
-            if bounded.is_extended_nonnegative:
-                return 1
-            if bounded.is_extended_nonpositive:
-                return -1
-        except (TypeError, ValueError):  # sympy cannot order zoo (a zero constant divides):
-            return None  # unknown here; check's literal and divisor checks name the cause
-        return None
+        return bounded_sign(expr, self.bounds(expr))
 
     def bounds(self, expr: sympy.Basic) -> dict[sympy.Basic, sympy.Basic]:
         """What to put in for the symbols of ``expr`` (module docstring, step 3)."""

@@ -68,7 +68,7 @@ from sdhealth.cld.operating_point import (
 from sdhealth.ir import functions as fn
 from sdhealth.ir.model import Constant, Lookup, Model, Stock, Variable
 
-__all__ = ["LinkSign", "link_signs", "model_link_signs", "lookup_direction"]
+__all__ = ["LinkSign", "bounded_sign", "link_signs", "model_link_signs", "lookup_direction"]
 
 
 @dataclass(frozen=True)
@@ -259,14 +259,24 @@ class _Signs:
         at_start = _number_sign(derivative.xreplace(self.point))
         if at_start != 0:
             return at_start
-        bounded = derivative.xreplace(self.bounds)
+        return bounded_sign(derivative, self.bounds) or 0
+
+
+def bounded_sign(expr: sympy.Basic, bounds: Mapping[sympy.Basic, sympy.Basic]) -> int | None:
+    """+1, -1 or 0 where sympy's assumptions prove the sign of ``expr`` once its symbols are
+    replaced by ``bounds`` (positive or non-negative surrogates), else None -- also where sympy
+    cannot order what the expression holds (``zoo`` from a constant 0 that divides)."""
+    try:
+        bounded = expr.xreplace(bounds)
         if bounded.is_zero:
             return 0
         if bounded.is_extended_nonnegative:
             return 1
         if bounded.is_extended_nonpositive:
             return -1
-        return 0
+    except (TypeError, ValueError):
+        return None
+    return None
 
 
 def _lower_bound(variable: Variable) -> float | None:
