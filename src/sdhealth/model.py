@@ -23,9 +23,12 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from sdhealth.analysis.checks import blocking_issues, caveat_issue, check_model
-from sdhealth.analysis.loops import LoopSet
+from sdhealth.analysis.loops import DEFAULT_MAX_LOOPS, Loop, LoopSet, find_loops
 from sdhealth.backends.base import RunResult, RunSpec, get_backend
-from sdhealth.cld import CausalLoopDiagram, causal_graph
+from sdhealth.cld import diagram as cld_diagram
+from sdhealth.cld.compile import compile_diagram
+from sdhealth.cld.render import draw, to_dot
+from sdhealth.cld.yaml_io import dump_cld, load_cld
 from sdhealth.compile.limits import enforce_limits, located
 from sdhealth.compile.run_size import ensure_run_fits, measure_run, output_width
 from sdhealth.errors import (
@@ -51,7 +54,7 @@ from sdhealth.ir.names import suggest
 if TYPE_CHECKING:
     import xarray as xr
 
-__all__ = ["Model", "load", "check"]
+__all__ = ["Model", "CausalLoopDiagram", "load", "check"]
 
 PathLike = str | os.PathLike[str]
 
@@ -435,7 +438,7 @@ class Model:
 
     @functools.cached_property
     def _cld(self) -> CausalLoopDiagram:
-        return causal_graph(self._ir)
+        return CausalLoopDiagram.from_model(self._ir)
 
     def loops(self, *, through: str | None = None, max_loops: int = 10_000) -> LoopSet:
         """The model's feedback loops with polarity (R/B) and stable ids; see ``cld().loops``."""
@@ -452,6 +455,56 @@ class Model:
         from sdhealth.io.yaml import dump_yaml
 
         dump_yaml(self._ir, path)
+
+
+class CausalLoopDiagram(cld_diagram.CausalLoopDiagram):
+    """A causal-loop diagram with the functions that take one as methods.
+
+    The data is :class:`sdhealth.cld.CausalLoopDiagram` (a signed networkx graph; see
+    :mod:`sdhealth.cld.diagram`); this facade adds reading and writing the hand-written YAML
+    format, finding loops, compiling to a runnable :class:`Model` and drawing, each a call of
+    the function named in its docstring. :meth:`Model.cld` and :meth:`from_yaml` return it;
+    :meth:`adopt` wraps a diagram that a function of :mod:`sdhealth.cld` returned.
+
+    >>> import sdhealth as sd
+    >>> cld = sd.CausalLoopDiagram.from_yaml("models/discharge_delay_cld.yaml")  # doctest: +SKIP
+    >>> cld.loops()[0].id, cld.compile().run().shape                             # doctest: +SKIP
+    """
+
+    @classmethod
+    def from_yaml(cls, path: PathLike) -> CausalLoopDiagram:
+        """Read a hand-written diagram (:func:`sdhealth.cld.yaml_io.load_cld`)."""
+        return cls.adopt(load_cld(path))
+
+    def to_yaml(self, path: PathLike) -> None:
+        """Write the diagram as YAML, atomically (:func:`sdhealth.cld.yaml_io.dump_cld`)."""
+        dump_cld(self, path)
+
+    def loops(
+        self,
+        *,
+        through: str | None = None,
+        max_loops: int | None = None,
+        max_length: int | None = None,
+    ) -> LoopSet:
+        """The feedback loops (:func:`sdhealth.analysis.loops.find_loops`)."""
+        limit = DEFAULT_MAX_LOOPS if max_loops is None else max_loops
+        return find_loops(self, through=through, max_loops=limit, max_length=max_length)
+
+    def compile(self, *, time: irm.TimeSpec | None = None) -> Model:
+        """A runnable stock-and-flow model (:func:`sdhealth.cld.compile.compile_diagram`).
+
+        ``time`` overrides the diagram's clock; ``.ir`` of the result is the compiled IR.
+        """
+        return Model(compile_diagram(self, time=time))
+
+    def to_dot(self, *, loops: tuple[Loop, ...] | None = None) -> str:
+        """Graphviz DOT text (:func:`sdhealth.cld.render.to_dot`)."""
+        return to_dot(self, loops=loops)
+
+    def draw(self, path: PathLike, *, loops: tuple[Loop, ...] | None = None) -> None:
+        """Draw the diagram to a PNG, SVG or PDF file (:func:`sdhealth.cld.render.draw`)."""
+        draw(self, path, loops=loops)
 
 
 def _run_with_fallback(

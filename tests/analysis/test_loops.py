@@ -51,7 +51,7 @@ def sir() -> Model:
 
 
 def test_teacup_has_one_balancing_loop() -> None:
-    loops = causal_graph(teacup()).loops()
+    loops = find_loops(causal_graph(teacup()))
     assert len(loops) == 1 and not loops.truncated and loops.message == ""
     [loop] = loops
     assert loop == Loop(
@@ -68,7 +68,7 @@ def test_teacup_has_one_balancing_loop() -> None:
 
 
 def test_sir_has_one_reinforcing_and_two_balancing_loops() -> None:
-    loops = causal_graph(sir()).loops()
+    loops = find_loops(causal_graph(sir()))
     assert [(lp.id, lp.polarity, lp.variables, lp.stocks) for lp in loops] == [
         ("R1", 1, ("Infection", "Infectious"), ("Infectious",)),
         ("B1", -1, ("Infection", "Susceptible"), ("Susceptible",)),
@@ -108,17 +108,17 @@ def tangled() -> CausalLoopDiagram:
 
 def test_ids_do_not_depend_on_insertion_order() -> None:
     for cld in (causal_graph(sir()), tangled()):
-        reference = cld.loops()
+        reference = find_loops(cld)
         assert len(reference) > 0
         for seed in range(8):
-            again = shuffled_copy(cld, seed).loops()
+            again = find_loops(shuffled_copy(cld, seed))
             assert [(lp.id, lp.variables, lp.links) for lp in again] == [
                 (lp.id, lp.variables, lp.links) for lp in reference
             ]
 
 
 def test_loops_are_sorted_by_kind_then_length_then_names() -> None:
-    loops = tangled().loops()
+    loops = find_loops(tangled())
     assert len(loops) == len(list(nx.simple_cycles(tangled().graph)))
     kinds = [lp.kind for lp in loops]
     assert kinds == sorted(kinds, key="RB?".index)
@@ -141,27 +141,27 @@ def _product(values) -> int:
 
 def test_through_filters_to_loops_containing_the_variable() -> None:
     cld = tangled()
-    every = cld.loops()
-    through_z = cld.loops(through="Z")
+    every = find_loops(cld)
+    through_z = find_loops(cld, through="Z")
     assert {lp.variables for lp in through_z} == {
         lp.variables for lp in every if "z" in lp.variables
     }
     assert len(through_z) == 3
-    assert [lp.id for lp in causal_graph(sir()).loops(through="recovery")] == ["B1"]
-    short = cld.loops(through="stock_a", max_length=2)
+    assert [lp.id for lp in find_loops(causal_graph(sir()), through="recovery")] == ["B1"]
+    short = find_loops(cld, through="stock_a", max_length=2)
     assert sorted(lp.variables for lp in short) == [("Stock A", "x")]
 
 
 def test_through_an_unknown_name_suggests_the_closest() -> None:
     with pytest.raises(UnknownNameError, match=r"'Infectous'.*did you mean 'Infectious'"):
-        causal_graph(sir()).loops(through="Infectous")
+        find_loops(causal_graph(sir()), through="Infectous")
 
 
 def test_max_length_bounds_the_search() -> None:
     cld = tangled()
-    lengths = [lp.length for lp in cld.loops(max_length=2)]
+    lengths = [lp.length for lp in find_loops(cld, max_length=2)]
     assert lengths and max(lengths) == 2
-    assert len(cld.loops(max_length=1)) == 1
+    assert len(find_loops(cld, max_length=1)) == 1
 
 
 def test_a_huge_search_stops_quickly_and_says_so() -> None:
@@ -169,14 +169,14 @@ def test_a_huge_search_stops_quickly_and_says_so() -> None:
     nx.set_edge_attributes(graph, -1, "polarity")
     cld = CausalLoopDiagram(graph)
     started = time.perf_counter()
-    loops = cld.loops(max_loops=2000)
+    loops = find_loops(cld, max_loops=2000)
     assert time.perf_counter() - started < 10
     assert len(loops) == 2000 and loops.truncated
     assert loops.message == "search stopped after 2000 loops; pass max_loops= to see more"
     assert "search stopped after 2000 loops" in loop_table(loops)
     assert len(find_loops(cld, through="v03", max_loops=50)) == 50
     # the truncated search is deterministic too
-    assert [lp.variables for lp in shuffled_copy(cld, 1).loops(max_loops=2000)] == [
+    assert [lp.variables for lp in find_loops(shuffled_copy(cld, 1), max_loops=2000)] == [
         lp.variables for lp in loops
     ]
 
@@ -190,7 +190,7 @@ def test_a_named_loop_is_traced_in_order_even_beyond_the_search_bound() -> None:
     loop = trace_loop(cld, ["V03", "v09", "v07"])  # names resolve as everywhere else
     assert loop is not None and loop.variables == ("v03", "v09", "v07")  # direct links
     assert loop.kind == "B" and loop.id == ""
-    truncated = cld.loops(max_loops=100)
+    truncated = find_loops(cld, max_loops=100)
     assert truncated.truncated
     [(name, named)] = find_named_loops(cld, [("B named", ["v03", "v09", "v07"])], truncated)
     assert name == "B named" and named is not None and named.variables == loop.variables
@@ -213,7 +213,7 @@ def test_the_default_bound() -> None:
     assert DEFAULT_MAX_LOOPS == 10_000
     graph = nx.relabel_nodes(nx.complete_graph(9, create_using=nx.DiGraph), str)
     nx.set_edge_attributes(graph, 1, "polarity")
-    loops = CausalLoopDiagram(graph).loops()
+    loops = find_loops(CausalLoopDiagram(graph))
     assert loops.truncated and len(loops) == 10_000
 
 
@@ -228,12 +228,12 @@ def test_unknown_link_signs_give_undetermined_loops() -> None:
     graph = nx.DiGraph()
     graph.add_edge("a", "b", polarity=0)
     graph.add_edge("b", "a", polarity=-1, delay=True)
-    [loop] = CausalLoopDiagram(graph).loops()
+    [loop] = find_loops(CausalLoopDiagram(graph))
     assert (loop.id, loop.kind, loop.polarity, loop.has_delay) == ("U1", "?", 0, True)
 
 
 def test_to_frame() -> None:
-    frame = causal_graph(sir()).loops().to_frame()
+    frame = find_loops(causal_graph(sir())).to_frame()
     assert list(frame.columns) == [
         "id",
         "kind",
@@ -249,7 +249,7 @@ def test_to_frame() -> None:
 
 
 def test_loop_table() -> None:
-    text = loop_table(causal_graph(sir()).loops())
+    text = loop_table(find_loops(causal_graph(sir())))
     assert text.splitlines() == [
         "id  polarity  length  delay  stocks       loop",
         "R1  +         2              Infectious   Infection -> Infectious -> Infection",
@@ -264,7 +264,7 @@ def test_stocks_follow_the_node_kind() -> None:
     graph.add_node("Level", kind=NodeKind.STOCK)
     graph.add_edge("Level", "Rate", polarity=1)
     graph.add_edge("Rate", "Level", polarity=1)
-    [loop] = CausalLoopDiagram(graph).loops()
+    [loop] = find_loops(CausalLoopDiagram(graph))
     assert (loop.id, loop.stocks) == ("R1", ("Level",))
 
 
@@ -272,11 +272,11 @@ def test_library_models(models_dir) -> None:
     teacup_file, sir_file = models_dir / "teacup.yaml", models_dir / "sir.yaml"
     if not (teacup_file.exists() and sir_file.exists()):
         pytest.skip("models/teacup.yaml or models/sir.yaml not written yet")
-    cup = causal_graph(load_yaml(teacup_file)).loops()
+    cup = find_loops(causal_graph(load_yaml(teacup_file)))
     assert [(lp.id, lp.variables) for lp in cup] == [
         ("B1", ("Heat Loss to Room", "Teacup Temperature"))
     ]
-    epidemic = causal_graph(load_yaml(sir_file)).loops()
+    epidemic = find_loops(causal_graph(load_yaml(sir_file)))
     assert [(lp.id, lp.variables) for lp in epidemic] == [
         ("R1", ("Infection Rate", "Infectious")),
         ("B1", ("Infection Rate", "Susceptible")),

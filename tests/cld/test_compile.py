@@ -19,7 +19,7 @@ import pytest
 import sympy
 
 import sdhealth as sd
-from sdhealth.cld import CausalLoopDiagram
+from sdhealth import CausalLoopDiagram  # the facade: diagrams with .compile() and .loops()
 from sdhealth.cld.compile import (
     compile_diagram,
     delay_time_name,
@@ -661,7 +661,7 @@ def test_the_compilation_example_of_the_format_page_compiles_as_documented() -> 
     page = (Path(__file__).resolve().parents[2] / "docs" / "cld-format.md").read_text("utf-8")
     section = page.split("## Compiling a diagram", 1)[1]
     text = re.search(r"```yaml\n(.*?)```", section, flags=re.DOTALL).group(1)
-    cld = cld_from_yaml_text(text)
+    cld = CausalLoopDiagram.adopt(cld_from_yaml_text(text))
     model = cld.compile()
     assert_compiled_faithfully(cld, model)
     equations = re.search(r"compile to\n\n```\n(.*?)```", section, flags=re.DOTALL).group(1)

@@ -31,7 +31,7 @@ def epidemic() -> CausalLoopDiagram:
 
 
 def test_dot_text() -> None:
-    dot = epidemic().to_dot()
+    dot = to_dot(epidemic())
     lines = dot.splitlines()
     assert lines[0] == 'digraph "SIR" {' and lines[-1] == "}"
     assert '    "Susceptible" [shape=box, style="rounded,bold"];' in lines
@@ -69,7 +69,7 @@ def _chain() -> nx.DiGraph:
 
 def test_draw_png(tmp_path: Path) -> None:
     target = tmp_path / "sir.png"
-    epidemic().draw(target)
+    draw(epidemic(), target)
     assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert [p.name for p in tmp_path.iterdir()] == ["sir.png"]
 

@@ -19,8 +19,8 @@ search runs over a copy of the graph with nodes and links in key order, so even 
 search finds the same loops for the same diagram. Ids number the loops found: when the search
 is truncated, a larger ``max_loops`` may find shorter loops and renumber.
 
-The diagram type lives in :mod:`sdhealth.cld`; ``cld.loops()`` calls :func:`find_loops`
-(analysis reads diagrams, diagrams do not import analysis at import time).
+The diagram type lives in :mod:`sdhealth.cld` and imports nothing of ``analysis``;
+``sd.CausalLoopDiagram.loops()`` (the facade) calls :func:`find_loops`.
 """
 
 from __future__ import annotations

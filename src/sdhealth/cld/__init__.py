@@ -9,7 +9,8 @@
   :mod:`sdhealth.cld.links` (link settings: elasticity, effect curve, delay; generated names);
 - :mod:`sdhealth.cld.render` -- Graphviz DOT text and PNG/SVG pictures.
 
-Feedback loops are found by :mod:`sdhealth.analysis.loops` (``cld.loops()``).
+Feedback loops are found by :func:`sdhealth.analysis.loops.find_loops`. The diagram here is data;
+:class:`sdhealth.CausalLoopDiagram` (the facade) adds ``loops()``, ``compile()``, ``draw()`` ...
 """
 
 from dataclasses import replace

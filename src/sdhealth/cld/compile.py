@@ -2,7 +2,7 @@
 
 :func:`compile_diagram` turns a :class:`~sdhealth.cld.CausalLoopDiagram` whose nodes have
 kinds and reference values into an :class:`sdhealth.ir.Model`
-(``cld.compile()`` wraps it in a runnable :class:`sdhealth.Model`). Each node becomes one
+(``sd.CausalLoopDiagram.compile()`` wraps it in a runnable :class:`sdhealth.Model`). Each node becomes one
 variable of its kind, by these rules:
 
 - a **stock** integrates its flows: a link ``flow -> stock`` with polarity ``+`` makes the

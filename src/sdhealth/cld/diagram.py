@@ -19,17 +19,18 @@ links whose sign cannot be decided), ``delay`` (a delay mark) and ``declared`` (
 modeller wrote the link, False when it was derived from equations).
 
 :func:`causal_graph` derives the diagram of any model (a pure function; the rules for the sign
-of a link are in :mod:`sdhealth.cld.derivatives`). :mod:`sdhealth.cld.yaml_io` reads and
-writes the hand-written format, :mod:`sdhealth.cld.render` draws diagrams, and
-:mod:`sdhealth.analysis.loops` finds their feedback loops. Those modules depend on this one, so
-the methods here that reach them (``loops``, ``to_yaml``, ``draw`` ...) import them when
-called: the diagram stays the data, ``analysis`` keeps its place above ``cld`` in the import
-graph, and the methods are only conveniences over the functions.
+of a link are in :mod:`sdhealth.cld.derivatives`). The diagram is data, like a networkx graph:
+what is done with it are functions that take it, in the modules that depend on this one --
+:func:`sdhealth.cld.yaml_io.load_cld` and :func:`~sdhealth.cld.yaml_io.dump_cld` read and
+write the hand-written format, :func:`sdhealth.cld.render.draw` and
+:func:`~sdhealth.cld.render.to_dot` draw it, :func:`sdhealth.cld.compile.compile_diagram`
+compiles it and :func:`sdhealth.analysis.loops.find_loops` finds its feedback loops. The
+facade :class:`sdhealth.CausalLoopDiagram` (in :mod:`sdhealth.model`) is this class with
+those functions as methods (``from_yaml``, ``loops()``, ``compile()``, ``draw()`` ...).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -53,9 +54,7 @@ from sdhealth.ir.model import (
 from sdhealth.ir.names import canonical, suggest
 
 if TYPE_CHECKING:
-    from sdhealth.analysis.loops import Loop, LoopSet
-    from sdhealth.ir.model import TimeSpec
-    from sdhealth.model import Model as RunnableModel
+    from typing import Self
 
 __all__ = ["NodeKind", "Node", "Link", "CausalLoopDiagram", "causal_graph"]
 
@@ -211,7 +210,8 @@ class CausalLoopDiagram:
     >>> cld = CausalLoopDiagram(g, name="Growth")
     >>> cld.node("births").kind, cld.link("Births", "Population").sign
     (<NodeKind.AUXILIARY: 'auxiliary'>, '+')
-    >>> [loop.id for loop in cld.loops()]
+    >>> from sdhealth.analysis.loops import find_loops
+    >>> [loop.id for loop in find_loops(cld)]
     ['R1']
     """
 
@@ -309,61 +309,27 @@ class CausalLoopDiagram:
             f"{self._graph.number_of_edges()} links)"
         )
 
-    # -- conveniences over the other cld and analysis modules -----------------------------
+    # -- construction ---------------------------------------------------------------------
 
     @classmethod
-    def from_model(cls, model: Model) -> CausalLoopDiagram:
+    def from_model(cls, model: Model) -> Self:
         """The diagram derived from a model's equations (:func:`causal_graph`)."""
-        return causal_graph(model)
+        return cls.adopt(causal_graph(model))
 
     @classmethod
-    def from_yaml(cls, path: str | os.PathLike[str]) -> CausalLoopDiagram:
-        """Read a hand-written diagram (:func:`sdhealth.cld.yaml_io.load_cld`)."""
-        from sdhealth.cld.yaml_io import load_cld
+    def adopt(cls, diagram: CausalLoopDiagram) -> Self:
+        """``diagram`` as an instance of ``cls`` (a subclass), sharing its frozen graph.
 
-        return load_cld(path)
-
-    def to_yaml(self, path: str | os.PathLike[str]) -> None:
-        """Write the diagram as YAML, atomically (:func:`sdhealth.cld.yaml_io.dump_cld`)."""
-        from sdhealth.cld.yaml_io import dump_cld
-
-        dump_cld(self, path)
-
-    def loops(
-        self,
-        *,
-        through: str | None = None,
-        max_loops: int | None = None,
-        max_length: int | None = None,
-    ) -> LoopSet:
-        """The feedback loops (:func:`sdhealth.analysis.loops.find_loops`)."""
-        from sdhealth.analysis.loops import DEFAULT_MAX_LOOPS, find_loops
-
-        limit = DEFAULT_MAX_LOOPS if max_loops is None else max_loops
-        return find_loops(self, through=through, max_loops=limit, max_length=max_length)
-
-    def compile(self, *, time: TimeSpec | None = None) -> RunnableModel:
-        """A runnable stock-and-flow model (:func:`sdhealth.cld.compile.compile_diagram`).
-
-        ``time`` overrides the diagram's clock. The result is a :class:`sdhealth.Model`
-        (``.ir`` is the compiled IR).
+        The diagram is never copied or checked again: it already holds. This is how
+        :class:`sdhealth.CausalLoopDiagram` (the facade, with ``loops()``, ``compile()`` and
+        ``draw()``) wraps what the functions of this package return.
         """
-        from sdhealth.cld.compile import compile_diagram
-        from sdhealth.model import Model as RunnableModel
-
-        return RunnableModel(compile_diagram(self, time=time))
-
-    def to_dot(self, *, loops: tuple[Loop, ...] | None = None) -> str:
-        """Graphviz DOT text (:func:`sdhealth.cld.render.to_dot`)."""
-        from sdhealth.cld.render import to_dot
-
-        return to_dot(self, loops=loops)
-
-    def draw(self, path: str | os.PathLike[str], *, loops: tuple[Loop, ...] | None = None) -> None:
-        """Draw the diagram to a PNG, SVG or PDF file (:func:`sdhealth.cld.render.draw`)."""
-        from sdhealth.cld.render import draw
-
-        draw(self, path, loops=loops)
+        if type(diagram) is cls:
+            return diagram
+        adopted = cls.__new__(cls)
+        adopted._graph = diagram._graph
+        adopted._by_key = diagram._by_key
+        return adopted
 
 
 def _comparable(cld: CausalLoopDiagram) -> tuple[object, ...]:

@@ -250,6 +250,7 @@ def _loops(model: Model, loops: Any) -> str:
 
 def _diagram(model: Model, shown: Sequence[Loop]) -> str:
     from sdhealth.cld.diagram import CausalLoopDiagram
+    from sdhealth.cld.render import draw
 
     cld = model.cld()
     if len(cld.graph) > _DRAW_WHOLE:
@@ -262,7 +263,7 @@ def _diagram(model: Model, shown: Sequence[Loop]) -> str:
         note = ""
     with tempfile.TemporaryDirectory() as folder:
         picture = Path(folder) / "cld.png"
-        cld.draw(picture, loops=tuple(shown) or None)
+        draw(cld, picture, loops=tuple(shown) or None)
         data = picture.read_bytes()
     return note + _img(data, "causal-loop diagram")
 
