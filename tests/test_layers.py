@@ -2,10 +2,8 @@
 ``analysis`` / ``cld`` / ``report`` <- ``model.py`` (the facade) <- ``cli``.
 
 The import graph of ``src/sdhealth`` is built from the source with ``ast`` (every import:
-module level, inside functions, under ``TYPE_CHECKING``). Two rules, each a ratchet while
-issue 26 is being landed: no import cycle and no import of a higher layer, except the ones
-listed below as still to be removed. A new cycle or upward import fails, naming both files; a
-listed one that has gone fails too, so that the list only ever shrinks (delete its line).
+module level, inside functions, under ``TYPE_CHECKING``). Two rules: no import cycle, and no
+import of a higher layer. A failure names the file and line of each import at fault.
 """
 
 from __future__ import annotations
@@ -20,27 +18,10 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "sdhealth"
 
 #: The layer of each top-level module or package of sdhealth (higher imports lower).
 RANK = {
-    "errors": 0, "ir": 0, "io": 1, "compile": 2, "backends": 3,
+    "errors": 0, "version": 0, "ir": 0, "io": 1, "compile": 2, "backends": 3,
     "experiments": 4, "analysis": 4, "cld": 4, "report": 4,
     "model": 5, "benchmarks": 5, "__init__": 6, "cli": 7, "__main__": 8,
 }  # fmt: skip
-
-#: Import cycles still to be broken (issue 26): each a set of modules.
-KNOWN_CYCLES: list[frozenset[str]] = []
-
-#: Imports of a higher layer still to be removed (issue 26): (importer, imported).
-KNOWN_UPWARD: set[tuple[str, str]] = {
-    ("sdhealth.analysis.dominance", "sdhealth.model"),
-    ("sdhealth.experiments.calibration", "sdhealth.model"),
-    ("sdhealth.experiments.calibration_result", "sdhealth.model"),
-    ("sdhealth.experiments.calibration_spec", "sdhealth.model"),
-    ("sdhealth.experiments.experiment_specs", "sdhealth.model"),
-    ("sdhealth.experiments.montecarlo", "sdhealth.model"),
-    ("sdhealth.experiments.sensitivity", "sdhealth.model"),
-    ("sdhealth.report.html_report", "sdhealth"),
-    ("sdhealth.report.html_report", "sdhealth.model"),
-    ("sdhealth.report.summary", "sdhealth.model"),
-}
 
 
 def _module_name(path: Path, root: Path) -> str:
@@ -97,24 +78,18 @@ def test_every_module_has_a_layer(graph):
     assert not unranked, f"give these a layer in RANK: {unranked}"
 
 
-def test_no_new_import_cycle(graph):
+def test_no_import_cycle(graph):
     cycles = [frozenset(c) for c in nx.strongly_connected_components(graph) if len(c) > 1]
-    new = [c for c in cycles if c not in KNOWN_CYCLES]
     messages = []
-    for cycle in new:
+    for cycle in cycles:
         loop = nx.find_cycle(graph.subgraph(cycle))
         messages.append("; ".join(_where(graph, a, b) for a, b in loop))
     assert not messages, "import cycle(s):\n" + "\n".join(messages)
-    gone = [sorted(c) for c in KNOWN_CYCLES if c not in cycles]
-    assert not gone, f"these cycles are broken or changed: update KNOWN_CYCLES: {gone}"
 
 
-def test_no_new_import_of_a_higher_layer(graph):
-    upward = {(a, b) for a, b in graph.edges if _layer(b) > _layer(a)}
-    new = sorted(upward - KNOWN_UPWARD)
-    assert not new, "imports of a higher layer:\n" + "\n".join(_where(graph, a, b) for a, b in new)
-    gone = sorted(KNOWN_UPWARD - upward)
-    assert not gone, f"these upward imports are gone: delete them from KNOWN_UPWARD: {gone}"
+def test_no_import_of_a_higher_layer(graph):
+    upward = sorted((a, b) for a, b in graph.edges if _layer(b) > _layer(a))
+    assert not upward, "imports of a higher layer:\n" + "\n".join(_where(graph, *e) for e in upward)
 
 
 def test_the_graph_sees_lazy_and_type_checking_imports(tmp_path):

@@ -20,8 +20,6 @@ Package layout (import direction top to bottom; see DESIGN.md):
 - :mod:`sdhealth.ir` -- the intermediate representation; imports nothing else of sdhealth.
 """
 
-__version__ = "0.1.0"
-
 from sdhealth.errors import (  # noqa: E402
     BackendError,
     Issue,
@@ -35,6 +33,7 @@ from sdhealth.errors import (  # noqa: E402
 from sdhealth.experiments.policies import pulse, ramp, step, table  # noqa: E402
 from sdhealth.experiments.scenarios import Scenario, load_scenario  # noqa: E402
 from sdhealth.model import CausalLoopDiagram, Model, check, load  # noqa: E402
+from sdhealth.version import __version__  # noqa: E402
 
 # The experiment layer pulls in scipy and SALib (seconds of import time); its names are loaded on
 # first use (PEP 562) so `import sdhealth` and the CLI stay quick.

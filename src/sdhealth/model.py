@@ -91,6 +91,10 @@ class Model:
         """The underlying IR (frozen)."""
         return self._ir
 
+    def with_ir(self, ir_model: irm.Model) -> Model:
+        """A model with this one's settings (``approximate``) over another IR."""
+        return Model(ir_model, approximate=self._approximate)
+
     @property
     def name(self) -> str:
         return self._ir.name

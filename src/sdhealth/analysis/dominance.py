@@ -57,7 +57,7 @@ from sdhealth.ir.model import Stock
 from sdhealth.ir.names import canonical
 
 if TYPE_CHECKING:
-    from sdhealth.model import Model
+    from sdhealth.experiments.runnable import RunnableModel
 
 __all__ = ["LoopDominance", "loop_dominance", "describe_loop", "DOMINANT_SHARE"]
 
@@ -183,7 +183,7 @@ def describe_loop(loop: Loop, limit: int = 70) -> str:
 
 
 def loop_dominance(
-    model: Model,
+    model: RunnableModel,
     loops: Sequence[Loop] | None = None,
     *,
     params: Mapping[str, float] | None = None,
@@ -232,9 +232,7 @@ def loop_dominance(
     expanded_ir = expand_stateful(ir)
     internal = {v.name for v in expanded_ir.variables if getattr(v, "internal", False)}
     visible = _visible(expanded_ir)
-    from sdhealth.model import Model as LoadedModel
-
-    runner = LoadedModel(visible)
+    runner = model.with_ir(visible)
     step = dt if dt is not None else ir.time.dt
     frame = runner.run(
         params=params, scenario=scenario, policies=policies, start=start, stop=stop, dt=step,
@@ -268,7 +266,7 @@ def loop_dominance(
     return LoopDominance(model.name, chosen, scores, relative, links, partition, names)
 
 
-def _named(model: Model, loops: Sequence[Loop]) -> dict[str, str]:
+def _named(model: RunnableModel, loops: Sequence[Loop]) -> dict[str, str]:
     """The ids of the model's named loops (``report: loops:``) among ``loops`` -> names."""
     found = find_named_loops(model.cld(), model.ir.report.loops, loops)
     return {loop.id: name for name, loop in found if loop is not None and loop.id}

@@ -2,8 +2,8 @@
 
 :func:`compile_diagram` turns a :class:`~sdhealth.cld.CausalLoopDiagram` whose nodes have
 kinds and reference values into an :class:`sdhealth.ir.Model`
-(``sd.CausalLoopDiagram.compile()`` wraps it in a runnable :class:`sdhealth.Model`). Each node becomes one
-variable of its kind, by these rules:
+(``sd.CausalLoopDiagram.compile()`` wraps it in a runnable :class:`sdhealth.Model`). Each
+node becomes one variable of its kind, by these rules:
 
 - a **stock** integrates its flows: a link ``flow -> stock`` with polarity ``+`` makes the
   flow an inflow, ``-`` an outflow. It starts at the node's ``initial`` value (default: its

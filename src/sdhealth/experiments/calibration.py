@@ -70,7 +70,7 @@ from sdhealth.experiments.progress import Progress, progress_bar
 from sdhealth.ir.names import suggest
 
 if TYPE_CHECKING:
-    from sdhealth.model import Model
+    from sdhealth.experiments.runnable import RunnableModel
 
 __all__ = [
     "FitParameter",
@@ -120,7 +120,7 @@ def _number(value: Any, what: str) -> float:
     return number
 
 
-def fit_parameter(model: Model, name: str, spec: Any) -> FitParameter:
+def fit_parameter(model: RunnableModel, name: str, spec: Any) -> FitParameter:
     constant = constant_named(model.ir, name)
     if isinstance(spec, FitParameter):
         spec = {"initial": spec.initial, "low": spec.low, "high": spec.high}
@@ -148,7 +148,9 @@ def fit_parameter(model: Model, name: str, spec: Any) -> FitParameter:
     return FitParameter(constant.name, initial, low, high)
 
 
-def _fit_parameters(model: Model, parameters: Mapping[str, Any]) -> tuple[FitParameter, ...]:
+def _fit_parameters(
+    model: RunnableModel, parameters: Mapping[str, Any]
+) -> tuple[FitParameter, ...]:
     if not parameters:
         raise ModelError("no parameters to fit")
     fitted = tuple(fit_parameter(model, str(name), spec) for name, spec in parameters.items())
@@ -158,7 +160,7 @@ def _fit_parameters(model: Model, parameters: Mapping[str, Any]) -> tuple[FitPar
     return fitted
 
 
-def _fit_one_series(model: Model, column: str, spec: Any, data: pd.DataFrame) -> FitSeries:
+def _fit_one_series(model: RunnableModel, column: str, spec: Any, data: pd.DataFrame) -> FitSeries:
     if column not in data.columns:
         close = suggest(column, [str(c) for c in data.columns])
         hint = f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
@@ -181,7 +183,7 @@ def _fit_one_series(model: Model, column: str, spec: Any, data: pd.DataFrame) ->
 
 
 def _fit_series(
-    model: Model, series: Mapping[str, Any], data: pd.DataFrame
+    model: RunnableModel, series: Mapping[str, Any], data: pd.DataFrame
 ) -> tuple[FitSeries, ...]:
     if not series:
         raise ModelError("no series to fit")
@@ -229,7 +231,7 @@ def _targets(
 
 @dataclass(eq=False)
 class _Objective:
-    model: Model
+    model: RunnableModel
     parameters: tuple[FitParameter, ...]
     targets: _Targets
     run_options: dict[str, Any]
@@ -391,7 +393,7 @@ def _series_fits(objective: _Objective, x: np.ndarray, x0: np.ndarray) -> tuple[
 
 
 def calibrate(
-    model: Model,
+    model: RunnableModel,
     data: pd.DataFrame | str | os.PathLike[str],
     parameters: Mapping[str, Any],
     series: Mapping[str, Any],

@@ -26,7 +26,7 @@ from sdhealth.experiments.goodness_of_fit import FitStatistics
 from sdhealth.io.atomic import write_text_atomic, write_with
 
 if TYPE_CHECKING:
-    from sdhealth.model import Model
+    from sdhealth.experiments.runnable import RunnableModel
 
 __all__ = ["FittedParameter", "SeriesFit", "CalibrationResult", "write_fitted"]
 
@@ -81,7 +81,7 @@ class CalibrationResult:
         The observations used (model time index).
     """
 
-    model: Model
+    model: RunnableModel
     parameters: tuple[FittedParameter, ...]
     series: tuple[SeriesFit, ...]
     cost: float

@@ -43,7 +43,7 @@ from sdhealth.ir.model import SourceLocation
 from sdhealth.ir.names import suggest
 
 if TYPE_CHECKING:
-    from sdhealth.model import Model
+    from sdhealth.experiments.runnable import RunnableModel
 
 __all__ = ["CalibrationSpec", "read_calibration_spec"]
 
@@ -83,7 +83,7 @@ class CalibrationSpec:
         error = UnknownNameError if isinstance(exc, UnknownNameError) else ModelError
         return error(f"{prefix}{exc}")
 
-    def validate(self, model: Model) -> None:
+    def validate(self, model: RunnableModel) -> None:
         """Raise on a parameter or variable the model lacks, at the spec's ``file:line:col``."""
         for name, bounds in self.parameters.items():
             try:
@@ -98,7 +98,7 @@ class CalibrationSpec:
                 unknown = UnknownNameError(f"unknown model variable {variable!r}{hint}")
                 raise self._located(f"series/{column}", unknown) from None
 
-    def calibrate(self, model: Model, *, progress: bool | None = None) -> CalibrationResult:
+    def calibrate(self, model: RunnableModel, *, progress: bool | None = None) -> CalibrationResult:
         """Check the spec against ``model`` and run :func:`calibrate`."""
         self.validate(model)
         return calibrate(

@@ -67,7 +67,7 @@ from sdhealth.ir.model import SourceLocation
 from sdhealth.ir.names import suggest
 
 if TYPE_CHECKING:
-    from sdhealth.model import Model
+    from sdhealth.experiments.runnable import RunnableModel
 
 __all__ = ["MonteCarloSpec", "SensitivitySpec", "read_montecarlo_spec", "read_sensitivity_spec"]
 
@@ -95,14 +95,14 @@ class _Located:
         kind = UnknownNameError if isinstance(exc, UnknownNameError) else ModelError
         return kind(f"{prefix}{exc}")
 
-    def _check_constants(self, model: Model, names: Any) -> None:
+    def _check_constants(self, model: RunnableModel, names: Any) -> None:
         for name in names:
             try:
                 constant_named(model.ir, name, role="parameter")
             except ModelError as exc:
                 raise self._error(f"parameter/{name}", exc) from None
 
-    def _check_variables(self, model: Model, names: Any) -> None:
+    def _check_variables(self, model: RunnableModel, names: Any) -> None:
         for name in names:
             if name not in model.ir:
                 close = suggest(name, model.ir.names)
@@ -131,13 +131,13 @@ class MonteCarloSpec(_Located):
         """Read a Monte Carlo spec file; format errors are reported at ``file:line:col``."""
         return read_montecarlo_spec(path)
 
-    def validate(self, model: Model) -> None:
+    def validate(self, model: RunnableModel) -> None:
         """Raise, at the spec's ``file:line:col``, on a name ``model`` lacks."""
         self._check_constants(model, self.distributions)
         self._check_variables(model, self.outputs or ())
 
     def run(
-        self, model: Model, *, progress: bool | None = None, executor: Any = None
+        self, model: RunnableModel, *, progress: bool | None = None, executor: Any = None
     ) -> MonteCarloResult:
         """Check the spec against ``model``, then run :func:`~.montecarlo.monte_carlo`."""
         self.validate(model)
@@ -173,13 +173,13 @@ class SensitivitySpec(_Located):
         """Read a sensitivity spec file; format errors are reported at ``file:line:col``."""
         return read_sensitivity_spec(path)
 
-    def validate(self, model: Model) -> None:
+    def validate(self, model: RunnableModel) -> None:
         """Raise, at the spec's ``file:line:col``, on a name ``model`` lacks."""
         self._check_constants(model, self.parameters)
         self._check_variables(model, [self.output])
 
     def run(
-        self, model: Model, *, progress: bool | None = None, executor: Any = None
+        self, model: RunnableModel, *, progress: bool | None = None, executor: Any = None
     ) -> SensitivityResult:
         """Check the spec against ``model``, then run the method as one batch."""
         self.validate(model)

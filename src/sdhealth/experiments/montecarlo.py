@@ -45,7 +45,7 @@ from sdhealth.experiments.scenarios import Scenario, load_scenario
 from sdhealth.io.results import RESULT_WRITERS, save_dataset, write_results
 
 if TYPE_CHECKING:
-    from sdhealth.model import Model
+    from sdhealth.experiments.runnable import RunnableModel
 
 __all__ = [
     "DEFAULT_PERCENTILES",
@@ -126,7 +126,7 @@ def _check_distributions(distributions: Mapping[str, Distribution]) -> None:
 
 def scenario_inputs(
     scenario: Scenario | str | os.PathLike[str] | None,
-    model: Model,
+    model: RunnableModel,
     policies: Sequence[Policy],
 ) -> tuple[dict[str, float], tuple[Policy, ...]]:
     """A scenario's fixed parameter values and its policies followed by ``policies``."""
@@ -144,13 +144,13 @@ def with_fixed(samples: pd.DataFrame, fixed: Mapping[str, float]) -> pd.DataFram
     return samples.assign(**extra) if extra else samples
 
 
-def default_outputs(model: Model) -> tuple[str, ...]:
+def default_outputs(model: RunnableModel) -> tuple[str, ...]:
     """The model's report indicators, else its stocks."""
     return tuple(model.ir.report.indicators) or model.stocks
 
 
 def monte_carlo(
-    model: Model,
+    model: RunnableModel,
     distributions: Mapping[str, Distribution],
     runs: int = 1000,
     *,
@@ -252,7 +252,9 @@ def _result(
     return MonteCarloResult(dataset, samples.loc[finished], dict(distributions), sampling)
 
 
-def _outputs(model: Model, outputs: Iterable[str] | None, sampled: Iterable[str]) -> list[str]:
+def _outputs(
+    model: RunnableModel, outputs: Iterable[str] | None, sampled: Iterable[str]
+) -> list[str]:
     chosen = list(dict.fromkeys(outputs)) if outputs is not None else list(default_outputs(model))
     if not chosen:
         raise ModelError("a Monte Carlo experiment needs at least one output variable")

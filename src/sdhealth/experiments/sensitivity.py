@@ -56,7 +56,7 @@ from sdhealth.experiments.summaries import Summary, parse_summaries
 from sdhealth.io.results import RESULT_WRITERS, write_results
 
 if TYPE_CHECKING:
-    from sdhealth.model import Model
+    from sdhealth.experiments.runnable import RunnableModel
 
 __all__ = [
     "SENSITIVITY_METHODS",
@@ -128,7 +128,7 @@ def _statistic_label(statistic: StatisticSpec) -> str:
 
 
 def _scalar_runs(
-    model: Model,
+    model: RunnableModel,
     table: pd.DataFrame,
     output: str,
     statistic: StatisticSpec,
@@ -271,7 +271,7 @@ class MorrisResult(SensitivityResult):
 
 
 def oat(
-    model: Model,
+    model: RunnableModel,
     parameters: Mapping[str, ParameterRange],
     output: str,
     statistic: StatisticSpec = "final",
@@ -349,7 +349,7 @@ def _check_varies(values: np.ndarray, output: str, label: str) -> None:
 
 
 def sobol(
-    model: Model,
+    model: RunnableModel,
     parameters: Mapping[str, ParameterRange],
     output: str,
     statistic: StatisticSpec = "final",
@@ -411,7 +411,7 @@ def sobol(
 
 
 def morris(
-    model: Model,
+    model: RunnableModel,
     parameters: Mapping[str, ParameterRange],
     output: str,
     statistic: StatisticSpec = "final",

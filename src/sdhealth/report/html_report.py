@@ -31,14 +31,14 @@ from typing import TYPE_CHECKING, Any
 import networkx as nx
 import pandas as pd
 
-from sdhealth import __version__
 from sdhealth.errors import SdhealthError
 from sdhealth.io.atomic import write_text_atomic
 from sdhealth.report.summary import dominance_rows, format_value, indicator_table, indicators
+from sdhealth.version import __version__
 
 if TYPE_CHECKING:
     from sdhealth.analysis.loops import Loop
-    from sdhealth.model import Model
+    from sdhealth.experiments.runnable import RunnableModel
 
 __all__ = ["write_report", "report_html", "SHORTEST_LOOPS", "TOP_LOOPS"]
 
@@ -61,7 +61,7 @@ img { max-width: 100%; } .note { color: #555; font-size: 0.9em; }
 
 
 def write_report(
-    model: Model,
+    model: RunnableModel,
     path: str | os.PathLike[str],
     *,
     params: Mapping[str, float] | None = None,
@@ -78,20 +78,18 @@ def write_report(
 
 
 def report_html(
-    model: Model,
+    model: RunnableModel,
     *,
     params: Mapping[str, float] | None = None,
     scenario: Any = None,
     dominance: bool = True,
 ) -> str:
     """The report of ``model`` (one run with ``params``/``scenario``) as HTML text."""
-    from sdhealth.model import check
-
     results = model.run(params=dict(params or {}), scenario=scenario)
     loops = model.loops()
     sections = [
         _heading(model, params, scenario),
-        _checks(check(model)),
+        _checks(model.check()),
         _indicators(model, results),
         _stocks(model),
         _parameters(model),
@@ -147,7 +145,7 @@ def _paragraphs(text: str) -> str:
     return "".join(f"<p>{_e(p.strip())}</p>" for p in text.split("\n\n") if p.strip())
 
 
-def _heading(model: Model, params: Mapping[str, float] | None, scenario: Any) -> str:
+def _heading(model: RunnableModel, params: Mapping[str, float] | None, scenario: Any) -> str:
     clock = model.time
     facts = [
         ("file", str(model.path) if model.path else "(built in code)"),
@@ -181,7 +179,7 @@ def _checks(issues: Sequence[Any]) -> str:
     )
 
 
-def _indicators(model: Model, results: pd.DataFrame) -> str:
+def _indicators(model: RunnableModel, results: pd.DataFrame) -> str:
     from sdhealth.report.plots import plot_run
 
     table = indicator_table(model, results)
@@ -200,7 +198,7 @@ def _indicators(model: Model, results: pd.DataFrame) -> str:
     return f"<h2>{title}</h2>\n{_table(['', *table.columns], rows, numeric)}\n{picture}"
 
 
-def _stocks(model: Model) -> str:
+def _stocks(model: RunnableModel) -> str:
     stocks = [v for v in model.ir.stocks if not v.internal]
     rows = [(s.name, s.initial.text, s.units, s.doc) for s in stocks]
     return f"<h2>Stocks ({len(stocks)})</h2>\n" + _table(
@@ -208,7 +206,7 @@ def _stocks(model: Model) -> str:
     )
 
 
-def _parameters(model: Model) -> str:
+def _parameters(model: RunnableModel) -> str:
     from sdhealth.ir.model import Constant
 
     constants = [v for v in model.ir.variables if isinstance(v, Constant)]
@@ -220,7 +218,7 @@ def _parameters(model: Model) -> str:
     )
 
 
-def _loops(model: Model, loops: Any) -> str:
+def _loops(model: RunnableModel, loops: Any) -> str:
     from sdhealth.analysis.loops import find_named_loops
 
     kinds = {kind: sum(1 for loop in loops if loop.kind == kind) for kind in ("R", "B", "?")}
@@ -248,7 +246,7 @@ def _loops(model: Model, loops: Any) -> str:
     return f"<h2>Feedback loops</h2>\n{counts}\n<h3>{_e(title)}</h3>\n{table}\n{diagram}"
 
 
-def _diagram(model: Model, shown: Sequence[Loop]) -> str:
+def _diagram(model: RunnableModel, shown: Sequence[Loop]) -> str:
     from sdhealth.cld.diagram import CausalLoopDiagram
     from sdhealth.cld.render import draw
 
@@ -268,7 +266,7 @@ def _diagram(model: Model, shown: Sequence[Loop]) -> str:
     return note + _img(data, "causal-loop diagram")
 
 
-def _dominance(model: Model, params: Mapping[str, float] | None, scenario: Any) -> str:
+def _dominance(model: RunnableModel, params: Mapping[str, float] | None, scenario: Any) -> str:
     from sdhealth.analysis.dominance import loop_dominance
     from sdhealth.compile.flatten import is_arrayed
 

@@ -14,7 +14,7 @@ import pandas as pd
 
 if TYPE_CHECKING:
     from sdhealth.analysis.dominance import LoopDominance
-    from sdhealth.model import Model
+    from sdhealth.experiments.runnable import RunnableModel
 
 __all__ = [
     "dominance_rows", "format_value", "indicator_table", "indicators", "report_every",
@@ -31,7 +31,7 @@ def format_value(value: float) -> str:
     return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
 
 
-def report_every(model: Model, length: float) -> float:
+def report_every(model: RunnableModel, length: float) -> float:
     """The period of summaries: the model's report period, a year for monthly models, else 1/5."""
     if model.ir.report.every is not None:
         return float(model.ir.report.every)
@@ -39,7 +39,7 @@ def report_every(model: Model, length: float) -> float:
     return 12.0 if months and length >= 24 else length / 5
 
 
-def report_times(model: Model, times: pd.Index) -> list[float]:
+def report_times(model: RunnableModel, times: pd.Index) -> list[float]:
     """The saved times a summary shows: one every :func:`report_every` from the start."""
     clock = model.time
     every = report_every(model, clock.stop - clock.start)
@@ -48,12 +48,12 @@ def report_times(model: Model, times: pd.Index) -> list[float]:
     return sorted(set(chosen.tolist()))
 
 
-def indicators(model: Model, results: pd.DataFrame) -> list[str]:
+def indicators(model: RunnableModel, results: pd.DataFrame) -> list[str]:
     """The model's key indicators present in ``results`` (its stocks if it names none)."""
     return [n for n in (model.ir.report.indicators or model.stocks) if n in results.columns]
 
 
-def indicator_table(model: Model, results: pd.DataFrame) -> pd.DataFrame:
+def indicator_table(model: RunnableModel, results: pd.DataFrame) -> pd.DataFrame:
     """The indicators (rows) at the report times (columns ``"<units> <t>"``), as text."""
     shown = report_times(model, results.index)
     columns = [f"{model.time.units} {t:g}" for t in shown]
@@ -65,7 +65,7 @@ def indicator_table(model: Model, results: pd.DataFrame) -> pd.DataFrame:
 
 
 def dominance_rows(
-    model: Model, result: LoopDominance, *, every: float | None = None, top: int = 3
+    model: RunnableModel, result: LoopDominance, *, every: float | None = None, top: int = 3
 ) -> tuple[list[str], list[list[str]]]:
     """The header and text rows of a loop-dominance table: the ``top`` loops of each period
     (``every``, default :func:`report_every`) with their mean relative scores."""
