@@ -423,7 +423,11 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
     params = dict(_param(p) for p in args.param)
     backend = {"backend": args.backend} if args.backend else {}
     results = model.run(
-        params=params, scenario=args.scenario, stop=args.stop, dt=args.dt, strict=args.strict,
+        params=params,
+        scenario=args.scenario,
+        stop=args.stop,
+        dt=args.dt,
+        strict=args.strict,
         **backend,
     )
     _summary(model, results, out)

@@ -9,7 +9,7 @@ renders as ``path:line:col: message`` -- the form editors and terminals make cli
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -94,6 +94,17 @@ class ModelError(SdhealthError):
 
 class UnknownNameError(ModelError, KeyError):
     """A name that the model does not define (a parameter, a policy target, a column)."""
+
+    @classmethod
+    def of(cls, name: str, known: Iterable[str], *, role: str = "name") -> UnknownNameError:
+        """``unknown <role> '<name>' (did you mean ...?)``, suggesting up to three ``known``.
+
+        >>> str(UnknownNameError.of("Room temp", ["Room Temperature"], role="parameter"))
+        "unknown parameter 'Room temp' (did you mean 'Room Temperature'?)"
+        """
+        from sdhealth.ir.names import did_you_mean
+
+        return cls(f"unknown {role} {name!r}{did_you_mean(name, known, n=3)}")
 
     def __str__(self) -> str:  # KeyError would otherwise quote the message
         return str(self.args[0])

@@ -49,7 +49,6 @@ from sdhealth.experiments.summaries import SummarySpec, parse_summaries
 from sdhealth.experiments.sweeps import as_scenarios, is_scenario_list, plan_sweep
 from sdhealth.io import read_model
 from sdhealth.ir import model as irm
-from sdhealth.ir.names import suggest
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -118,6 +117,13 @@ class Model:
         return {c.name: c.value for c in self._ir.of_type(irm.Constant)}  # type: ignore[attr-defined]
 
     def __getitem__(self, name: str) -> irm.Variable:
+        """The variable called ``name`` (names ignore case, spaces and underscores).
+
+        Raises :class:`~sdhealth.errors.UnknownNameError` (a ``KeyError``) with the closest
+        names when there is none.
+        """
+        if name not in self._ir:
+            raise UnknownNameError.of(name, self._ir.names, role="variable")
         return self._ir[name]
 
     def __contains__(self, name: object) -> bool:
@@ -431,9 +437,7 @@ class Model:
 
     def _column_key(self, name: str) -> str:
         if name not in self._ir:
-            close = suggest(name, self._ir.names)
-            hint = f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
-            raise UnknownNameError(f"unknown column {name!r}{hint}")
+            raise UnknownNameError.of(name, self._ir.names, role="column")
         return self._ir[name].key
 
     def cld(self) -> CausalLoopDiagram:

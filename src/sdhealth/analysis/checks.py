@@ -65,7 +65,7 @@ from sdhealth.ir.model import (
     Stock,
     Variable,
 )
-from sdhealth.ir.names import canonical, suggest
+from sdhealth.ir.names import canonical, did_you_mean
 
 __all__ = ["check_model", "blocking_issues", "caveat_issue"]
 
@@ -137,8 +137,7 @@ def _as_written(equation: Equation, key: str) -> str:
 
 def _unknown_message(model: Model, written: str) -> str:
     known = [v.name for v in model.variables if not getattr(v, "internal", False)]
-    matches = suggest(written, known)
-    hint = f" (did you mean '{matches[0]}'?)" if matches else ""
+    hint = did_you_mean(written, known)
     return f"unknown name '{written}'{hint}"
 
 

@@ -70,7 +70,7 @@ from sdhealth.ir.model import (
     TimeSpec,
     Variable,
 )
-from sdhealth.ir.names import NameTable, canonical, suggest
+from sdhealth.ir.names import NameTable, canonical
 from sdhealth.ir.vensim import model_to_vensim
 
 __all__ = [
@@ -100,9 +100,7 @@ _LIBRARY_NOISE = (DeprecationWarning, PendingDeprecationWarning, FutureWarning)
 
 def _lookup_key(model: Model, name: str, role: str) -> str:
     if name not in model:
-        close = suggest(name, model.names)
-        hint = f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
-        raise UnknownNameError(f"unknown {role} {name!r}{hint}")
+        raise UnknownNameError.of(name, model.names, role=role)
     return canonical(name)
 
 

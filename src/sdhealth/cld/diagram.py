@@ -51,7 +51,7 @@ from sdhealth.ir.model import (
     Stock,
     Variable,
 )
-from sdhealth.ir.names import canonical, suggest
+from sdhealth.ir.names import canonical, did_you_mean
 
 if TYPE_CHECKING:
     from typing import Self
@@ -249,8 +249,7 @@ class CausalLoopDiagram:
         """
         found = self._by_key.get(canonical(name))
         if found is None:
-            close = suggest(name, self._graph.nodes)
-            hint = f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
+            hint = did_you_mean(name, self._graph.nodes, n=3)
             raise UnknownNameError(f"no variable {name!r} in the diagram{hint}")
         return found
 

@@ -56,12 +56,11 @@ from sdhealth.io.yaml_nodes import (
     Position,
     Slot,
     describe,
-    did_you_mean,
     is_number,
 )
 from sdhealth.ir.functions import BUILTIN_SYMBOLS
 from sdhealth.ir.model import Equation, TimeSpec
-from sdhealth.ir.names import canonical, suggest
+from sdhealth.ir.names import canonical, did_you_mean
 from sdhealth.ir.vensim import expr_to_vensim
 
 __all__ = [
@@ -272,8 +271,7 @@ class _Reader:
             raise self.doc.error(exc.message, positions[_offset(text, exc)]) from None
         for key, offset in equation.references:
             if key not in self.names:
-                close = suggest(key, self.names.values(), n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                hint = did_you_mean(key, self.names.values())
                 raise self.doc.error(
                     f"equation of {what} reads {key!r}, which is not a node of the diagram{hint}",
                     positions[offset],
@@ -399,8 +397,7 @@ class _Reader:
             )
         found = self.names.get(canonical(value))
         if found is None:
-            close = suggest(value, self.names.values())
-            hint = f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
+            hint = did_you_mean(value, self.names.values(), n=3)
             raise self.doc.error(
                 f"link {slot.key} {str(value)!r}, which is not a declared node{hint}",
                 slot.value_position,

@@ -67,7 +67,7 @@ from sdhealth.experiments.goodness_of_fit import fit_statistics
 from sdhealth.experiments.observations import read_observations
 from sdhealth.experiments.policies import constant_named
 from sdhealth.experiments.progress import Progress, progress_bar
-from sdhealth.ir.names import suggest
+from sdhealth.ir.names import did_you_mean
 
 if TYPE_CHECKING:
     from sdhealth.experiments.runnable import RunnableModel
@@ -162,8 +162,7 @@ def _fit_parameters(
 
 def _fit_one_series(model: RunnableModel, column: str, spec: Any, data: pd.DataFrame) -> FitSeries:
     if column not in data.columns:
-        close = suggest(column, [str(c) for c in data.columns])
-        hint = f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
+        hint = did_you_mean(column, [str(c) for c in data.columns], n=3)
         known = ", ".join(repr(str(c)) for c in data.columns)
         raise ModelError(f"data column {column!r} is missing{hint}; the data have {known}")
     if isinstance(spec, str):
@@ -173,8 +172,7 @@ def _fit_one_series(model: RunnableModel, column: str, spec: Any, data: pd.DataF
     else:
         raise ModelError(f"series {column!r}: give a model variable or {{variable, weight}}")
     if variable not in model.ir:
-        close = suggest(variable, model.ir.names)
-        hint = f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
+        hint = did_you_mean(variable, model.ir.names, n=3)
         raise UnknownNameError(f"unknown model variable {variable!r} for series {column!r}{hint}")
     weight = _number(weight, f"series {column!r} weight")
     if not weight > 0:

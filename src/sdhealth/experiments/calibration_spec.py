@@ -40,7 +40,6 @@ from sdhealth.experiments.spec_fields import read_clock
 from sdhealth.io.yaml_documents import parse_yaml_mapping, read_text_file
 from sdhealth.io.yaml_nodes import Document, Slot, describe, is_number
 from sdhealth.ir.model import SourceLocation
-from sdhealth.ir.names import suggest
 
 if TYPE_CHECKING:
     from sdhealth.experiments.runnable import RunnableModel
@@ -93,9 +92,7 @@ class CalibrationSpec:
         for column, target in self.series.items():
             variable = target if isinstance(target, str) else target["variable"]
             if variable not in model.ir:
-                close = suggest(variable, model.ir.names)
-                hint = f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
-                unknown = UnknownNameError(f"unknown model variable {variable!r}{hint}")
+                unknown = UnknownNameError.of(variable, model.ir.names, role="model variable")
                 raise self._located(f"series/{column}", unknown) from None
 
     def calibrate(self, model: RunnableModel, *, progress: bool | None = None) -> CalibrationResult:

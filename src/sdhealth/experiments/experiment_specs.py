@@ -64,7 +64,6 @@ from sdhealth.experiments.summaries import parse_summaries
 from sdhealth.io.yaml_documents import read_yaml_mapping
 from sdhealth.io.yaml_nodes import Document, Slot, describe, is_number
 from sdhealth.ir.model import SourceLocation
-from sdhealth.ir.names import suggest
 
 if TYPE_CHECKING:
     from sdhealth.experiments.runnable import RunnableModel
@@ -105,9 +104,7 @@ class _Located:
     def _check_variables(self, model: RunnableModel, names: Any) -> None:
         for name in names:
             if name not in model.ir:
-                close = suggest(name, model.ir.names)
-                hint = f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
-                exc = UnknownNameError(f"unknown output variable {name!r}{hint}")
+                exc = UnknownNameError.of(name, model.ir.names, role="output variable")
                 raise self._error(f"output/{name}", exc) from None
 
 

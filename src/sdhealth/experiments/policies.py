@@ -28,7 +28,6 @@ from sdhealth.ir.model import (
     Model,
     symbol,
 )
-from sdhealth.ir.names import suggest
 
 __all__ = [
     "Policy",
@@ -48,9 +47,7 @@ __all__ = [
 def constant_named(model: Model, name: str, *, role: str = "parameter") -> Constant:
     """The constant called ``name``, or a clear error naming it (with did-you-mean)."""
     if name not in model:
-        close = suggest(name, [v.name for v in model.of_type(Constant)])
-        hint = f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
-        raise UnknownNameError(f"unknown {role} {name!r}{hint}")
+        raise UnknownNameError.of(name, [v.name for v in model.of_type(Constant)], role=role)
     variable = model[name]
     if not isinstance(variable, Constant):
         kind = type(variable).__name__.lower()

@@ -122,12 +122,8 @@ class SweepSpec:
 
 
 def _output_named(model: Any, name: str) -> None:
-    from sdhealth.ir.names import suggest
-
     if name not in model:
-        close = suggest(name, model.names)
-        hint = f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
-        raise UnknownNameError(f"unknown output {name!r}{hint}")
+        raise UnknownNameError.of(name, model.names, role="output")
 
 
 def load_sweep_spec(path: str | os.PathLike[str]) -> SweepSpec:

@@ -38,6 +38,7 @@ class Macros(Protocol):
         """The expression standing for the call ``name(*arguments)`` met by ``outer``."""
         ...
 
+
 __all__ = [
     "TIME_REFERENCES",
     "Converter",

@@ -40,7 +40,6 @@ unexpected end points just after the last token.
 
 from __future__ import annotations
 
-import difflib
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -54,7 +53,7 @@ from sdhealth.errors import ModelSyntaxError
 from sdhealth.io.expression_tokens import CONTINUATION, TOKEN_HINTS, Kind, Token, tokenize
 from sdhealth.ir import functions as fn
 from sdhealth.ir.model import Equation, SourceLocation, symbol
-from sdhealth.ir.names import canonical
+from sdhealth.ir.names import canonical, suggest
 
 __all__ = [
     "parse_expression",
@@ -285,8 +284,8 @@ _FUNCTION_DISPLAY[_WITH_LOOKUP] = fn.WITH_LOOKUP.vensim
 
 def _closest_function(key: str, cutoff: float) -> str | None:
     """The Vensim spelling of the builtin function whose name is closest to ``key``, if any."""
-    matches = difflib.get_close_matches(key, list(_FUNCTION_DISPLAY), n=1, cutoff=cutoff)
-    return _FUNCTION_DISPLAY[matches[0]] if matches else None
+    matches = suggest(key, _FUNCTION_DISPLAY.values(), n=1, cutoff=cutoff)
+    return matches[0] if matches else None
 
 
 def _arity_text(arities: Iterable[int]) -> str:

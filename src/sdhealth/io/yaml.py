@@ -51,7 +51,6 @@ from sdhealth.io.yaml_nodes import (
     Position,
     Slot,
     describe,
-    did_you_mean,
     is_number,
 )
 from sdhealth.io.yaml_writer import dump_yaml, model_to_yaml_text
@@ -73,7 +72,7 @@ from sdhealth.ir.model import (
     TimeSpec,
     Variable,
 )
-from sdhealth.ir.names import canonical, suggest
+from sdhealth.ir.names import canonical, did_you_mean
 
 __all__ = [
     "CompiledDiagramWarning",
@@ -560,8 +559,7 @@ class _ModelReader:
             )
         found = self.declared.get(canonical(name))
         if found is None:
-            close = suggest(name, [d.name for d in self.declared.values()], n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            hint = did_you_mean(name, [d.name for d in self.declared.values()])
             raise self.doc.error(
                 f"unknown variable {name.strip()!r} in the links of {target!r}{hint}", position
             )
@@ -633,8 +631,7 @@ class _ModelReader:
         found = self.declared.get(canonical(item))
         if found is None:
             flows = [d.name for d in self.declared.values() if d.section == "flows"]
-            close = suggest(item, flows, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            hint = did_you_mean(item, flows)
             raise self.doc.error(f"unknown flow {str(item)!r} in stock {stock!r}{hint}", position)
         if found.section != "flows":
             kind = f"{_ARTICLE[found.section]} {_SINGULAR[found.section]}"

@@ -30,7 +30,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from sympy.core.symbol import Str
 
 from sdhealth.errors import ModelError, ModelSyntaxError
-from sdhealth.io.yaml_nodes import Document, Position, Slot, describe, did_you_mean, is_number
+from sdhealth.io.yaml_nodes import Document, Position, Slot, describe, is_number
 from sdhealth.ir import functions as fn
 from sdhealth.ir.model import (
     Auxiliary,
@@ -45,7 +45,7 @@ from sdhealth.ir.model import (
     Subscript,
     Variable,
 )
-from sdhealth.ir.names import canonical
+from sdhealth.ir.names import canonical, did_you_mean
 from sdhealth.ir.vensim import number_to_vensim, quote_name, subscript_to_vensim
 
 __all__ = ["SUBSCRIPT_KEYS", "PLACEHOLDER", "read_subscripts", "ArrayReader", "mentions"]

@@ -16,10 +16,9 @@ folded the equation over several lines.
 from __future__ import annotations
 
 import bisect
-import difflib
 import math
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
@@ -33,8 +32,9 @@ from ruamel.yaml.scalarstring import (
 
 from sdhealth.errors import ModelSyntaxError
 from sdhealth.ir.model import Equation, SourceLocation
+from sdhealth.ir.names import did_you_mean
 
-__all__ = ["Position", "Slot", "Document", "MISSING", "describe", "did_you_mean", "is_number"]
+__all__ = ["Position", "Slot", "Document", "MISSING", "describe", "is_number"]
 
 #: A 0-based (line, column) pair as ruamel reports it.
 Position = tuple[int, int]
@@ -82,19 +82,6 @@ def describe(value: object) -> str:
         digits = str(value).lstrip("-")
         return f"a {len(digits)}-digit number, beyond the largest float (1.8e308)"
     return str(value)
-
-
-def did_you_mean(word: str, choices: Iterable[str]) -> str:
-    """A `` (did you mean 'x'?)`` suffix naming the closest choice, or ``""``.
-
-    >>> did_you_mean("inflow", ["inflows", "outflows"])
-    " (did you mean 'inflows'?)"
-    >>> did_you_mean("zzz", ["inflows"])
-    ''
-    """
-    by_lower = {c.casefold(): c for c in choices}
-    close = difflib.get_close_matches(word.casefold(), list(by_lower), n=1, cutoff=0.6)
-    return f" (did you mean {by_lower[close[0]]!r}?)" if close else ""
 
 
 @dataclass(frozen=True)

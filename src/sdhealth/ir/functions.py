@@ -345,9 +345,7 @@ BUILTIN_FUNCTIONS: dict[str, type[SDFunction]] = {
 }
 
 
-def _log(
-    x: sympy.Expr, base: sympy.Expr | None = None, *, evaluate: bool = True
-) -> sympy.Expr:
+def _log(x: sympy.Expr, base: sympy.Expr | None = None, *, evaluate: bool = True) -> sympy.Expr:
     if base is None:
         return sympy.log(x, evaluate=evaluate)
     return sympy.log(x, evaluate=evaluate) / sympy.log(base, evaluate=evaluate)

@@ -181,8 +181,11 @@ def identifier(name: str) -> str:
     return ident
 
 
-def suggest(name: str, known: Iterable[str], n: int = 3) -> list[str]:
+def suggest(name: str, known: Iterable[str], n: int = 3, cutoff: float = 0.6) -> list[str]:
     """Known names closest to ``name`` (display names), for "did you mean" messages.
+
+    Names are compared by their :func:`canonical` keys (case, spaces and underscores do not
+    count), with :func:`difflib.get_close_matches`.
 
     >>> suggest("Teacup Temprature", ["Teacup Temperature", "Room Temperature"])
     ['Teacup Temperature', 'Room Temperature']
@@ -190,8 +193,24 @@ def suggest(name: str, known: Iterable[str], n: int = 3) -> list[str]:
     by_key: dict[str, str] = {}
     for display in known:
         by_key.setdefault(canonical(display), display)
-    matches = difflib.get_close_matches(canonical(name), list(by_key), n=n, cutoff=0.6)
+    matches = difflib.get_close_matches(canonical(name), list(by_key), n=n, cutoff=cutoff)
     return [by_key[m] for m in matches]
+
+
+def did_you_mean(name: str, known: Iterable[str], *, n: int = 1) -> str:
+    """A `` (did you mean 'x'?)`` suffix naming the ``n`` closest known names, or ``""``.
+
+    The one way every message that looks up a user's name suggests what was meant.
+
+    >>> did_you_mean("inflow", ["inflows", "outflows"])
+    " (did you mean 'inflows'?)"
+    >>> did_you_mean("Teacup Temprature", ["Teacup Temperature", "Room Temperature"], n=3)
+    " (did you mean 'Teacup Temperature' or 'Room Temperature'?)"
+    >>> did_you_mean("zzz", ["inflows"])
+    ''
+    """
+    close = suggest(name, known, n=n)
+    return f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
 
 
 @dataclass(frozen=True)

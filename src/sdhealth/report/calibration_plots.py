@@ -33,6 +33,7 @@ class CalibrationResult(Protocol):
         """The model run with the fitted values (``params=`` overrides them)."""
         ...
 
+
 __all__ = ["plot_fit", "save_fit_plot"]
 
 

@@ -43,7 +43,7 @@ from sdhealth.compile.limits import located
 from sdhealth.compile.run_size import DEFAULT_MAX_STEPS, RunLimits, ensure_run_fits, measure_run
 from sdhealth.errors import BackendError, ModelError, SimulationError, UnknownNameError
 from sdhealth.ir.model import Constant, Lookup, Model
-from sdhealth.ir.names import canonical, suggest
+from sdhealth.ir.names import canonical
 
 from . import kernel
 from .compiler import CompiledModel, compile_model
@@ -157,9 +157,7 @@ def _clock_differs(status: np.ndarray, times: np.ndarray, run: int) -> BackendEr
 
 def _key_of(model: Model, name: str, role: str) -> str:
     if name not in model:
-        close = suggest(name, model.names)
-        hint = f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
-        raise UnknownNameError(f"unknown {role} {name!r}{hint}")
+        raise UnknownNameError.of(name, model.names, role=role)
     return canonical(name)
 
 
