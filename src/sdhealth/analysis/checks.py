@@ -50,7 +50,7 @@ from sdhealth.compile.dependencies import (
     initial_cycles,
 )
 from sdhealth.compile.expand import ORDER_ARGUMENT, order_is_variable, order_problem
-from sdhealth.compile.flatten import flatten, is_arrayed
+from sdhealth.compile.flatten import flatten
 from sdhealth.compile.run_size import run_size_issues
 from sdhealth.errors import Issue, Severity
 from sdhealth.ir import functions as fn
@@ -136,7 +136,7 @@ def _as_written(equation: Equation, key: str) -> str:
 
 
 def _unknown_message(model: Model, written: str) -> str:
-    known = [v.name for v in model.variables if not getattr(v, "internal", False)]
+    known = [v.name for v in model.variables if not v.internal]
     hint = did_you_mean(written, known)
     return f"unknown name '{written}'{hint}"
 
@@ -269,7 +269,7 @@ def _element_cycles(model: Model, cycles: list[tuple[str, ...]]) -> list[tuple[s
 def _algebraic_loops(model: Model) -> list[Issue]:
     issues = []
     cycles = algebraic_cycles(model)
-    if cycles and is_arrayed(model):
+    if cycles and model.is_arrayed:
         cycles = _element_cycles(model, cycles)
     for cycle in cycles:
         message = f"algebraic loop with no stock: {format_cycle(model, cycle)}"

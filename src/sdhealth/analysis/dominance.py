@@ -49,7 +49,6 @@ from sdhealth.analysis.loops import DEFAULT_MAX_LOOPS, Loop, find_named_loops
 from sdhealth.analysis.polarity_forms import FormBuilder, UnsupportedForm, numeric_function
 from sdhealth.cld.diagram import causal_graph
 from sdhealth.compile.expand import expand_stateful
-from sdhealth.compile.flatten import is_arrayed
 from sdhealth.errors import ModelError
 from sdhealth.ir import functions as fn
 from sdhealth.ir.model import Model as IRModel
@@ -226,11 +225,11 @@ def loop_dominance(
     (['Loss -> T -> Loss'], -1.0)
     """
     ir = model.ir
-    if is_arrayed(ir):
+    if ir.is_arrayed:
         raise ModelError("loop dominance needs a model without subscripts (not supported yet)")
     chosen = tuple(loops if loops is not None else model.loops(max_loops=max_loops))
     expanded_ir = expand_stateful(ir)
-    internal = {v.name for v in expanded_ir.variables if getattr(v, "internal", False)}
+    internal = {v.name for v in expanded_ir.variables if v.internal}
     visible = _visible(expanded_ir)
     runner = model.with_ir(visible)
     step = dt if dt is not None else ir.time.dt
@@ -281,7 +280,7 @@ def _visible(model: IRModel) -> IRModel:
     variables = []
     for variable in model.variables:
         changes: dict[str, Any] = {}
-        if getattr(variable, "internal", False):
+        if variable.internal:
             changes["internal"] = False
         if getattr(variable, "declared_links", ()):
             changes["declared_links"] = ()

@@ -79,7 +79,6 @@ __all__ = [
     "for_pysd",
     "extrapolate_lookups",
     "widen_zero_pulses",
-    "is_arrayed",
     "NEGATIVE_TOLERANCE",
 ]
 
@@ -121,19 +120,13 @@ def _output_keys(model: Model, requested: Sequence[str] | None) -> tuple[str, ..
         return tuple(
             v.key
             for v in model.variables
-            if isinstance(v, (Stock, Flow, Auxiliary, Constant))
-            and not getattr(v, "internal", False)
+            if isinstance(v, (Stock, Flow, Auxiliary, Constant)) and not v.internal
         )
     keys = tuple(_lookup_key(model, name, "column") for name in requested)
     for key in keys:
         if isinstance(model[key], Lookup):
             raise ModelError(f"{model[key].name!r} is a lookup: it has no values over time")
     return keys
-
-
-def is_arrayed(model: Model) -> bool:
-    """Whether ``model`` has subscripted variables (their columns are ``name[a,b]``)."""
-    return any(v.dims or v.definitions for v in model.variables)
 
 
 def _reject_undefined_ranges(model: Model) -> None:
@@ -524,7 +517,7 @@ class PySDBackend(Backend):
         if spec.method != "euler":
             raise BackendError("the pysd backend integrates with Euler only; use method='euler'")
         values_by_key = _parameter_values(model, params)
-        if is_arrayed(model):
+        if model.is_arrayed:
             _reject_undefined_ranges(model)
             _reject_arrayed_params(model, values_by_key)
             return self._run_arrayed(model, spec, values_by_key)

@@ -63,12 +63,7 @@ from sdhealth.ir.model import (
 )
 from sdhealth.ir.names import canonical
 
-__all__ = ["flatten", "is_arrayed", "element_name", "Ranges", "REDUCTIONS"]
-
-
-def is_arrayed(model: Model) -> bool:
-    """Whether ``model`` has subscripted variables."""
-    return any(v.dims or v.definitions for v in model.variables)
+__all__ = ["flatten", "element_name", "Ranges", "REDUCTIONS"]
 
 
 # --------------------------------------------------------------------------- cells
@@ -183,7 +178,7 @@ def _flat_element(rewriter: Rewriter, variable: Variable, element: _Element) -> 
     equation = _equation(rewriter, definition.equation, "an equation")
     if isinstance(variable, Constant) and equation.expr.is_Number:
         return [Constant(value=float(equation.expr), **fields)]
-    internal = bool(getattr(variable, "internal", False))
+    internal = variable.internal
     kind = Flow if isinstance(variable, Flow) else Data if isinstance(variable, Data) else Auxiliary
     return [kind(equation=equation, internal=internal, **fields)]  # type: ignore[call-arg]
 
@@ -238,7 +233,7 @@ def flatten(model: Model) -> Model:
     >>> flat.names, flat["total"].equation.expr
     (('x[a]', 'x[b]', 'total'), x[a] + x[b])
     """
-    if not is_arrayed(model):
+    if not model.is_arrayed:
         return model
     space = Ranges.of(model)
     arrays = {v.key: v for v in model.variables if v.dims or v.definitions}

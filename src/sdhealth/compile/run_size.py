@@ -270,9 +270,7 @@ def output_width(model: Model, keys: tuple[str, ...] | None = None) -> int:
         return sum(_elements(model, v.dims) for v in chosen) + (len(keys) - len(chosen))
     kinds = (Stock, Flow, Auxiliary, Constant)
     return sum(
-        _elements(model, v.dims)
-        for v in model.variables
-        if isinstance(v, kinds) and not getattr(v, "internal", False)
+        _elements(model, v.dims) for v in model.variables if isinstance(v, kinds) and not v.internal
     )
 
 

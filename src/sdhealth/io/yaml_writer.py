@@ -105,7 +105,7 @@ def model_to_yaml_text(model: Model) -> str:
         entries = CommentedMap(
             (v.name, _arrayed(model, v, write(v, name_of)) if v.definitions else write(v, name_of))
             for v in model.variables
-            if isinstance(v, kind) and (not getattr(v, "internal", False) or v.key in needed)
+            if isinstance(v, kind) and (not v.internal or v.key in needed)
         )
         if entries:
             root[section] = entries
@@ -121,7 +121,7 @@ def _needed_internals(model: Model) -> set[str]:
     ``net flow`` and the variables of an inlined macro. Compilation's delay stages are read
     only by other internal variables and stay unwritten.
     """
-    internal = {v.key for v in model.variables if getattr(v, "internal", False)}
+    internal = {v.key for v in model.variables if v.internal}
     needed: set[str] = set()
     frontier = [v for v in model.variables if v.key not in internal]
     while frontier:
@@ -335,7 +335,7 @@ def _common_fields(fields: CommentedMap, variable: Variable) -> CommentedMap:
         limits = CommentedSeq(None if b is None else _number(b) for b in variable.limits)
         limits.fa.set_flow_style()
         fields["limits"] = limits
-    if getattr(variable, "internal", False):
+    if variable.internal:
         fields["internal"] = True  # made by an import; hidden from default output
     return fields
 

@@ -233,6 +233,9 @@ class Definition:
 class Variable:
     """Fields every variable has. ``dims`` names subscript ranges (empty for scalars).
 
+    ``internal`` marks variables made by compilation (delay stages, the parts of an expanded
+    SMOOTH or DELAY), hidden from default output and from the names users are offered.
+
     ``definitions`` (empty for scalars) holds the equations of a subscripted variable, one per
     Vensim equation; the kind's own scalar field (``equation``, ``initial``, ``value``, the
     lookup points) then repeats the first definition for code that reads scalars only.
@@ -248,6 +251,7 @@ class Variable:
     location: SourceLocation | None = None
     definitions: tuple[Definition, ...] = ()
     declared_links: tuple[DeclaredLink, ...] = ()
+    internal: bool = False
 
     @property
     def key(self) -> str:
@@ -286,14 +290,12 @@ class Stock(Variable):
     ``non_negative`` declares that the stock must never go below zero: a run that drives it
     negative is a :class:`~sdhealth.errors.SimulationError` naming the stock and the time
     (sdhealth reports rather than silently clips; limit outflows explicitly if intended).
-    ``internal`` marks stocks made by compilation (delay stages), hidden from default output.
     """
 
     initial: Equation
     inflows: tuple[str, ...] = ()
     outflows: tuple[str, ...] = ()
     non_negative: bool = False
-    internal: bool = False
 
     def equations(self) -> tuple[Equation, ...]:
         return self._with_definitions((self.initial,))
@@ -304,7 +306,6 @@ class Flow(Variable):
     """A rate that fills or drains stocks (listed in the stocks' inflows/outflows)."""
 
     equation: Equation
-    internal: bool = False
 
     def equations(self) -> tuple[Equation, ...]:
         return self._with_definitions((self.equation,))
@@ -315,7 +316,6 @@ class Auxiliary(Variable):
     """A variable computed from others at every time step."""
 
     equation: Equation
-    internal: bool = False
 
     def equations(self) -> tuple[Equation, ...]:
         return self._with_definitions((self.equation,))
@@ -445,6 +445,11 @@ class Model:
     @property
     def names(self) -> tuple[str, ...]:
         return tuple(v.name for v in self.variables)
+
+    @property
+    def is_arrayed(self) -> bool:
+        """Whether any variable is subscripted (its result columns are ``name[a,b]``)."""
+        return any(v.dims or v.definitions for v in self.variables)
 
     def replace_variable(self, new: Variable) -> Model:
         """A copy with the variable of the same key replaced by ``new``."""

@@ -787,7 +787,7 @@ def _metadata_of(variable: Variable) -> dict[str, Any]:
         found["sector"] = variable.sector
     if getattr(variable, "non_negative", False):
         found["non_negative"] = True
-    if getattr(variable, "internal", False):
+    if variable.internal:
         found["internal"] = True
     if isinstance(variable, Stock):
         found["inflows"], found["outflows"] = list(variable.inflows), list(variable.outflows)

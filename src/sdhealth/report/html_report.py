@@ -268,10 +268,9 @@ def _diagram(model: RunnableModel, shown: Sequence[Loop]) -> str:
 
 def _dominance(model: RunnableModel, params: Mapping[str, float] | None, scenario: Any) -> str:
     from sdhealth.analysis.dominance import loop_dominance
-    from sdhealth.compile.flatten import is_arrayed
 
     heading = "<h2>Loop dominance</h2>"
-    if is_arrayed(model.ir):
+    if model.ir.is_arrayed:
         return f'{heading}\n<p class="note">Not computed: the model has subscripts.</p>'
     result = loop_dominance(model, params=dict(params or {}), scenario=scenario)
     if not result.loops:

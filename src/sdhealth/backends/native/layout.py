@@ -89,7 +89,7 @@ def stateful_calls(model: Model) -> tuple[tuple[sympy.Basic, ...], tuple[sympy.B
 def build_layout(model: Model) -> Layout:
     """The layout of an expanded model (no stateful builtins but ``DELAY FIXED``)."""
     valued = [v for v in model.variables if isinstance(v, (Stock, Flow, Auxiliary, Constant))]
-    valued.sort(key=lambda v: bool(getattr(v, "internal", False)))  # stable: see module doc
+    valued.sort(key=lambda v: v.internal)  # stable: see module doc
     value_keys = tuple(v.key for v in valued)
     position = {key: j for j, key in enumerate(value_keys)}
     stocks = model.stocks
@@ -103,7 +103,7 @@ def build_layout(model: Model) -> Layout:
         param_keys=tuple(c.key for c in constants),
         param_defaults=tuple(float(c.value) for c in constants),
         non_negative=tuple(i for i, s in enumerate(stocks) if s.non_negative),
-        internal=tuple(bool(getattr(v, "internal", False)) for v in valued),
+        internal=tuple(v.internal for v in valued),
         n_initials=len(initials),
         n_delays=len(delays),
     )
