@@ -8,7 +8,7 @@ import sympy
 
 from sdhealth.analysis.loops import find_loops
 from sdhealth.cld import CausalLoopDiagram, Link, NodeKind, causal_graph
-from sdhealth.cld.derivatives import lookup_direction
+from sdhealth.cld.forms import lookup_direction
 from sdhealth.cld.operating_point import initial_values
 from sdhealth.errors import ModelError, UnknownNameError
 from sdhealth.io.yaml import load_yaml

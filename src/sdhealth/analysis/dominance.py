@@ -22,7 +22,7 @@ Stateful builtins (delays, smooths, trends) are first expanded into their intern
 (:func:`~sdhealth.compile.expand.expand_stateful`); a link the diagram draws through one
 (``x -> y`` with ``y = SMOOTH(x, d)``) scores as the product of the link scores along the
 internal path (the scores obey the chain rule), summed over parallel paths. Equations are
-evaluated with :mod:`sdhealth.analysis.polarity_forms` (lookups by interpolation, never
+evaluated with :mod:`sdhealth.cld.forms` (lookups by interpolation, never
 ``eval``). A link into a variable without such a form (``DELAY FIXED``, external data) scores
 NaN, and so does every loop through it; subscripted models are not supported yet.
 
@@ -46,8 +46,8 @@ import numpy as np
 import pandas as pd
 
 from sdhealth.analysis.loops import DEFAULT_MAX_LOOPS, Loop, find_named_loops
-from sdhealth.analysis.polarity_forms import FormBuilder, UnsupportedForm, numeric_function
 from sdhealth.cld.diagram import causal_graph
+from sdhealth.cld.forms import FormBuilder, UnsupportedForm, numeric_function
 from sdhealth.compile.expand import expand_stateful
 from sdhealth.errors import ModelError
 from sdhealth.ir import functions as fn

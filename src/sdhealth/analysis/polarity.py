@@ -8,7 +8,7 @@ polarities are products of link polarities, so checked links keep R/B labels hon
 
 How a declared link is recomputed:
 
-1. **A differentiable form** of ``y``'s equation (:mod:`sdhealth.analysis.polarity_forms`)
+1. **A differentiable form** of ``y``'s equation (:mod:`sdhealth.cld.forms`)
    replaces the SD builtins by functions with numeric implementations and derivatives.
 2. **The link must exist**: ``x`` is an inflow (+) or outflow (-) of stock ``y``, or the form
    reads ``x``. The form keeps exactly what :mod:`sdhealth.cld.derivatives` counts as links
@@ -58,9 +58,9 @@ from enum import StrEnum
 import numpy as np
 import sympy
 
-from sdhealth.analysis.polarity_forms import FormBuilder, UnsupportedForm, numeric_function
 from sdhealth.cld.derivatives import LinkSign, bounded_sign, link_signs
 from sdhealth.cld.diagram import CausalLoopDiagram
+from sdhealth.cld.forms import FormBuilder, UnsupportedForm, numeric_function
 from sdhealth.cld.operating_point import initial_values
 from sdhealth.errors import BackendError, Issue, SdhealthError, Severity
 from sdhealth.ir import functions as fn
@@ -410,7 +410,7 @@ def _evaluate(
     derivative: sympy.Basic, columns: Mapping[str, np.ndarray], times: np.ndarray
 ) -> np.ndarray:
     """The derivative's value at each saved time (NaN where it cannot be computed), by
-    :func:`~sdhealth.analysis.polarity_forms.numeric_function` (no model text becomes code)."""
+    :func:`~sdhealth.cld.forms.numeric_function` (no model text becomes code)."""
     if any(s.name not in columns for s in derivative.free_symbols):
         return np.full(times.shape, np.nan)
     function, names = numeric_function(derivative)

@@ -1,6 +1,7 @@
 """Causal-loop diagrams: signed graphs of variables, derived from models or written by hand.
 
 - :mod:`sdhealth.cld.diagram` -- :class:`CausalLoopDiagram` and :func:`causal_graph`;
+- :mod:`sdhealth.cld.forms` -- SD builtins rewritten into sympy maths (surrogates, exact forms);
 - :mod:`sdhealth.cld.derivatives` -- the sign of a link from the equations (sympy derivatives);
 - :mod:`sdhealth.cld.operating_point` -- a model's values at its initial time;
 - :mod:`sdhealth.cld.yaml_io` -- the hand-written CLD format (``docs/cld-format.md``);

@@ -3,29 +3,16 @@
 A link ``x -> y`` is positive when raising ``x`` raises ``y`` (all else equal), negative when it
 lowers it: the sign of :math:`\\partial y / \\partial x`. :func:`link_signs` finds that sign for
 every variable an equation reads. SD builtins have no derivative in sympy, so the equation is
-first rewritten into a *surrogate* with the same local behaviour, by these rules:
-
-- **lookups** (``LOOKUP(L, u)`` and ``WITH LOOKUP(u, table)``) have the polarity of the table's
-  overall direction: a table that never falls (and rises somewhere) is increasing (+1), one that
-  never rises is decreasing (-1), any other table is non-monotone (0, the link's sign is
-  unknown). The surrogate is the tangent line at the input's initial value ``u0``: the table's
-  value there plus the slope of the segment under ``u0`` (the table's mean slope where that
-  segment is flat or against the overall direction, and 0 for a non-monotone table);
-- **delays, smooths, trends and forecasts** (every stateful builtin) pass on the polarity of
-  their *input* and mark the link as delayed: in equilibrium their output moves with their
-  input. Variables read only by their delay time or order get polarity 0 (whether a longer
-  delay raises or lowers the output depends on the state) and a delay mark; variables read
-  only by their initial value are not causal links at all, like a stock's initial value or
-  ``INITIAL(x)``. A link is delayed when *every* mention of ``x`` in ``y`` sits inside a
-  stateful builtin;
-- **time functions** count as switched on: ``STEP(h, t)`` and ``RAMP(s, ...)`` act as ``h``
-  and ``s`` times a positive switch, ``PULSE`` and ``PULSE TRAIN`` as the switch itself, so a
-  link into one carries the sign it has while the function acts;
-- ``MIN`` and ``MAX`` become stand-ins whose derivative with respect to one argument is a
-  product of unit steps (1 where that argument is the one chosen, 1/2 at a tie, else 0),
-  so it is never negative -- sympy's own ``Min``/``Max`` are slow to rebuild;
-- ``ZIDZ(a, b)`` and ``XIDZ(a, b, x)`` act as ``a/b``; ``INTEGER(x)``, ``QUANTUM(x, q)`` and
-  ``MODULO(x, m)`` as ``x`` (they rise with ``x`` between their steps).
+first rewritten into a *surrogate* with the same local behaviour at the operating point
+(:meth:`sdhealth.cld.forms.FormBuilder.surrogate`, where every builtin's rule is: lookups as
+their tangent line, time functions as switched on, ``MIN``/``MAX`` with unit-step
+derivatives ...). Stateful builtins (delays, smooths, trends, forecasts) pass on the polarity
+of their *input* and mark the link as delayed: in equilibrium their output moves with their
+input. Variables read only by their delay time or order get polarity 0 (whether a longer
+delay raises or lowers the output depends on the state) and a delay mark; variables read
+only by their initial value are not causal links at all, like a stock's initial value or
+``INITIAL(x)``. A link is delayed when *every* mention of ``x`` in ``y`` sits inside a
+stateful builtin.
 
 The sign of the surrogate's derivative is then decided in this order, the first answer wins:
 
@@ -51,20 +38,13 @@ The operating point is :func:`sdhealth.cld.operating_point.initial_values`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-import numpy as np
 import sympy
-from sympy.core.logic import fuzzy_and, fuzzy_or
 
-from sdhealth.cld.operating_point import (
-    STATEFUL_ARGUMENTS,
-    StartEvaluator,
-    as_float,
-    initial_values,
-    interpolate,
-)
+from sdhealth.cld.forms import SWITCH, FormBuilder, lookup_direction
+from sdhealth.cld.operating_point import STATEFUL_ARGUMENTS, as_float, initial_values
 from sdhealth.ir import functions as fn
 from sdhealth.ir.model import Constant, Lookup, Model, Stock, Variable
 
@@ -81,111 +61,6 @@ class LinkSign:
 
 #: Where a variable is mentioned: directly, inside a stateful input, or in a delay time/order.
 _DIRECT, _DELAYED, _TIMING = "direct", "delayed", "timing"
-
-#: The positive "switched on" factor standing for time functions in surrogates.
-_SWITCH = sympy.Dummy("switch", positive=True)
-
-
-class _Step(sympy.Function):
-    """The unit step of a ``MIN``/``MAX`` derivative: never negative, flat, cheap to build.
-
-    sympy's own ``Min``, ``Max`` and ``Heaviside`` query the assumption system whenever one is
-    built, which made deriving the diagram of a model full of ``MIN`` slow; these stand-ins
-    only evaluate on numbers.
-    """
-
-    @classmethod
-    def eval(cls, x: sympy.Basic) -> sympy.Basic | None:
-        if x.is_Number and x.is_extended_real:
-            return sympy.S.Half if x == 0 else sympy.S.One if x > 0 else sympy.S.Zero
-        return None
-
-    def fdiff(self, argindex: int = 1) -> sympy.Basic:
-        return sympy.S.Zero
-
-    def _eval_is_extended_nonnegative(self) -> bool:
-        return True
-
-    def _eval_is_extended_real(self) -> bool:
-        return True
-
-    def _eval_is_finite(self) -> bool:
-        return True
-
-
-class _Extreme(sympy.Function):
-    """A ``MIN`` (``_Least``) or ``MAX`` (``_Most``) whose derivative is a product of steps."""
-
-    pick: Callable[..., sympy.Basic] = min
-    direction = -1
-
-    @classmethod
-    def eval(cls, *args: sympy.Basic) -> sympy.Basic | None:
-        if all(a.is_Number and a.is_extended_real for a in args):
-            return cls.pick(args)
-        return None
-
-    def fdiff(self, argindex: int = 1) -> sympy.Basic:
-        chosen = self.args[argindex - 1]
-        return sympy.Mul(
-            *(
-                _Step(self.direction * (chosen - other))
-                for index, other in enumerate(self.args)
-                if index != argindex - 1
-            )
-        )
-
-    def _eval_is_extended_real(self) -> bool | None:
-        return fuzzy_and(a.is_extended_real for a in self.args)
-
-    def _eval_is_finite(self) -> bool | None:
-        return fuzzy_and(a.is_finite for a in self.args)
-
-
-class _Least(_Extreme):
-    pick = min
-    direction = -1
-
-    def _eval_is_extended_nonnegative(self) -> bool | None:
-        return fuzzy_and(a.is_extended_nonnegative for a in self.args)
-
-    def _eval_is_extended_nonpositive(self) -> bool | None:
-        return fuzzy_or(a.is_extended_nonpositive for a in self.args)
-
-
-class _Most(_Extreme):
-    pick = max
-    direction = 1
-
-    def _eval_is_extended_nonnegative(self) -> bool | None:
-        return fuzzy_or(a.is_extended_nonnegative for a in self.args)
-
-    def _eval_is_extended_nonpositive(self) -> bool | None:
-        return fuzzy_and(a.is_extended_nonpositive for a in self.args)
-
-
-def lookup_direction(ys: Sequence[float]) -> int:
-    """+1 for a table that never falls and rises somewhere, -1 for the reverse, else 0.
-
-    >>> lookup_direction([0, 0.5, 0.5, 1]), lookup_direction([1, 0.2, 0])
-    (1, -1)
-    >>> lookup_direction([0, 1, 0]), lookup_direction([2, 2])
-    (0, 0)
-    """
-    steps = np.diff(np.asarray(ys, dtype=float))
-    if steps.size and (steps >= 0).all() and (steps > 0).any():
-        return 1
-    if steps.size and (steps <= 0).all() and (steps < 0).any():
-        return -1
-    return 0
-
-
-def _local_slope(xs: Sequence[float], ys: Sequence[float], u: float) -> float:
-    """The slope of the table's segment under ``u`` (0 outside the table, where ends hold)."""
-    if len(xs) < 2 or u < xs[0] or u > xs[-1]:
-        return 0.0
-    i = min(int(np.searchsorted(xs, u, side="right")) - 1, len(xs) - 2)
-    return (ys[i + 1] - ys[i]) / (xs[i + 1] - xs[i])
 
 
 def _mentions(expr: sympy.Basic, role: str, found: dict[str, set[str]]) -> None:
@@ -216,8 +91,9 @@ class _Signs:
     """Surrogates of equations and the signs of their derivatives, for one model."""
 
     def __init__(self, model: Model, values: Mapping[str, float]) -> None:
-        self.evaluator = StartEvaluator(model, values)
-        self.real = {v.key: sympy.Symbol(v.key, real=True) for v in model.variables}
+        self.forms = FormBuilder(model, values)
+        self.evaluator = self.forms.evaluator
+        self.real = {v.key: self.forms.real(v.key) for v in model.variables}
         # what step 4 puts in: constants' values, and bounded symbols for the rest
         self.bounds: dict[sympy.Basic, sympy.Basic] = {}
         for variable in model.variables:
@@ -235,22 +111,7 @@ class _Signs:
             for symbol, number in self.evaluator.numbers.items()
             if symbol.name.startswith("@")
         )
-        self.point[_SWITCH] = sympy.Integer(1)
-
-    def surrogate(self, expr: sympy.Basic) -> sympy.Basic:
-        """``expr`` with SD builtins replaced by differentiable stand-ins (module docstring)."""
-        if isinstance(expr, sympy.Symbol):
-            return expr if expr.name.startswith("@") else self.real.get(expr.name, expr)
-        if type(expr) in STATEFUL_ARGUMENTS:
-            return self.surrogate(expr.args[0])
-        rule = _SURROGATES.get(type(expr))
-        if rule is not None:
-            return rule(self, expr)
-        if isinstance(expr, fn.SDFunction):
-            return sympy.Dummy(type(expr).__name__)
-        if not expr.args:
-            return expr
-        return expr.func(*(self.surrogate(arg) for arg in expr.args))
+        self.point[SWITCH] = sympy.Integer(1)
 
     def sign(self, derivative: sympy.Basic) -> int:
         """The sign of a surrogate's derivative (the decision order of the module docstring)."""
@@ -300,75 +161,10 @@ def _number_sign(value: sympy.Basic) -> int:
     return 1 if number > 0 else -1
 
 
-def _lookup_surrogate(signs: _Signs, expr: sympy.Basic) -> sympy.Basic:
-    table = signs.evaluator.table(expr)
-    if table is None:
-        return sympy.Dummy("lookup")
-    xs, ys, argument, linear = table
-    direction = lookup_direction(ys)
-    span = xs[-1] - xs[0] if len(xs) > 1 else 0.0
-    mean_slope = abs(ys[-1] - ys[0]) / span if span > 0 else 0.0
-    u = signs.surrogate(argument)
-    u0 = signs.evaluator.value(argument)
-    if u0 is None:
-        return sympy.Dummy("lookup") + direction * mean_slope * u
-    slope = _local_slope(xs, ys, u0)
-    if direction == 0:
-        slope = 0.0
-    elif slope * direction <= 0:
-        slope = direction * mean_slope
-    return sympy.Float(interpolate(xs, ys, u0, linear)) + sympy.Float(slope) * (u - u0)
-
-
-def _switched(index: int | None) -> Callable[[_Signs, sympy.Basic], sympy.Basic]:
-    def rule(signs: _Signs, expr: sympy.Basic) -> sympy.Basic:
-        return _SWITCH if index is None else signs.surrogate(expr.args[index]) * _SWITCH
-
-    return rule
-
-
-def _ratio_surrogate(signs: _Signs, expr: sympy.Basic) -> sympy.Basic:
-    return signs.surrogate(expr.args[0]) / signs.surrogate(expr.args[1])
-
-
-def _first_argument(signs: _Signs, expr: sympy.Basic) -> sympy.Basic:
-    return signs.surrogate(expr.args[0])
-
-
-def _extreme_surrogate(kind: type[_Extreme]) -> Callable[[_Signs, sympy.Basic], sympy.Basic]:
-    def rule(signs: _Signs, expr: sympy.Basic) -> sympy.Basic:
-        return kind(*(signs.surrogate(arg) for arg in expr.args))
-
-    return rule
-
-
-def _initial_surrogate(signs: _Signs, expr: sympy.Basic) -> sympy.Basic:
-    value = signs.evaluator.value(expr.args[0])
-    return sympy.Dummy("initial") if value is None else sympy.Float(value)
-
-
-_SURROGATES: dict[type[sympy.Basic], Callable[[_Signs, sympy.Basic], sympy.Basic]] = {
-    fn.LOOKUP: _lookup_surrogate,
-    fn.WITH_LOOKUP: _lookup_surrogate,
-    fn.STEP: _switched(0),
-    fn.RAMP: _switched(0),
-    fn.PULSE: _switched(None),
-    fn.PULSE_TRAIN: _switched(None),
-    fn.ZIDZ: _ratio_surrogate,
-    fn.XIDZ: _ratio_surrogate,
-    fn.INTEGER: _first_argument,
-    fn.QUANTUM: _first_argument,
-    fn.MODULO: _first_argument,
-    fn.INITIAL: _initial_surrogate,
-    sympy.Min: _extreme_surrogate(_Least),
-    sympy.Max: _extreme_surrogate(_Most),
-}
-
-
 def _equation_signs(signs: _Signs, known: set[str], expr: sympy.Basic) -> dict[str, LinkSign]:
     found: dict[str, set[str]] = {}
     _mentions(expr, _DIRECT, found)
-    surrogate = signs.surrogate(expr)
+    surrogate = signs.forms.surrogate(expr)
     result: dict[str, LinkSign] = {}
     for key, roles in found.items():
         if key not in known:

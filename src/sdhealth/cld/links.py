@@ -16,8 +16,8 @@ from typing import Any, TypeGuard
 
 import numpy as np
 
-from sdhealth.cld.derivatives import lookup_direction
 from sdhealth.cld.diagram import NodeKind
+from sdhealth.cld.forms import lookup_direction
 
 __all__ = [
     "FORMULATED",
