@@ -107,3 +107,15 @@ def test_the_graph_sees_lazy_and_type_checking_imports(tmp_path):
     assert found.has_edge("sdhealth.ir.a", "sdhealth.model")
     assert found.has_edge("sdhealth.ir.a", "sdhealth.ir.b")
     assert found.has_edge("sdhealth.ir.b", "sdhealth.ir.a")
+
+
+PLOTS = ("sdhealth.report.plots", "sdhealth.report.experiment_plots",
+         "sdhealth.report.calibration_plots", "sdhealth.report.sweep_plots")  # fmt: skip
+
+
+def test_plots_take_results_and_import_nothing_of_what_they_draw(graph):
+    """A result's ``.plot()`` calls a plot function that takes the result: the plot modules
+    import no experiment, analysis or diagram module, so the arrow only goes one way."""
+    drawn = ("sdhealth.experiments", "sdhealth.analysis", "sdhealth.cld")
+    wrong = sorted((a, b) for a in PLOTS for b in graph.successors(a) if b.startswith(drawn))
+    assert not wrong, "\n".join(_where(graph, a, b) for a, b in wrong)

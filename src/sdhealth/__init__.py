@@ -7,17 +7,20 @@ checked (names, algebraic loops, lookups, units), and run by PySD or a compiled 
 >>> model = sd.load("models/teacup.yaml")                     # doctest: +SKIP
 >>> df = model.run(policies=[sd.step("Room Temperature", to=20, at=10)])  # doctest: +SKIP
 
-Package layout (import direction top to bottom; see DESIGN.md):
+Layers (a module imports its own layer and those below, never above; no import cycles;
+``docs/architecture.md`` has the picture and ``tests/test_layers.py`` keeps it so):
 
-- :mod:`sdhealth.cli`, :mod:`sdhealth.model` -- the command line and the user-facing ``Model``;
-- :mod:`sdhealth.report` -- plots; :mod:`sdhealth.experiments` -- policies, scenarios, sweeps,
-  Monte Carlo, sensitivity (one-at-a-time, Sobol, Morris), calibration, Dask scale-out;
-- :mod:`sdhealth.analysis` -- checks, unit analysis, feedback loops;
-- :mod:`sdhealth.cld` -- causal-loop diagrams (derived from models or written by hand);
-- :mod:`sdhealth.backends` -- the backend contract and registry, PySD backend;
-- :mod:`sdhealth.compile` -- expansion of stateful builtins, dependency order;
-- :mod:`sdhealth.io` -- YAML reader/writer, Vensim expression parser, atomic writes;
-- :mod:`sdhealth.ir` -- the intermediate representation; imports nothing else of sdhealth.
+7. :mod:`sdhealth.cli` -- the command line;
+6. ``sdhealth`` -- the public names;
+5. :mod:`sdhealth.model` -- the user facade (``Model``, ``CausalLoopDiagram``, ``load``,
+   ``check``), and :mod:`sdhealth.benchmarks`;
+4. :mod:`sdhealth.experiments` (policies, scenarios, sweeps, Monte Carlo, sensitivity,
+   calibration, Dask), :mod:`sdhealth.analysis` (checks, units, polarity, loops, dominance),
+   :mod:`sdhealth.cld` (causal-loop diagrams as data) and :mod:`sdhealth.report` (plots);
+3. :mod:`sdhealth.backends` -- the native (numba) and PySD backends behind one contract;
+2. :mod:`sdhealth.compile` -- the IR made runnable (expanded, flattened, ordered);
+1. :mod:`sdhealth.io` -- readers and writers (YAML, Vensim, XMILE, results);
+0. :mod:`sdhealth.ir` and :mod:`sdhealth.errors` -- the model as frozen data; error types.
 """
 
 from sdhealth.errors import (  # noqa: E402
