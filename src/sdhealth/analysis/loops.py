@@ -29,6 +29,7 @@ import dataclasses
 import itertools
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 
 import networkx as nx
 import pandas as pd
@@ -38,16 +39,28 @@ from sdhealth.errors import UnknownNameError
 from sdhealth.ir.names import canonical
 
 __all__ = [
-    "DEFAULT_MAX_LOOPS", "Loop", "LoopSet", "find_loops", "find_named_loops", "loop_table",
-    "match_named_loops", "trace_loop",
+    "DEFAULT_MAX_LOOPS", "Loop", "LoopKind", "LoopSet", "find_loops", "find_named_loops",
+    "loop_table", "match_named_loops", "trace_loop",
 ]  # fmt: skip
 
 #: How many loops :func:`find_loops` lists unless told otherwise.
 DEFAULT_MAX_LOOPS = 10_000
 
-_KIND_OF_POLARITY = {1: "R", -1: "B", 0: "?"}
-_ID_PREFIX = {"R": "R", "B": "B", "?": "U"}
-_KIND_RANK = {"R": 0, "B": 1, "?": 2}
+
+class LoopKind(StrEnum):
+    """Reinforcing (``R``), balancing (``B``) or undetermined (``?``: a link of unknown sign).
+
+    A ``StrEnum``: ``LoopKind.BALANCING == "B"``.
+    """
+
+    REINFORCING = "R"
+    BALANCING = "B"
+    UNDETERMINED = "?"
+
+
+_KIND_OF_POLARITY = {1: LoopKind.REINFORCING, -1: LoopKind.BALANCING, 0: LoopKind.UNDETERMINED}
+_ID_PREFIX = {LoopKind.REINFORCING: "R", LoopKind.BALANCING: "B", LoopKind.UNDETERMINED: "U"}
+_KIND_RANK = {kind: rank for rank, kind in enumerate(LoopKind)}
 _SIGN = {1: "+", -1: "-", 0: "?"}
 
 
@@ -57,7 +70,7 @@ class Loop:
 
     id: str
     polarity: int
-    kind: str
+    kind: LoopKind
     variables: tuple[str, ...]
     stocks: tuple[str, ...]
     links: tuple[tuple[str, str, int], ...]
@@ -120,7 +133,7 @@ class LoopSet(tuple[Loop, ...]):
         """One row per loop: id, kind, polarity, length, has_delay, stocks, variables."""
         columns = ["id", "kind", "polarity", "length", "has_delay", "stocks", "variables"]
         rows = [
-            (lp.id, lp.kind, lp.polarity, lp.length, lp.has_delay, lp.stocks, lp.variables)
+            (lp.id, str(lp.kind), lp.polarity, lp.length, lp.has_delay, lp.stocks, lp.variables)
             for lp in self
         ]
         return pd.DataFrame(rows, columns=columns)

@@ -22,6 +22,7 @@ import importlib
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from enum import StrEnum
 from pathlib import Path
 from typing import ClassVar, TypeVar
 
@@ -34,6 +35,8 @@ from sdhealth.ir.model import Model, TimeSpec
 
 __all__ = [
     "cache_root",
+    "Method",
+    "RunStatus",
     "RunSpec",
     "RunResult",
     "Backend",
@@ -43,8 +46,27 @@ __all__ = [
     "METHODS",
 ]
 
-#: Integration methods a run may ask for (each backend says which it supports).
-METHODS = ("euler", "rk2", "rk4")
+
+class Method(StrEnum):
+    """An integration method (each backend declares which it supports).
+
+    A ``StrEnum``: ``Method.RK4 == "rk4"``, and a run accepts either spelling.
+    """
+
+    EULER = "euler"
+    RK2 = "rk2"
+    RK4 = "rk4"
+
+
+class RunStatus(StrEnum):
+    """How a run ended: ``OK`` finished; ``FAILED`` stopped early (``message`` says why)."""
+
+    OK = "ok"
+    FAILED = "failed"
+
+
+#: Integration methods a run may ask for, as text (the values of :class:`Method`).
+METHODS = tuple(m.value for m in Method)
 
 #: Backends that ship with sdhealth, imported on first use: name -> module.
 _BUILTIN_MODULES: dict[str, str] = {
@@ -63,25 +85,28 @@ class RunSpec:
     :class:`~sdhealth.errors.RunSettingsError`, and more time steps than the limit
     :class:`~sdhealth.errors.RunSizeError` (:mod:`sdhealth.compile.run_size`).
 
-    >>> RunSpec.from_time(TimeSpec(0, 10, 0.5), stop=20)
-    RunSpec(start=0, stop=20, dt=0.5, saveper=None, method='euler', return_columns=None)
+    >>> spec = RunSpec.from_time(TimeSpec(0, 10, 0.5), stop=20, method="rk4")
+    >>> spec.stop, spec.method is Method.RK4
+    (20, True)
     """
 
     start: float
     stop: float
     dt: float
     saveper: float | None = None
-    method: str = "euler"
+    method: Method = Method.EULER
     return_columns: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         # Clock settings no run can have, and more time steps than the limit, are refused
         # here, before any backend allocates anything (sdhealth.compile.run_size).
         ensure_run_fits(measure_run(self.start, self.stop, self.dt, self.saveper, columns=0))
-        if self.method not in METHODS:
+        try:
+            object.__setattr__(self, "method", Method(self.method))
+        except ValueError:
             raise BackendError(
                 f"unknown integration method {self.method!r}; use one of {', '.join(METHODS)}"
-            )
+            ) from None
 
     @classmethod
     def from_time(cls, time: TimeSpec, **overrides: object) -> RunSpec:
@@ -99,14 +124,15 @@ class RunSpec:
 class RunResult:
     """The output of one run: ``values[i, j]`` is column ``j`` at ``times[i]``.
 
-    ``columns`` are the modellers' display names; ``status`` is ``"ok"`` for a finished run;
+    ``columns`` are the modellers' display names; ``status`` is :attr:`RunStatus.OK` for a
+    finished run;
     ``warnings`` holds what the engine reported along the way (captured, never printed).
     """
 
     times: np.ndarray
     values: np.ndarray
     columns: tuple[str, ...]
-    status: str = "ok"
+    status: RunStatus = RunStatus.OK
     message: str = ""
     warnings: tuple[str, ...] = field(default=())
 
@@ -119,7 +145,7 @@ class RunResult:
 
     @property
     def success(self) -> bool:
-        return self.status == "ok"
+        return self.status is RunStatus.OK
 
     def to_frame(self) -> pd.DataFrame:
         """A DataFrame indexed by time (``"time"``) with the display names as columns.
