@@ -24,7 +24,7 @@ import pandas as pd
 
 from sdhealth.analysis.checks import blocking_issues, caveat_issue, check_model
 from sdhealth.analysis.loops import DEFAULT_MAX_LOOPS, Loop, LoopSet, find_loops
-from sdhealth.backends.base import RunResult, RunSpec, get_backend
+from sdhealth.backends.base import RunSpec, run_with_fallback
 from sdhealth.cld import diagram as cld_diagram
 from sdhealth.cld.compile import compile_diagram
 from sdhealth.cld.render import draw, to_dot
@@ -40,7 +40,6 @@ from sdhealth.errors import (
     Severity,
     SimulationError,
     UnknownNameError,
-    UnsupportedByBackend,
 )
 from sdhealth.experiments import batch as batch_runs
 from sdhealth.experiments.policies import Policy, apply_policies, constant_named
@@ -267,7 +266,7 @@ class Model:
             extra = tuple(k for k in limited if k not in spec.return_columns)
             spec = replace(spec, return_columns=spec.return_columns + extra)
         try:
-            result = _run_with_fallback(run_model, spec, values, backend)
+            result = run_with_fallback(run_model, spec, values, backend)
         except SimulationError as exc:
             raise located(run_model, exc) from exc.__cause__
         enforce_limits(self._ir, result.times, result.values, result.columns, strict=strict)
@@ -513,21 +512,6 @@ class CausalLoopDiagram(cld_diagram.CausalLoopDiagram):
     def draw(self, path: PathLike, *, loops: tuple[Loop, ...] | None = None) -> None:
         """Draw the diagram to a PNG, SVG or PDF file (:func:`sdhealth.cld.render.draw`)."""
         draw(self, path, loops=loops)
-
-
-def _run_with_fallback(
-    model: irm.Model, spec: RunSpec, params: Mapping[str, float], backend: str | None
-) -> RunResult:
-    """Run on ``backend``; by default native, or PySD where native cannot compile the model."""
-    if backend is not None:
-        return get_backend(backend).run(model, spec, params)
-    try:
-        return get_backend("native").run(model, spec, params)
-    except UnsupportedByBackend as exc:
-        if spec.method != "euler":
-            raise
-        warnings.warn(f"{exc}; running it with the PySD backend instead", UserWarning, stacklevel=3)
-        return get_backend("pysd").run(model, spec, params)
 
 
 def load(path: PathLike, *, approximate: bool = False) -> Model:

@@ -241,7 +241,7 @@ def test_cache_location_follows_the_environment(monkeypatch, tmp_path) -> None:
 
 def test_only_euler(backend) -> None:
     with pytest.raises(
-        BackendError, match="the pysd backend integrates with Euler only; use method='euler'"
+        BackendError, match="the pysd backend integrates with euler only; method='rk4' needs"
     ):
         run(backend, teacup(), method="rk4")
 

@@ -20,17 +20,18 @@ from __future__ import annotations
 import abc
 import importlib
 import os
-from collections.abc import Callable, Mapping
+import warnings
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
-from typing import ClassVar, TypeVar
+from typing import ClassVar, NamedTuple, TypeVar
 
 import numpy as np
 import pandas as pd
 
 from sdhealth.compile.run_size import ensure_run_fits, measure_run
-from sdhealth.errors import BackendError
+from sdhealth.errors import BackendError, SdhealthWarning, SimulationError, UnsupportedByBackend
 from sdhealth.ir.model import Model, TimeSpec
 
 __all__ = [
@@ -39,7 +40,10 @@ __all__ = [
     "RunStatus",
     "RunSpec",
     "RunResult",
+    "BatchResult",
     "Backend",
+    "BackendFallbackWarning",
+    "run_with_fallback",
     "register_backend",
     "get_backend",
     "available_backends",
@@ -157,20 +161,113 @@ class RunResult:
         return pd.DataFrame(self.values, index=index, columns=list(self.columns), copy=False)
 
 
+class BatchResult(NamedTuple):
+    """The output of many runs: ``values[r, i, c]`` is column ``c`` at ``times[i]`` in run r."""
+
+    times: np.ndarray
+    values: np.ndarray
+    columns: tuple[str, ...]
+
+
 class Backend(abc.ABC):
-    """An engine that integrates IR models.
+    """An engine that integrates IR models: the contract every backend keeps.
+
+    In the style of scipy's ``OdeSolver``, a backend declares what it supports and the
+    layers above ask it, never probe it:
+
+    ``methods``
+        the integration :class:`Method` s it honours (a run asking for another is refused
+        by :meth:`check_spec` with :class:`~sdhealth.errors.UnsupportedByBackend`);
+    ``vectorised``
+        True when :meth:`run_batch` runs all parameter sets in one call (the native kernel);
+        otherwise the base class runs them one :meth:`run` after another.
 
     Subclasses set ``name`` (done by :func:`register_backend`) and implement :meth:`run`.
     ``run`` must not change ``model``, must not let one run's parameters leak into the next,
     and raises :class:`~sdhealth.errors.SimulationError` for numerical failures and
-    :class:`~sdhealth.errors.BackendError` for what the engine cannot do.
+    :class:`~sdhealth.errors.BackendError` for what the engine cannot do
+    (:class:`~sdhealth.errors.UnsupportedByBackend` for a model it cannot run at all).
     """
 
     name: ClassVar[str] = ""
+    methods: ClassVar[frozenset[Method]] = frozenset({Method.EULER})
+    vectorised: ClassVar[bool] = False
+
+    def check_spec(self, spec: RunSpec) -> None:
+        """Refuse a run this backend cannot honour (today: its integration method)."""
+        if spec.method not in self.methods:
+            known = ", ".join(m.value for m in Method if m in self.methods)
+            raise UnsupportedByBackend(
+                f"the {self.name} backend integrates with {known} only; "
+                f"method={spec.method.value!r} needs another backend"
+            )
 
     @abc.abstractmethod
     def run(self, model: Model, spec: RunSpec, params: Mapping[str, float]) -> RunResult:
         """Integrate ``model`` as ``spec`` says, with constants (by key) set from ``params``."""
+
+    def run_batch(
+        self,
+        model: Model,
+        spec: RunSpec,
+        param_names: Sequence[str],
+        param_matrix: np.ndarray,
+        *,
+        run_offset: int = 0,
+    ) -> BatchResult:
+        """Many runs: ``param_matrix[r, i]`` sets constant ``param_names[i]`` in run ``r``.
+
+        This default runs them one :meth:`run` after another; a vectorised backend overrides
+        it. ``run_offset`` is added to run numbers in error messages (for callers that split
+        a large batch into chunks).
+        """
+        matrix = np.asarray(param_matrix, dtype=float)
+        if matrix.ndim != 2 or matrix.shape[1] != len(param_names):
+            raise BackendError(
+                f"param_matrix must have shape (runs, {len(param_names)}), got {matrix.shape}"
+            )
+        results = []
+        for r, row in enumerate(matrix.tolist()):
+            try:
+                results.append(self.run(model, spec, dict(zip(param_names, row, strict=True))))
+            except SimulationError as exc:
+                raise SimulationError(
+                    f"run {r + run_offset}: {exc}", exc.variable, exc.time
+                ) from exc
+        if not results:
+            raise BackendError("a batch needs at least one run")
+        first = results[0]
+        return BatchResult(first.times, np.stack([r.values for r in results]), first.columns)
+
+
+class BackendFallbackWarning(SdhealthWarning):
+    """The default backend could not run a model, so another one did (the message says why)."""
+
+
+def run_with_fallback(
+    model: Model, spec: RunSpec, params: Mapping[str, float], backend: str | None = None
+) -> RunResult:
+    """Run on ``backend``; by default on the native backend, or on PySD where native cannot
+    run the model and PySD honours the run's method -- with a
+    :class:`BackendFallbackWarning` that says why. The one place a run changes backend."""
+    if backend is not None:
+        chosen = get_backend(backend)
+        chosen.check_spec(spec)
+        return chosen.run(model, spec, params)
+    native = get_backend("native")
+    try:
+        native.check_spec(spec)
+        return native.run(model, spec, params)
+    except UnsupportedByBackend as exc:
+        reference = get_backend("pysd")
+        if spec.method not in reference.methods:
+            raise
+        warnings.warn(
+            f"{exc}; running it with the PySD backend instead",
+            BackendFallbackWarning,
+            stacklevel=3,
+        )
+        return reference.run(model, spec, params)
 
 
 _REGISTRY: dict[str, type[Backend]] = {}

@@ -20,7 +20,8 @@ translates it with PySD once per distinct text, and runs the translated model:
   defines (``x[A] = ..``, ``x[C] = ..`` over a range ``A, B, C``) have no value (PySD gives
   NaN); they are left out of the result, as Vensim leaves them out of its output.
 
-PySD integrates with Euler only (other methods are a :class:`~sdhealth.errors.BackendError`).
+PySD integrates with Euler only (``methods``; other methods are refused with
+:class:`~sdhealth.errors.UnsupportedByBackend`).
 Two Vensim rules PySD 3.14's translator misses are spelt out in the IR before printing
 (:func:`~sdhealth.backends.pysd_rewrites.for_pysd`): linear extrapolation of lookups (PySD's
 Vensim translator holds the end values of every lookup) and ``PULSE`` with a zero width (one
@@ -514,8 +515,7 @@ class PySDBackend(Backend):
 
     def run(self, model: Model, spec: RunSpec, params: Mapping[str, float]) -> RunResult:
         """Run ``model`` through PySD; see the module docstring for the rules."""
-        if spec.method != "euler":
-            raise BackendError("the pysd backend integrates with Euler only; use method='euler'")
+        self.check_spec(spec)
         values_by_key = _parameter_values(model, params)
         if model.is_arrayed:
             _reject_undefined_ranges(model)

@@ -27,8 +27,8 @@ import numpy as np
 
 from sdhealth.backends.base import RunSpec, get_backend
 from sdhealth.backends.native import NativeBackend
-from sdhealth.backends.native.backend import time_grid
 from sdhealth.backends.native.compiler import compile_model
+from sdhealth.compile.time_grid import time_grid
 from sdhealth.ir.model import Model
 from sdhealth.ir.vensim import model_to_vensim
 from sdhealth.model import Model as UserModel

@@ -46,7 +46,7 @@ import pandas as pd
 import xarray as xr
 
 from sdhealth.backends.base import RunSpec
-from sdhealth.backends.native.backend import time_grid
+from sdhealth.compile.time_grid import time_grid
 from sdhealth.errors import ModelError, SdhealthError
 from sdhealth.experiments.chunks import Chunk, ChunkResult, run_chunk
 from sdhealth.experiments.policies import Policy, apply_policies, constant_named

@@ -43,20 +43,10 @@ def run_chunk(chunk: Chunk) -> ChunkResult:
     summaries, at summary ``i``. Run numbers in errors are the sweep's.
     """
     backend = get_backend(chunk.backend)
-    offset = int(chunk.runs[0])
-    batch = getattr(backend, "run_batch", None)
-    if batch is not None:
-        times, values, columns = batch(
-            chunk.model, chunk.spec, chunk.keys, chunk.matrix, chunk.spec.return_columns,
-            run_offset=offset,
-        )  # fmt: skip
-    else:
-        results = [
-            backend.run(chunk.model, chunk.spec, dict(zip(chunk.keys, row.tolist(), strict=True)))
-            for row in chunk.matrix
-        ]
-        times, columns = results[0].times, results[0].columns
-        values = np.stack([r.values for r in results])
+    backend.check_spec(chunk.spec)
+    times, values, columns = backend.run_batch(
+        chunk.model, chunk.spec, chunk.keys, chunk.matrix, run_offset=int(chunk.runs[0])
+    )
     if chunk.summaries is not None:
         values = reduce_runs(chunk.summaries, values, times)
     return times, values, columns

@@ -37,10 +37,18 @@ from typing import TypeVar
 
 import numpy as np
 
-from sdhealth.backends.base import Backend, RunResult, RunSpec, register_backend
+from sdhealth.backends.base import (
+    Backend,
+    BatchResult,
+    Method,
+    RunResult,
+    RunSpec,
+    register_backend,
+)
 from sdhealth.compile.flatten import flatten
 from sdhealth.compile.limits import located
 from sdhealth.compile.run_size import DEFAULT_MAX_STEPS, RunLimits, ensure_run_fits, measure_run
+from sdhealth.compile.time_grid import saving_rows, time_grid
 from sdhealth.errors import BackendError, ModelError, SimulationError, UnknownNameError
 from sdhealth.ir.model import Constant, Lookup, Model
 from sdhealth.ir.names import canonical
@@ -55,7 +63,6 @@ __all__ = ["NativeBackend", "time_grid", "saving_rows", "NEGATIVE_TOLERANCE", "M
 #: How far below zero a ``non_negative`` stock may go (rounding) before a run fails.
 NEGATIVE_TOLERANCE = 1e-9
 
-_RELATIVE_PRECISION = 1e-5  # PySD's Time.rprec
 _MEMORY_CACHE_SIZE = 32
 #: The default of the most time steps a run may take, also one whose clock settings are
 #: equations (``SDHEALTH_MAX_STEPS`` changes it; :mod:`sdhealth.compile.run_size`).
@@ -63,66 +70,6 @@ MAX_STEPS = DEFAULT_MAX_STEPS
 _T = TypeVar("_T")
 #: ``(times, save_rows, saved_times, clocks)`` of a traced clock.
 _Grid = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
-
-
-@functools.lru_cache(maxsize=64)
-def time_grid(
-    start: float, stop: float, dt: float, saveper: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(times, save_rows, saved_times)`` of a run, as PySD's clock makes them.
-
-    ``times`` are every evaluation time; ``save_rows[k]`` is the output row of ``times[k]``
-    or -1; ``saved_times`` are the reported (rounded) times of the rows.
-
-    >>> times, rows, saved = time_grid(0.0, 1.0, 0.25, 0.5)
-    >>> times.tolist(), rows.tolist(), saved.tolist()
-    ([0.0, 0.25, 0.5, 0.75, 1.0], [0, -1, 1, -1, 2], [0.0, 0.5, 1.0])
-    """
-    precision = dt * _RELATIVE_PRECISION
-    count = int((stop - start) / dt) + 3
-    steps = np.full(count, dt)
-    steps[0] = start
-    candidates = np.add.accumulate(steps)  # sequential sums: PySD's t = t + dt
-    beyond = np.flatnonzero(candidates + precision >= stop)
-    times = candidates[: int(beyond[0]) + 1] if beyond.size else candidates
-    rows = np.full(times.size, -1, dtype=np.int64)
-    row = 0
-    for k, t in enumerate(times.tolist()):
-        delay = t - start
-        if delay % saveper < precision or -delay % saveper < precision:
-            rows[k] = row
-            row += 1
-    decimals = -int(np.log10(precision))
-    saved = np.round(times[rows >= 0], decimals)
-    times.setflags(write=False)
-    rows.setflags(write=False)
-    saved.setflags(write=False)
-    return times, rows, saved
-
-
-def saving_rows(times: np.ndarray, clocks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(save_rows, saved_times)`` of a run whose clock changes: PySD's rule at each time.
-
-    ``clocks[k]`` is ``[TIME STEP, INITIAL TIME, FINAL TIME, SAVEPER]`` at ``times[k]``; the
-    start is ``times[0]``. As :func:`time_grid`, with the time step and the saving period of
-    each time.
-
-    >>> times = np.array([0.0, 1.0, 2.0, 2.5, 3.0])
-    >>> clocks = np.array([[1, 0, 3, 1]] * 2 + [[0.5, 0, 3, 1]] * 3)
-    >>> rows, saved = saving_rows(times, clocks)
-    >>> rows.tolist(), saved.tolist()
-    ([0, 1, 2, -1, 3], [0.0, 1.0, 2.0, 3.0])
-    """
-    rows = np.full(times.size, -1, dtype=np.int64)
-    saved: list[float] = []
-    start = float(times[0])
-    for k, (t, clock) in enumerate(zip(times.tolist(), clocks.tolist(), strict=True)):
-        precision, saveper = clock[0] * _RELATIVE_PRECISION, clock[3]
-        delay = t - start
-        if delay % saveper < precision or -delay % saveper < precision:
-            rows[k] = len(saved)
-            saved.append(float(np.round(t, -int(np.log10(precision)))))
-    return rows, np.array(saved)
 
 
 def _run_clock(model: Model, spec: RunSpec) -> Model:
@@ -270,6 +217,9 @@ class NativeBackend(Backend):
         Where compiled models are kept (default ``cache_root() / "native"``).
     """
 
+    methods = frozenset(Method)
+    vectorised = True
+
     def __init__(self, cache_dir: str | Path | None = None) -> None:
         self._cache_dir = None if cache_dir is None else Path(cache_dir)
         self._compiled: OrderedDict[Model, CompiledModel] = OrderedDict()
@@ -380,11 +330,12 @@ class NativeBackend(Backend):
         *,
         parallel: bool | None = None,
         run_offset: int = 0,
-    ) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
+    ) -> BatchResult:
         """Many runs in one kernel call: ``param_matrix[r, i]`` sets ``param_names[i]`` in run r.
 
         ``run_offset`` is added to run numbers in error messages (for callers that split a
-        large batch into chunks).
+        large batch into chunks). ``return_columns`` (default: the spec's) picks the columns;
+        ``parallel`` spreads runs over threads (default: when there is more than one).
 
         Returns
         -------
@@ -401,6 +352,8 @@ class NativeBackend(Backend):
             raise BackendError(
                 f"param_matrix must have shape (runs, {len(param_names)}), got {matrix.shape}"
             )
+        if return_columns is None:
+            return_columns = spec.return_columns
         model = _run_clock(model, spec)
         compiled = self.compile(model)
         layout = compiled.layout
@@ -445,4 +398,4 @@ class NativeBackend(Backend):
                 _failure(model, layout, code, index, float(times[step]), last_values, last_state,
                          run),
             )  # fmt: skip
-        return saved.copy(), out, columns
+        return BatchResult(saved.copy(), out, columns)
