@@ -16,7 +16,6 @@ import functools
 import os
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,13 +23,11 @@ import pandas as pd
 
 from sdhealth.analysis.checks import blocking_issues, caveat_issue, check_model
 from sdhealth.analysis.loops import DEFAULT_MAX_LOOPS, Loop, LoopSet, find_loops
-from sdhealth.backends.base import RunSpec, run_with_fallback
+from sdhealth.backends.base import RunSpec
 from sdhealth.cld import diagram as cld_diagram
 from sdhealth.cld.compile import compile_diagram
 from sdhealth.cld.render import draw, to_dot
 from sdhealth.cld.yaml_io import dump_cld, load_cld
-from sdhealth.compile.limits import enforce_limits, located
-from sdhealth.compile.run_size import ensure_run_fits, measure_run, output_width
 from sdhealth.errors import (
     ApproximationWarning,
     Issue,
@@ -38,14 +35,13 @@ from sdhealth.errors import (
     ModelSyntaxError,
     SdhealthError,
     Severity,
-    SimulationError,
     UnknownNameError,
 )
 from sdhealth.experiments import batch as batch_runs
-from sdhealth.experiments.policies import Policy, apply_policies, constant_named
-from sdhealth.experiments.scenarios import Scenario, load_scenario
-from sdhealth.experiments.summaries import SummarySpec, parse_summaries
-from sdhealth.experiments.sweeps import as_scenarios, is_scenario_list, plan_sweep
+from sdhealth.experiments import runner
+from sdhealth.experiments.policies import Policy
+from sdhealth.experiments.scenarios import Scenario
+from sdhealth.experiments.summaries import SummarySpec
 from sdhealth.io import read_model
 from sdhealth.ir import model as irm
 
@@ -150,7 +146,8 @@ class Model:
     @functools.cached_property
     def _blocking(self) -> tuple[Issue, ...]:
         # The model's own clock may be too large to run (a ``run-size`` error of check) and
-        # still run with another stop or dt: each run measures its own clock (_ensure_fits).
+        # still run with another stop or dt: each run measures its own clock
+        # (experiments.runner.ensure_fits).
         blocking = tuple(i for i in blocking_issues(self._ir) if i.code != "run-size")
         if self._approximate:
             return blocking
@@ -171,6 +168,7 @@ class Model:
         method: str = "euler",
         backend: str | None = None,
         strict: bool = False,
+        spec: RunSpec | None = None,
     ) -> Any:
         """Simulate once and return the results, indexed by time, one column per variable.
 
@@ -202,6 +200,9 @@ class Model:
             Make a value outside a variable's declared ``limits`` an error: by default it is a
             :class:`~sdhealth.errors.LimitsWarning` naming the variable, the first time and
             value, and the limits (checked at every saved time; :mod:`sdhealth.compile.limits`).
+        spec : RunSpec, optional
+            All run settings as one object (:meth:`run_spec`), instead of ``start`` ...
+            ``backend``.
 
         Returns
         -------
@@ -226,64 +227,38 @@ class Model:
         """
         if self._blocking:
             raise ModelError.from_issues(self._blocking)
-        if scenario is not None:
-            if not isinstance(scenario, Scenario):
-                scenario = load_scenario(scenario)
-            scenario.validate(self._ir)
-            params = {**scenario.param_values, **(params if params is not None else {})}
-            policies = (*scenario.policies, *policies)
+        settings = dict(start=start, stop=stop, dt=dt, saveper=saveper, method=method,
+                        return_columns=return_columns, backend=backend)  # fmt: skip
+        spec = self._one_spec(spec, settings)
+        params, policies = runner.with_scenario(self._ir, scenario, params, policies)
         if batch_runs.is_batch(params):
-            spec = self._run_spec(start, stop, dt, saveper, method, return_columns)
-            return self._run_sets(params, policies, spec, backend or "native")  # type: ignore[arg-type]
-        base_values = self._resolve_params(params or {})  # type: ignore[arg-type]
-        run_model = self._ir
-        if policies:
-            targets = {
-                constant_named(run_model, p.target, role="policy target").key for p in policies
-            }
-            run_model = apply_policies(run_model, policies, base_values)
-            base_values = {k: v for k, v in base_values.items() if k not in targets}
-        spec = self._run_spec(start, stop, dt, saveper, method, return_columns)
-        self._ensure_fits(spec)
-        return self._run_checked(run_model, spec, base_values, backend, strict)
+            return runner.run_batch_of_sets(self._ir, spec, params, policies)  # type: ignore[arg-type]
+        return runner.run_once(self._ir, spec, params, policies, strict=strict)  # type: ignore[arg-type]
 
-    def _run_checked(
-        self,
-        run_model: irm.Model,
-        spec: RunSpec,
-        values: Mapping[str, float],
-        backend: str | None,
-        strict: bool,
-    ) -> pd.DataFrame:
-        """One run, with every variable that has limits checked against them (returned or
-        not: those not asked for are run too and dropped afterwards)."""
-        limited = [
-            v.key for v in self._ir.variables
-            if v.limits != (None, None) and not isinstance(v, irm.Lookup)
-        ]  # fmt: skip
-        extra: tuple[str, ...] = ()
-        if spec.return_columns is not None:
-            extra = tuple(k for k in limited if k not in spec.return_columns)
-            spec = replace(spec, return_columns=spec.return_columns + extra)
-        try:
-            result = run_with_fallback(run_model, spec, values, backend)
-        except SimulationError as exc:
-            raise located(run_model, exc) from exc.__cause__
-        enforce_limits(self._ir, result.times, result.values, result.columns, strict=strict)
-        frame = result.to_frame()
-        if extra:
-            dropped = {self._ir[k].name for k in extra}
-            keep = [c for c in frame.columns if c.split("[", 1)[0] not in dropped]
-            frame = frame.loc[:, keep]
-        return frame
+    def run_spec(self, **settings: Any) -> RunSpec:
+        """The :class:`~sdhealth.backends.base.RunSpec` of a run with these settings.
 
-    def _ensure_fits(self, spec: RunSpec, runs: int = 1, statistics: int | None = None) -> None:
-        """Refuse (RunSizeError) a run or batch beyond the run-size limits, before it runs."""
-        size = measure_run(
-            spec.start, spec.stop, spec.dt, spec.saveper,
-            columns=output_width(self._ir, spec.return_columns), runs=runs, statistics=statistics,
-        )  # fmt: skip
-        ensure_run_fits(size)
+        ``start``, ``stop``, ``dt``, ``saveper``, ``method``, ``return_columns`` (names),
+        ``backend``, ``progress`` and ``executor``, as for :meth:`run` and :meth:`sweep`; the
+        model's clock where not given. Experiments pass one spec around instead of the
+        keywords.
+
+        >>> import sdhealth as sd
+        >>> teacup = sd.load("models/teacup.yaml")                      # doctest: +SKIP
+        >>> teacup.run(spec=teacup.run_spec(stop=10, method="rk4"))     # doctest: +SKIP
+        """
+        return runner.run_spec(self._ir, **settings)
+
+    def _one_spec(self, spec: RunSpec | None, settings: Mapping[str, Any]) -> RunSpec:
+        defaults = {"method": "euler"}
+        given = {k: v for k, v in settings.items() if v is not None and defaults.get(k) != v}
+        if spec is None:
+            return runner.run_spec(self._ir, **{k: v for k, v in settings.items()})
+        if given:
+            raise ModelError(
+                f"give run settings either as spec= or as keywords, not both ({', '.join(given)})"
+            )
+        return spec
 
     def sweep(
         self,
@@ -301,6 +276,7 @@ class Model:
         backend: str = "native",
         progress: bool | None = None,
         executor: Any = None,
+        run_spec: RunSpec | None = None,
     ) -> xr.Dataset:
         """Run many parameter sets at once and return an ``xarray.Dataset``.
 
@@ -330,6 +306,9 @@ class Model:
         executor
             A ``dask.distributed.Client``: chunks of runs run on its workers and come back as
             the same ``Dataset``, bit for bit (see :mod:`sdhealth.experiments.distributed`).
+        run_spec
+            All run settings as one object (:meth:`run_spec`), instead of ``start`` ...
+            ``executor`` (``return_columns`` included).
 
         Returns
         -------
@@ -350,94 +329,13 @@ class Model:
         """
         if self._blocking:
             raise ModelError.from_issues(self._blocking)
-        if is_scenario_list(spec):
-            if scenarios is not None:
-                raise ModelError("give scenarios either as the spec or as scenarios=, not both")
-            spec, scenarios = None, spec  # type: ignore[assignment]
-        loaded = as_scenarios(scenarios, self._ir) if scenarios is not None else None
-        run_spec = self._run_spec(start, stop, dt, saveper, method, return_columns)
-        summaries = parse_summaries(summary)
-        statistics = None if summaries is None else len(summaries)
-        if isinstance(spec, Mapping):  # a grid: measure it before building its table
-            grid_runs = max(1, len(loaded) if loaded is not None else 1)
-            for values in spec.values():
-                grid_runs *= len(values) if hasattr(values, "__len__") else 1
-            self._ensure_fits(run_spec, grid_runs, statistics)
-        plan = plan_sweep(self._ir, spec, loaded, policies)  # type: ignore[arg-type]
-        self._ensure_fits(run_spec, plan.sets.runs, statistics)
-        return batch_runs.run_groups(
-            plan.groups,
-            run_spec,
-            plan.sets,
-            labels=plan.labels,
-            summary=summary,
-            backend=backend,
-            progress=progress,
-            executor=executor,
-        )
-
-    def _run_sets(
-        self,
-        params: Mapping[str, Any] | pd.DataFrame,
-        policies: Sequence[Policy],
-        spec: RunSpec,
-        backend: str,
-    ) -> xr.Dataset:
-        if self._blocking:
-            raise ModelError.from_issues(self._blocking)
-        sets = batch_runs.parameter_sets(self._ir, params)
-        self._ensure_fits(spec, sets.runs)
-        run_model, sets = batch_runs.apply_policies_to_sets(self._ir, sets, policies)
-        return batch_runs.run_parameter_sets(run_model, spec, sets, backend=backend)
-
-    def _resolve_params(self, params: Mapping[str, float]) -> dict[str, float]:
-        values: dict[str, float] = {}
-        for name, value in params.items():
-            constant = constant_named(self._ir, name)
-            try:
-                values[constant.key] = float(value)
-            except (TypeError, ValueError):
-                raise ModelError(f"parameter {name!r} must be a number, got {value!r}") from None
-        return values
-
-    def _run_spec(
-        self,
-        start: float | None,
-        stop: float | None,
-        dt: float | None,
-        saveper: float | None,
-        method: str,
-        return_columns: Iterable[str] | None,
-    ) -> RunSpec:
-        clock = self._ir.time
-        try:
-            clock = replace(
-                clock,
-                start=clock.start if start is None else float(start),
-                stop=clock.stop if stop is None else float(stop),
-                dt=clock.dt if dt is None else float(dt),
-                saveper=(clock.saveper if dt is None else None)
-                if saveper is None
-                else float(saveper),
-            )
-        except ValueError as exc:
-            raise ModelError(f"invalid run time settings: {exc}") from None
-        keys = None
-        if return_columns is not None:
-            keys = tuple(self._column_key(name) for name in return_columns)
-        return RunSpec(
-            start=clock.start,
-            stop=clock.stop,
-            dt=clock.dt,
-            saveper=clock.save_every,
-            method=method,
-            return_columns=keys,
-        )
-
-    def _column_key(self, name: str) -> str:
-        if name not in self._ir:
-            raise UnknownNameError.of(name, self._ir.names, role="column")
-        return self._ir[name].key
+        settings = dict(start=start, stop=stop, dt=dt, saveper=saveper, method=method,
+                        return_columns=return_columns, backend=backend, progress=progress,
+                        executor=executor)  # fmt: skip
+        if backend == "native":
+            settings["backend"] = None  # the default, so that run_spec= may stand alone
+        one = self._one_spec(run_spec, settings)
+        return runner.sweep(self._ir, one, spec, policies, scenarios=scenarios, summary=summary)
 
     def cld(self) -> CausalLoopDiagram:
         """The model's causal-loop diagram, derived from its equations (signed links)."""

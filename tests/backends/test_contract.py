@@ -23,7 +23,13 @@ from sdhealth.backends.base import (
 )
 from sdhealth.cld.forms import FormBuilder, numeric_function
 from sdhealth.compile.dependencies import evaluation_order
-from sdhealth.errors import BackendError, SdhealthWarning, UnsupportedByBackend
+from sdhealth.errors import (
+    BackendError,
+    ModelError,
+    SdhealthWarning,
+    UnknownNameError,
+    UnsupportedByBackend,
+)
 from sdhealth.ir.model import Constant
 from sdhealth.ir.model import Model as IRModel
 from sdhealth.ir.names import canonical
@@ -136,3 +142,23 @@ def test_the_default_backend_falls_back_to_pysd_in_one_place_and_says_why(models
     assert issubclass(BackendFallbackWarning, SdhealthWarning)
     assert get_backend("native").methods == frozenset(Method)
     assert get_backend("native").vectorised and not get_backend("pysd").vectorised
+
+
+# ------------------------------------------------------------------- one RunSpec from the facade
+
+
+def test_run_settings_travel_as_one_spec(models_dir) -> None:
+    model = sd.load(models_dir / "teacup.yaml")
+    spec = model.run_spec(stop=10, dt=0.5, method="rk4", return_columns=["teacup temperature"])
+    assert (spec.stop, spec.dt, spec.saveper, spec.method) == (10, 0.5, 0.5, Method.RK4)
+    assert spec.return_columns == ("teacup temperature",) and spec.backend is None
+    by_spec = model.run(spec=spec)
+    by_keywords = model.run(stop=10, dt=0.5, method="rk4", return_columns=["Teacup Temperature"])
+    assert by_spec.equals(by_keywords) and list(by_spec.columns) == ["Teacup Temperature"]
+    swept = model.sweep({"Room Temperature": [20.0, 70.0]}, run_spec=spec)
+    assert swept["Teacup Temperature"].shape == (2, 21)
+    assert float(swept["Teacup Temperature"][1, -1]) == pytest.approx(by_spec.iloc[-1, 0])
+    with pytest.raises(ModelError, match="either as spec= or as keywords, not both \\(stop\\)"):
+        model.run(spec=spec, stop=5)
+    with pytest.raises(UnknownNameError, match="unknown column 'Teacup Temprature'"):
+        model.run_spec(return_columns=["Teacup Temprature"])

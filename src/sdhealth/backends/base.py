@@ -81,10 +81,16 @@ _BUILTIN_MODULES: dict[str, str] = {
 
 @dataclass(frozen=True)
 class RunSpec:
-    """What to run: the clock, the integration method and which variables to return.
+    """How to run: the one object run options travel in, from the facade to the backend.
 
-    ``saveper`` defaults to ``dt``. ``return_columns`` holds variable keys (or names; they are
-    matched as keys); ``None`` returns every non-internal stock, flow, auxiliary and constant.
+    The clock (``start``, ``stop``, ``dt``, ``saveper``; ``saveper`` defaults to ``dt``), the
+    integration :class:`Method`, which variables to return (``return_columns``: variable
+    keys, or names matched as keys; ``None`` returns every non-internal stock, flow,
+    auxiliary and constant), and for the layers above a backend: the ``backend`` to run on
+    (``None``: native, falling back to PySD where it must; :func:`run_with_fallback`), a
+    ``progress`` bar (``None``: only on a terminal) and an ``executor`` (a
+    ``dask.distributed.Client`` for many runs; never pickled with the spec).
+
     Settings no run can have (non-finite, ``dt <= 0``, ``stop < start``) raise
     :class:`~sdhealth.errors.RunSettingsError`, and more time steps than the limit
     :class:`~sdhealth.errors.RunSizeError` (:mod:`sdhealth.compile.run_size`).
@@ -100,6 +106,9 @@ class RunSpec:
     saveper: float | None = None
     method: Method = Method.EULER
     return_columns: tuple[str, ...] | None = None
+    backend: str | None = None
+    progress: bool | None = field(default=None, compare=False)
+    executor: object = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         # Clock settings no run can have, and more time steps than the limit, are refused
@@ -111,6 +120,14 @@ class RunSpec:
             raise BackendError(
                 f"unknown integration method {self.method!r}; use one of {', '.join(METHODS)}"
             ) from None
+
+    def __reduce__(self) -> tuple[object, ...]:
+        """Pickled (for Dask workers) without the executor, which stays with the caller."""
+        return (
+            RunSpec,
+            (self.start, self.stop, self.dt, self.saveper, self.method, self.return_columns,
+             self.backend, self.progress),
+        )  # fmt: skip
 
     @classmethod
     def from_time(cls, time: TimeSpec, **overrides: object) -> RunSpec:
@@ -265,7 +282,7 @@ def run_with_fallback(
         warnings.warn(
             f"{exc}; running it with the PySD backend instead",
             BackendFallbackWarning,
-            stacklevel=3,
+            stacklevel=4,  # the caller of Model.run (via experiments.runner.run_once)
         )
         return reference.run(model, spec, params)
 
