@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
-from typing import ClassVar, NamedTuple, TypeVar
+from typing import Any, ClassVar, NamedTuple, TypedDict, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -39,6 +39,8 @@ __all__ = [
     "Method",
     "RunStatus",
     "RunSpec",
+    "RunOptions",
+    "RUN_OPTION_NAMES",
     "RunResult",
     "BatchResult",
     "Backend",
@@ -139,6 +141,25 @@ class RunSpec:
     @property
     def save_every(self) -> float:
         return self.dt if self.saveper is None else self.saveper
+
+
+class RunOptions(TypedDict, total=False):
+    """The run settings an experiment passes on as keywords (``**options``), once: the fields
+    of :class:`RunSpec` as ``Model.run_spec`` takes them (``return_columns`` by name)."""
+
+    start: float
+    stop: float
+    dt: float
+    saveper: float
+    method: Method | str
+    return_columns: Sequence[str]
+    backend: str
+    progress: bool
+    executor: Any
+
+
+#: The keywords of :class:`RunOptions`.
+RUN_OPTION_NAMES = frozenset(RunOptions.__annotations__)
 
 
 @dataclass(frozen=True, eq=False)

@@ -29,13 +29,14 @@ import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 from scipy.stats import qmc
 
+from sdhealth.backends.base import RUN_OPTION_NAMES, RunOptions
 from sdhealth.errors import ModelError, SdhealthError
 from sdhealth.experiments.batch import ExperimentError
 from sdhealth.experiments.distributions import Distribution, Seed, random_generator
@@ -159,14 +160,7 @@ def monte_carlo(
     sampling: str = "random",
     policies: Sequence[Policy] = (),
     scenario: Scenario | str | os.PathLike[str] | None = None,
-    start: float | None = None,
-    stop: float | None = None,
-    dt: float | None = None,
-    saveper: float | None = None,
-    method: str = "euler",
-    backend: str = "native",
-    progress: bool | None = None,
-    executor: Any = None,
+    **options: Unpack[RunOptions],
 ) -> MonteCarloResult:
     """Run ``model`` with ``runs`` parameter sets drawn from ``distributions``.
 
@@ -187,12 +181,11 @@ def monte_carlo(
     policies, scenario
         As for :meth:`sdhealth.Model.run`; a scenario's parameter values are used for every
         run, except those the distributions sample.
-    start, stop, dt, saveper, method, backend
-        As for :meth:`sdhealth.Model.sweep`.
-    progress
-        Show a progress bar (``None``: only on a terminal).
-    executor
-        A ``dask.distributed.Client`` to run chunks of runs on (see ``Model.sweep``).
+    **options
+        Run settings (:class:`~sdhealth.backends.base.RunOptions`): ``start``, ``stop``,
+        ``dt``, ``saveper``, ``method``, ``backend``, ``progress`` (a bar; ``None``: only on
+        a terminal) and ``executor`` (a ``dask.distributed.Client`` to run chunks of runs
+        on), as for :meth:`sdhealth.Model.sweep`.
 
     Returns
     -------
@@ -209,24 +202,16 @@ def monte_carlo(
         A run failed after others finished: ``.partial`` is the ``MonteCarloResult`` of
         the finished runs.
     """
+    unknown = sorted(set(options) - (RUN_OPTION_NAMES - {"return_columns"}))
+    if unknown:
+        raise TypeError(f"monte_carlo() got an unexpected keyword argument {unknown[0]!r}")
     samples = draw_samples(distributions, runs, seed, sampling)
     fixed, all_policies = scenario_inputs(scenario, model, policies)
     chosen = _outputs(model, outputs, samples.columns)
+    spec = model.run_spec(return_columns=chosen, **options)
     try:
         with labelled("monte carlo"):
-            dataset = model.sweep(
-                with_fixed(samples, fixed),
-                all_policies,
-                return_columns=chosen,
-                start=start,
-                stop=stop,
-                dt=dt,
-                saveper=saveper,
-                method=method,
-                backend=backend,
-                progress=progress,
-                executor=executor,
-            )
+            dataset = model.sweep(with_fixed(samples, fixed), all_policies, run_spec=spec)
     except ExperimentError as failed:  # the finished runs, as a result of their own
         partial = _result(failed.partial, samples, distributions, sampling, seed)
         raise ExperimentError(str(failed), partial, failed.runs, failed.cause) from failed

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     import xarray as xr
 
     from sdhealth.analysis.loops import LoopSet
+    from sdhealth.backends.base import RunSpec
     from sdhealth.cld.diagram import CausalLoopDiagram
     from sdhealth.errors import Issue
     from sdhealth.ir.model import Model as IRModel
@@ -52,6 +53,8 @@ class RunnableModel(Protocol):
     def run(self, *args: Any, **kwargs: Any) -> pd.DataFrame: ...
 
     def sweep(self, *args: Any, **kwargs: Any) -> xr.Dataset: ...
+
+    def run_spec(self, **settings: Any) -> RunSpec: ...
 
     def check(self) -> list[Issue]: ...
 

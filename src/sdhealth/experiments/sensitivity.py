@@ -47,6 +47,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from sdhealth.backends.base import RUN_OPTION_NAMES
 from sdhealth.errors import ModelError, SdhealthError
 from sdhealth.experiments.distributions import Distribution, Seed, Uniform, random_generator
 from sdhealth.experiments.montecarlo import scenario_inputs, with_fixed
@@ -75,11 +76,9 @@ __all__ = [
 ParameterRange = tuple[float, float] | Distribution
 StatisticSpec = str | Summary | tuple[str, float, float]
 
-#: Options every method passes on to :meth:`sdhealth.Model.sweep` (with their meaning there).
-RUN_OPTIONS = frozenset(
-    ("policies", "scenario", "start", "stop", "dt", "saveper", "method", "backend", "progress",
-     "executor")
-)  # fmt: skip
+#: Options every method passes on to :meth:`sdhealth.Model.sweep` (with their meaning there):
+#: the run settings of :class:`~sdhealth.backends.base.RunOptions` and the scenario inputs.
+RUN_OPTIONS = (RUN_OPTION_NAMES - {"return_columns"}) | {"policies", "scenario"}
 
 
 def parameter_distributions(parameters: Mapping[str, ParameterRange]) -> dict[str, Distribution]:
@@ -146,15 +145,12 @@ def _scalar_runs(
     if output in table.columns:
         raise ModelError(f"{output!r} is a parameter of the analysis, not an output")
     fixed, policies = scenario_inputs(options.get("scenario"), model, options.get("policies", ()))
-    clock = {k: v for k, v in options.items() if k not in ("scenario", "policies")}
+    settings = {k: v for k, v in options.items() if k not in ("scenario", "policies")}
+    spec = model.run_spec(return_columns=[output], **settings)
     try:
         with labelled(analysis):
             dataset = model.sweep(
-                with_fixed(table, fixed),
-                policies,
-                return_columns=[output],
-                summary=[statistic],
-                **clock,
+                with_fixed(table, fixed), policies, summary=[statistic], run_spec=spec
             )
     except KeyboardInterrupt:  # not even one chunk of runs had finished
         raise IncompleteAnalysis(analysis, 0, len(table)) from None
