@@ -119,3 +119,15 @@ def test_plots_take_results_and_import_nothing_of_what_they_draw(graph):
     drawn = ("sdhealth.experiments", "sdhealth.analysis", "sdhealth.cld")
     wrong = sorted((a, b) for a in PLOTS for b in graph.successors(a) if b.startswith(drawn))
     assert not wrong, "\n".join(_where(graph, a, b) for a, b in wrong)
+
+
+def test_only_the_compile_layer_expands_stateful_builtins() -> None:
+    """Backends and analyses of a run receive compile.compiled.CompiledModel; none expands
+    delays and smooths itself (issue 27)."""
+    callers = sorted(
+        str(path.relative_to(SRC))
+        for path in SRC.rglob("*.py")
+        if "expand_stateful(" in path.read_text(encoding="utf-8")
+        and path.parent.name != "compile"
+    )
+    assert callers == [], f"call compile_model(model).expanded instead: {callers}"

@@ -14,8 +14,8 @@ import sympy
 from sympy.core.symbol import Str
 
 from sdhealth.backends.base import RunSpec, get_backend
-from sdhealth.backends.native.orders import fix_variable_orders
-from sdhealth.backends.native.sampling import lower_sampling
+from sdhealth.compile.sampling import lower_sampling
+from sdhealth.compile.variable_orders import fix_variable_orders
 from sdhealth.errors import SimulationError
 from sdhealth.ir import functions as fn
 from sdhealth.ir.model import Auxiliary, Constant, Equation, Flow, Model, Stock, TimeSpec, symbol

@@ -18,10 +18,12 @@ Review 36(2); the flow-to-stock score as corrected by Schoenberg, Hayward & Eber
   relative scores lie in [-1, 1] and say what share of the change of the partition's stocks
   each loop explains. A loop alone on its stocks scores +1 (reinforcing) or -1 (balancing).
 
-Stateful builtins (delays, smooths, trends) are first expanded into their internal stocks
-(:func:`~sdhealth.compile.expand.expand_stateful`); a link the diagram draws through one
-(``x -> y`` with ``y = SMOOTH(x, d)``) scores as the product of the link scores along the
-internal path (the scores obey the chain rule), summed over parallel paths. Equations are
+Stateful builtins (delays, smooths, trends) are first expanded into their internal stocks: the
+run scored is that of the ``expanded`` model of
+:func:`~sdhealth.compile.compiled.compile_model`, the one the native backend compiles; a link
+the diagram draws through one (``x -> y`` with ``y = SMOOTH(x, d)``) scores as the product of
+the link scores along the internal path (the scores obey the chain rule), summed over parallel
+paths. Equations are
 evaluated with :mod:`sdhealth.cld.forms` (lookups by interpolation, never
 ``eval``). A link into a variable without such a form (``DELAY FIXED``, external data) scores
 NaN, and so does every loop through it; subscripted models are not supported yet.
@@ -48,7 +50,7 @@ import pandas as pd
 from sdhealth.analysis.loops import DEFAULT_MAX_LOOPS, Loop, find_named_loops
 from sdhealth.cld.diagram import causal_graph
 from sdhealth.cld.forms import FormBuilder, UnsupportedForm, numeric_function
-from sdhealth.compile.expand import expand_stateful
+from sdhealth.compile.compiled import compile_model
 from sdhealth.errors import ModelError
 from sdhealth.ir import functions as fn
 from sdhealth.ir.model import Model as IRModel
@@ -228,7 +230,7 @@ def loop_dominance(
     if ir.is_arrayed:
         raise ModelError("loop dominance needs a model without subscripts (not supported yet)")
     chosen = tuple(loops if loops is not None else model.loops(max_loops=max_loops))
-    expanded_ir = expand_stateful(ir)
+    expanded_ir = compile_model(ir).expanded
     internal = {v.name for v in expanded_ir.variables if v.internal}
     visible = _visible(expanded_ir)
     runner = model.with_ir(visible)

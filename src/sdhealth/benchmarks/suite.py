@@ -27,7 +27,7 @@ import numpy as np
 
 from sdhealth.backends.base import RunSpec, get_backend
 from sdhealth.backends.native import NativeBackend
-from sdhealth.backends.native.compiler import compile_model
+from sdhealth.backends.native.compiler import compile_program
 from sdhealth.compile.time_grid import time_grid
 from sdhealth.ir.model import Model
 from sdhealth.ir.vensim import model_to_vensim
@@ -118,12 +118,15 @@ def _native_rows(name: str, model: Model, batches: tuple[int, ...], folder: Path
     rows = []
     cache = folder / "native"
     colds = iter(range(3))
-    cold = _timed(lambda: compile_model(model, folder / f"cold-{next(colds)}"), 3)
+    cold = _timed(lambda: compile_program(model, folder / f"cold-{next(colds)}"), 3)
     rows.append(Row(name, "native", "compile (cold)", cold, "best of 3, empty caches"))
-    compile_model(model, cache)
+    compile_program(model, cache)
     rows.append(
         Row(
-            name, "native", "load (warm, from disk)", _timed(lambda: compile_model(model, cache), 3)
+            name,
+            "native",
+            "load (warm, from disk)",
+            _timed(lambda: compile_program(model, cache), 3),
         )
     )
     backend = NativeBackend(cache)

@@ -1,6 +1,6 @@
 """The ``"native"`` backend: compiled models, one kernel call per batch of runs.
 
-:class:`NativeBackend` compiles a model once (:func:`~.compiler.compile_model`, cached in
+:class:`NativeBackend` compiles a model once (:func:`~.compiler.compile_program`, cached in
 memory and on disk) and runs it with the fixed kernel (:mod:`.kernel`). :meth:`run` is one run;
 :meth:`run_batch` runs many parameter sets as the run dimension of one kernel call, spread over
 the machine's cores with ``prange``. Subscripted variables run as one scalar per element and
@@ -27,10 +27,9 @@ a run whose equations give another clock stops the batch with a ``BackendError``
 
 from __future__ import annotations
 
-import functools
 import math
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TypeVar
@@ -45,7 +44,7 @@ from sdhealth.backends.base import (
     RunSpec,
     register_backend,
 )
-from sdhealth.compile.flatten import flatten
+from sdhealth.compile.compiled import compile_model
 from sdhealth.compile.limits import located
 from sdhealth.compile.run_size import DEFAULT_MAX_STEPS, RunLimits, ensure_run_fits, measure_run
 from sdhealth.compile.time_grid import saving_rows, time_grid
@@ -54,8 +53,7 @@ from sdhealth.ir.model import Constant, Lookup, Model
 from sdhealth.ir.names import canonical
 
 from . import kernel
-from .compiler import CompiledModel, compile_model
-from .external import read_external
+from .compiler import NativeProgram, compile_program
 from .layout import Layout
 
 __all__ = ["NativeBackend", "time_grid", "saving_rows", "NEGATIVE_TOLERANCE", "MAX_STEPS"]
@@ -118,36 +116,6 @@ def _parameter_columns(model: Model, layout: Layout, names: Sequence[str]) -> li
             raise ModelError(f"parameter {model[key].name!r} is a {kind}, not a constant")
         columns.append(index[key])
     return columns
-
-
-def _identity_cached(function: Callable[[Model], _T]) -> Callable[[Model], _T]:
-    """``functools.lru_cache`` that finds the very same model object by identity first.
-
-    Hashing a ``Model`` hashes every equation (57 ms for the 1000-stock benchmark chain, more
-    than its run), so a model run again is found by ``id``; the entry keeps the model alive, so
-    its id is not reused while cached. Equal but distinct models still share the result.
-    """
-    equal = functools.lru_cache(maxsize=_MEMORY_CACHE_SIZE)(function)
-    same: OrderedDict[int, tuple[Model, _T]] = OrderedDict()
-
-    @functools.wraps(function)
-    def cached(model: Model) -> _T:
-        hit = same.get(id(model))
-        if hit is not None and hit[0] is model:
-            return hit[1]
-        result = equal(model)
-        same[id(model)] = (model, result)
-        if len(same) > _MEMORY_CACHE_SIZE:
-            same.popitem(last=False)
-        return result
-
-    return cached
-
-
-@_identity_cached
-def _flat(model: Model) -> Model:
-    """``model`` with external data read and subscripts flattened (what the code computes)."""
-    return flatten(read_external(model))
 
 
 def _element_names(model: Model, flat: Model, names: Sequence[str]) -> list[str]:
@@ -222,16 +190,16 @@ class NativeBackend(Backend):
 
     def __init__(self, cache_dir: str | Path | None = None) -> None:
         self._cache_dir = None if cache_dir is None else Path(cache_dir)
-        self._compiled: OrderedDict[Model, CompiledModel] = OrderedDict()
-        self._same: OrderedDict[int, tuple[Model, CompiledModel]] = OrderedDict()
+        self._compiled: OrderedDict[Model, NativeProgram] = OrderedDict()
+        self._same: OrderedDict[int, tuple[Model, NativeProgram]] = OrderedDict()
         self._last_trace: tuple[tuple[object, ...], _Grid] | None = None
         self._output_cache: dict[
             tuple[str, tuple[str, ...] | None], tuple[np.ndarray, tuple[str, ...], np.ndarray]
         ] = {}
 
-    def compile(self, model: Model) -> CompiledModel:
+    def compile(self, model: Model) -> NativeProgram:
         """The compiled model, from memory, the disk cache, or compiled now."""
-        same = self._same.get(id(model))  # by identity first (see _identity_cached)
+        same = self._same.get(id(model))  # by identity first (see compile.identity_cached)
         if same is not None and same[0] is model:
             return same[1]
         self._same[id(model)] = (model, self._compile(model))
@@ -239,12 +207,12 @@ class NativeBackend(Backend):
             self._same.popitem(last=False)
         return self._same[id(model)][1]
 
-    def _compile(self, model: Model) -> CompiledModel:
+    def _compile(self, model: Model) -> NativeProgram:
         known = self._compiled.get(model)
         if known is not None:
             self._compiled.move_to_end(model)
             return known
-        compiled = compile_model(_flat(model), self._cache_dir)
+        compiled = compile_program(compile_model(model), self._cache_dir)
         self._compiled[model] = compiled
         if len(self._compiled) > _MEMORY_CACHE_SIZE:
             self._compiled.popitem(last=False)
@@ -252,7 +220,7 @@ class NativeBackend(Backend):
 
     def _traced_grid(
         self,
-        compiled: CompiledModel,
+        compiled: NativeProgram,
         spec: RunSpec,
         params: np.ndarray,
         sizes: tuple[int, int, int, int],
@@ -293,7 +261,7 @@ class NativeBackend(Backend):
         return grid
 
     def _outputs(
-        self, model: Model, compiled: CompiledModel, requested: Sequence[str] | None
+        self, model: Model, compiled: NativeProgram, requested: Sequence[str] | None
     ) -> tuple[np.ndarray, tuple[str, ...], np.ndarray]:
         """``(out_index, columns, non_negative)`` of a run, kept per compiled model (0.6 ms
         of Python for the 1000-stock chain, 6% of its run)."""
@@ -357,7 +325,7 @@ class NativeBackend(Backend):
         model = _run_clock(model, spec)
         compiled = self.compile(model)
         layout = compiled.layout
-        original, model = model, _flat(model)
+        original, model = model, compile_model(model).flat
         if return_columns is not None:
             return_columns = _element_names(original, model, return_columns)
         full = np.tile(np.array(layout.param_defaults, dtype=float), (matrix.shape[0], 1))

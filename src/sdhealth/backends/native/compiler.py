@@ -1,8 +1,8 @@
 """Compilation of a model into machine code, with a disk cache keyed by the model's content.
 
-:func:`compile_model` lowers the model to scalars (:func:`lower_for_native`: external data read,
-subscripted variables flattened into one variable per element by
-:func:`~sdhealth.compile.flatten.flatten`), expands its stateful builtins, prints it as an LLVM
+:func:`compile_program` takes the :class:`~sdhealth.compile.compiled.CompiledModel` every
+backend receives (external data read, arrays flattened; its ``expanded`` model has the
+stateful builtins expanded), prints the expanded model as an LLVM
 module (:mod:`sdhealth.backends.native.codegen`), lets LLVM (through ``llvmlite``, numba's own code
 generator) turn it into an object file and loads that object into the process.
 
@@ -40,18 +40,19 @@ import llvmlite.binding as llvm
 import sympy
 
 from sdhealth.backends.base import cache_root
-from sdhealth.compile.expand import expand_stateful
-from sdhealth.compile.flatten import flatten
+from sdhealth.compile.compiled import CompiledModel as _Lowered
+from sdhealth.compile.compiled import compile_model as lowered
+from sdhealth.compile.sampling import lower_sampling
+from sdhealth.compile.variable_orders import fix_variable_orders
 from sdhealth.errors import BackendError
 from sdhealth.ir.model import Constant, Lookup, Model, Stock
 
 from .codegen import CLOCK_FUNCTION, EVAL_FUNCTION, INIT_FUNCTION, generate_module
-from .external import read_external
 from .layout import Layout
-from .orders import fix_variable_orders
-from .sampling import lower_sampling
 
 __all__ = [
+    "NativeProgram",
+    "compile_program",
     "CompiledModel",
     "compile_model",
     "lower_for_native",
@@ -63,7 +64,7 @@ _FORMAT = "sdhealth-native-4"  # bump when generated code or expand_stateful cha
 
 
 @dataclass(frozen=True)
-class CompiledModel:
+class NativeProgram:
     """Machine code of one model: the entry points and the slot layout.
 
     ``engine`` keeps the loaded code alive; the addresses are valid while it is.
@@ -132,14 +133,14 @@ def model_fingerprint(model: Model) -> str:
     return "\n".join(parts)
 
 
-def _link(obj: bytes, layout: Layout, digest: str) -> CompiledModel:
+def _link(obj: bytes, layout: Layout, digest: str) -> NativeProgram:
     machine = _target_machine()
     host = llvm.parse_assembly("")
     host.triple = machine.triple
     engine = llvm.create_mcjit_compiler(host, machine)
     engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
     engine.finalize_object()
-    return CompiledModel(
+    return NativeProgram(
         layout,
         engine.get_function_address(INIT_FUNCTION),
         engine.get_function_address(EVAL_FUNCTION),
@@ -162,16 +163,14 @@ def _write_atomic(path: Path, data: bytes) -> None:
 
 
 def lower_for_native(model: Model) -> Model:
-    """``model`` as the native code computes it: external data read, subscripts flattened,
-    variable ``DELAY N``/``SMOOTH N`` orders fixed and ``SAMPLE IF TRUE`` made a stock
-    (stateful builtins are expanded later, in :func:`emit_object`). A lowered model is
-    returned unchanged."""
-    return lower_sampling(fix_variable_orders(flatten(read_external(model))))
+    """``model`` lowered to scalars, before its stateful builtins are expanded (external data
+    read, subscripts flattened, variable orders fixed, ``SAMPLE IF TRUE`` a stock)."""
+    return lower_sampling(fix_variable_orders(lowered(model).flat))
 
 
-def emit_object(model: Model) -> tuple[bytes, Layout]:
-    """Lower, expand, print and compile ``model`` into an object file (no cache)."""
-    text, layout = generate_module(expand_stateful(lower_for_native(model)))
+def emit_object(model: Model | _Lowered) -> tuple[bytes, Layout]:
+    """Print and compile the expanded ``model`` into an object file (no cache)."""
+    text, layout = generate_module(lowered(model).expanded)
     try:
         module = llvm.parse_assembly(text)
         module.verify()
@@ -180,20 +179,20 @@ def emit_object(model: Model) -> tuple[bytes, Layout]:
     return _target_machine().emit_object(module), layout
 
 
-def compile_model(model: Model, cache_dir: Path | None = None) -> CompiledModel:
+def compile_program(model: Model | _Lowered, cache_dir: Path | None = None) -> NativeProgram:
     """Machine code for ``model``, from the disk cache when an identical model was compiled.
 
     Parameters
     ----------
     model
-        Any IR model (subscripted variables are flattened and stateful builtins expanded
-        here).
+        A :class:`~sdhealth.compile.compiled.CompiledModel`, or an IR model (lowered here).
+        The cache key is made of its ``flat`` model, so a cache hit never expands anything.
     cache_dir
         Where object files are kept; ``None`` uses ``cache_root() / "native"``.
     """
-    model = flatten(read_external(model))  # the rest of the lowering only on a cache miss
+    compiled = lowered(model)
     folder = cache_dir if cache_dir is not None else cache_root() / "native"
-    key = f"{_FORMAT}\n{llvmlite.__version__}\n{model_fingerprint(model)}"
+    key = f"{_FORMAT}\n{llvmlite.__version__}\n{model_fingerprint(compiled.flat)}"
     digest = hashlib.sha256(key.encode()).hexdigest()
     obj_path, layout_path = folder / f"{digest}.o", folder / f"{digest}.json"
     if obj_path.exists() and layout_path.exists():
@@ -202,10 +201,15 @@ def compile_model(model: Model, cache_dir: Path | None = None) -> CompiledModel:
             return _link(obj_path.read_bytes(), layout, digest)
         except (OSError, ValueError, TypeError, RuntimeError):
             pass  # damaged: compile again
-    obj, layout = emit_object(model)
+    obj, layout = emit_object(compiled)
     try:
         _write_atomic(obj_path, obj)
         _write_atomic(layout_path, layout.to_json().encode())
     except OSError:
         pass  # a read-only cache only costs the next load a compilation
     return _link(obj, layout, digest)
+
+
+#: The names this module had before the compile layer's CompiledModel (issue 27).
+CompiledModel = NativeProgram
+compile_model = compile_program
