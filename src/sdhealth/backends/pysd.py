@@ -1,7 +1,11 @@
 """The PySD backend: the reference integrator, fed with Vensim text printed from the IR.
 
 A run prints the model with :func:`sdhealth.ir.vensim.model_to_vensim` (identifier names),
-translates it with PySD once per distinct text, and runs the translated model:
+translates it with PySD once per distinct text, and runs the translated model. A model
+without subscripts is printed as the native backend compiles it: the ``expanded`` model of
+:func:`sdhealth.compile.compiled.compile_model` (delays and smooths as their stocks and
+flows, ``SAMPLE IF TRUE`` a stock), so both backends integrate the same equations; a model
+with subscripts goes to PySD as read, to keep PySD's vectorised arrays.
 
 - **Translation cache.** The text's SHA-256 (with PySD's version and this module's cache
   format) names a folder ``<cache>/pysd/<hash>/`` holding ``model.mdl`` and PySD's
@@ -54,6 +58,7 @@ with warnings.catch_warnings():  # PySD's own imports raise deprecation warnings
 
 from sdhealth.backends.base import Backend, RunResult, RunSpec, cache_root, register_backend
 from sdhealth.backends.pysd_rewrites import extrapolate_lookups, for_pysd, widen_zero_pulses
+from sdhealth.compile.compiled import compile_model
 from sdhealth.errors import (
     BackendError,
     ModelError,
@@ -521,6 +526,7 @@ class PySDBackend(Backend):
             _reject_undefined_ranges(model)
             _reject_arrayed_params(model, values_by_key)
             return self._run_arrayed(model, spec, values_by_key)
+        model = compile_model(model).expanded  # the model the native backend compiles
         keys = _output_keys(model, spec.return_columns)
         watched = tuple(dict.fromkeys(keys + tuple(s.key for s in model.stocks)))
         with _captured() as notes:
