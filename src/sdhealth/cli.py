@@ -463,17 +463,36 @@ def _check(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_USER_ERROR if errors else EXIT_OK
 
 
+def _experiment_command(
+    commands: argparse._SubParsersAction,
+    name: str,
+    help: str,
+    *,
+    spec: str,
+    out: str,
+    plot: str,
+    handler: Callable[[argparse.Namespace, TextIO], int],
+) -> argparse.ArgumentParser:
+    """``sdhealth NAME MODEL SPEC [--out FILE] [--plot FILE] [--no-progress]``: the shape of
+    every experiment command (sweep, calibrate, montecarlo, sensitivity)."""
+    command = commands.add_parser(name, help=help)
+    command.add_argument("model", help="model file (.yaml)")
+    command.add_argument("spec", help=spec)
+    command.add_argument("--out", metavar="FILE", help=out)
+    command.add_argument("--plot", metavar="FILE", help=plot)
+    command.add_argument("--no-progress", action="store_true", help="no progress bar")
+    command.set_defaults(handler=handler)
+    return command
+
+
 def _add_sweep(commands: argparse._SubParsersAction) -> None:
-    sweep = commands.add_parser(
-        "sweep", help="run a parameter sweep (grid, table, scenarios) from a YAML spec"
-    )
-    sweep.add_argument("model", help="model file (.yaml)")
-    sweep.add_argument("spec", help="sweep spec (.yaml): parameters, outputs, summary")
+    sweep = _experiment_command(
+        commands, "sweep", "run a parameter sweep (grid, table, scenarios) from a YAML spec",
+        spec="sweep spec (.yaml): parameters, outputs, summary",
+        out="write the results (.nc, .parquet, .csv)",
+        plot="plot the results (.png/.svg/.pdf)", handler=_sweep,
+    )  # fmt: skip
     sweep.add_argument("--dask", metavar="ADDRESS", help="run on a Dask scheduler (tcp://...)")
-    sweep.add_argument("--out", metavar="FILE", help="write the results (.nc, .parquet, .csv)")
-    sweep.add_argument("--plot", metavar="FILE", help="plot the results (.png/.svg/.pdf)")
-    sweep.add_argument("--no-progress", action="store_true", help="no progress bar")
-    sweep.set_defaults(handler=_sweep)
 
 
 def _sweep(args: argparse.Namespace, out: TextIO) -> int:
@@ -516,17 +535,12 @@ def _sweep(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _add_calibrate(commands: argparse._SubParsersAction) -> None:
-    calibrate = commands.add_parser(
-        "calibrate", help="fit constants to observed data (least squares) from a YAML spec"
-    )
-    calibrate.add_argument("model", help="model file (.yaml)")
-    calibrate.add_argument("spec", help="calibration spec (.yaml): data, parameters, series")
-    calibrate.add_argument(
-        "--out", metavar="FILE", help="write the fitted values: scenario .yaml or table .csv"
-    )
-    calibrate.add_argument("--plot", metavar="FILE", help="plot fit vs data (.png/.svg/.pdf)")
-    calibrate.add_argument("--no-progress", action="store_true", help="no progress bar")
-    calibrate.set_defaults(handler=_calibrate)
+    _experiment_command(
+        commands, "calibrate", "fit constants to observed data (least squares) from a YAML spec",
+        spec="calibration spec (.yaml): data, parameters, series",
+        out="write the fitted values: scenario .yaml or table .csv",
+        plot="plot fit vs data (.png/.svg/.pdf)", handler=_calibrate,
+    )  # fmt: skip
 
 
 def _calibrate(args: argparse.Namespace, out: TextIO) -> int:
@@ -546,28 +560,18 @@ def _calibrate(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _add_uncertainty(commands: argparse._SubParsersAction) -> None:
-    montecarlo = commands.add_parser(
-        "montecarlo", help="run under parameter uncertainty (Monte Carlo) from a YAML spec"
-    )
-    montecarlo.add_argument("model", help="model file (.yaml)")
-    montecarlo.add_argument("spec", help="Monte Carlo spec (.yaml): distributions, runs, seed")
-    montecarlo.add_argument(
-        "--out", metavar="FILE", help="write every run (.nc) or the percentiles (.csv/.parquet)"
-    )
-    montecarlo.add_argument("--plot", metavar="FILE", help="fan charts (.png/.svg/.pdf)")
-    montecarlo.add_argument("--no-progress", action="store_true", help="no progress bar")
-    montecarlo.set_defaults(handler=_montecarlo)
-    sensitivity = commands.add_parser(
-        "sensitivity", help="one-at-a-time, Sobol or Morris sensitivity from a YAML spec"
-    )
-    sensitivity.add_argument("model", help="model file (.yaml)")
-    sensitivity.add_argument("spec", help="sensitivity spec (.yaml): method, parameters, output")
-    sensitivity.add_argument("--out", metavar="FILE", help="write the table (.csv/.parquet)")
-    sensitivity.add_argument(
-        "--plot", metavar="FILE", help="tornado, Sobol bars or Morris chart (.png/.svg/.pdf)"
-    )
-    sensitivity.add_argument("--no-progress", action="store_true", help="no progress bar")
-    sensitivity.set_defaults(handler=_sensitivity)
+    _experiment_command(
+        commands, "montecarlo", "run under parameter uncertainty (Monte Carlo) from a YAML spec",
+        spec="Monte Carlo spec (.yaml): distributions, runs, seed",
+        out="write every run (.nc) or the percentiles (.csv/.parquet)",
+        plot="fan charts (.png/.svg/.pdf)", handler=_montecarlo,
+    )  # fmt: skip
+    _experiment_command(
+        commands, "sensitivity", "one-at-a-time, Sobol or Morris sensitivity from a YAML spec",
+        spec="sensitivity spec (.yaml): method, parameters, output",
+        out="write the table (.csv/.parquet)",
+        plot="tornado, Sobol bars or Morris chart (.png/.svg/.pdf)", handler=_sensitivity,
+    )  # fmt: skip
 
 
 def _montecarlo(args: argparse.Namespace, out: TextIO) -> int:
