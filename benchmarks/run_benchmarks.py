@@ -1,15 +1,16 @@
-"""Speed of sdhealth's backends against PySD (and pysimlin where installed), same run, same models.
+"""Speed of sdhealth against PySD and pysimlin (where installed): same run, same models.
 
 Usage::
 
     python benchmarks/run_benchmarks.py [--quick] [--out benchmarks/results.md]
 
-The measuring code ships with the package (:mod:`sdhealth.benchmarks`, also behind
-``sdhealth bench``); this script adds the repository's shipped models (``models/``) to the full
-suite and writes the table and the raw figures (``results.json``). Models: the generated chain
-of N stocks (N = 10, 100, 1000; ``--quick``: 10 and 100, no shipped models) and the shipped
-models. Every ratio in the table is measured in the same process, in the same run of this
-script.
+The measuring code ships with the package (:mod:`sdhealth.benchmarks`, also behind ``sdhealth
+bench``); this script adds the repository's shipped models (``models/``) to the full suite and
+writes the table and the raw figures (``results.json``). Models: the generated chain of N
+stocks (N = 10, 100, 1000; ``--quick``: 10 and 100, no shipped models) and the shipped models,
+and a new user's first command (the README's ``sdhealth run`` of the NHS model as a whole
+process, with an empty and a warm cache, beside PySD's own; ``first_command.py``). Every ratio
+in the table is measured in the same process, in the same run of this script.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from dataclasses import asdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from first_command import first_command_rows  # noqa: E402
 
 import sdhealth as sd  # noqa: E402
 from models import shipped_models  # noqa: E402
@@ -38,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     before = machine_note()
     extra = [] if args.quick else [(s, sd.load(p).ir) for s, p in shipped_models().items()]
     rows = benchmark(args.quick, models=extra)
+    rows += first_command_rows(repeat=1 if args.quick else 3)
     notes = [f"at start: {before}", f"at end: {machine_note()}"]
     text = render(rows, notes)
     raw = Path(args.out).with_suffix(".json")

@@ -1,0 +1,73 @@
+"""A new user's first command, as a whole process: what issue 28 asks to make quick.
+
+The README's main command, ``sdhealth run models/nhs_england.yaml --out ...``, is timed as a
+new process with empty caches (sdhealth's compiled models and numba's compiled kernel, as on a
+fresh machine) and with warm ones; beside it, in the same run, PySD reading and running the
+same model printed as Vensim text in a new process (its whole first command), and pysimlin's
+where it is installed. Each figure is the best of ``repeat`` processes.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from sdhealth.benchmarks import Row
+from sdhealth.benchmarks.suite import HAS_SIMLIN
+
+__all__ = ["first_command_rows"]
+
+ROOT = Path(__file__).resolve().parents[1]
+MODEL = ROOT / "models" / "nhs_england.yaml"
+
+_PYSD = "import sys, pysd; pysd.read_vensim(sys.argv[1]).run()"
+_SIMLIN = "import sys, simlin\nwith simlin.load(sys.argv[1]).simulate() as s:\n    s.run_to_end()\n"
+
+
+def _process(arguments: list[str], environment: dict[str, str]) -> float:
+    begin = time.perf_counter()
+    subprocess.run(arguments, env=environment, check=True, capture_output=True, cwd=ROOT)
+    return time.perf_counter() - begin
+
+
+def first_command_rows(repeat: int = 3) -> list[Row]:
+    """Rows for the README command (empty and warm cache) and PySD's and pysimlin's own."""
+    import sdhealth as sd
+
+    name = "nhs_england (README command)"
+    rows = []
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch)
+        command = [sys.executable, "-m", "sdhealth", "run", str(MODEL),
+                   "--out", str(folder / "out.csv")]  # fmt: skip
+        empty = []
+        for attempt in range(repeat):
+            fresh = {"SDHEALTH_CACHE_DIR": str(folder / f"cache-{attempt}"),
+                     "NUMBA_CACHE_DIR": str(folder / f"numba-{attempt}")}  # fmt: skip
+            empty.append(_process(command, {**os.environ, **fresh}))
+        warm_env = {**os.environ, "SDHEALTH_CACHE_DIR": str(folder / "cache-0"),
+                    "NUMBA_CACHE_DIR": str(folder / "numba-0")}  # fmt: skip
+        warm = [_process(command, warm_env) for _ in range(repeat)]
+        rows.append(Row(name, "sdhealth", "first command (empty cache)", min(empty),
+                        "whole process: import, load, check, loops, run, CSV"))  # fmt: skip
+        rows.append(Row(name, "sdhealth", "first command (warm cache)", min(warm)))
+        mdl = folder / "nhs_england.mdl"
+        sd.load(MODEL).to_mdl(mdl)
+        pysd_times = [_process([sys.executable, "-c", _PYSD, str(mdl)], dict(os.environ))
+                      for _ in range(repeat)]  # fmt: skip
+        rows.append(Row(name, "PySD", "first command (read_vensim + run)", min(pysd_times),
+                        "whole process, the model printed as .mdl"))  # fmt: skip
+        if HAS_SIMLIN:
+            try:
+                simlin_times = [_process([sys.executable, "-c", _SIMLIN, str(mdl)],
+                                         dict(os.environ)) for _ in range(repeat)]  # fmt: skip
+                rows.append(Row(name, "pysimlin", "first command (load + run)",
+                                min(simlin_times)))  # fmt: skip
+            except subprocess.CalledProcessError as error:
+                rows.append(Row(name, "pysimlin", "failed", float("nan"),
+                                (error.stderr or b"").decode()[-60:]))  # fmt: skip
+    return rows
