@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -190,21 +191,25 @@ class _Lookups:
 
 
 def _describe(lookups: _Lookups, cycle: Sequence[str]) -> Loop:
-    """A loop without its id: rotated to its smallest key, with links, polarity and stocks."""
-    start = min(range(len(cycle)), key=lambda i: lookups.keys[cycle[i]])
-    variables = tuple(cycle[start:]) + tuple(cycle[:start])
-    pairs = list(zip(variables, variables[1:] + variables[:1], strict=True))
-    signs = [lookups.links[pair] for pair in pairs]
-    polarity = 1
-    for sign, _ in signs:
-        polarity *= sign
+    """A loop without its id: rotated to its smallest key, with links, polarity and stocks.
+
+    Written with C-level iteration (``zip``, ``map``, ``filter``): the NHS model has about
+    10,000 loops, and this ran for half of their search.
+    """
+    keys = lookups.keys
+    start = min(range(len(cycle)), key=lambda i: keys[cycle[i]])
+    variables = (*cycle[start:], *cycle[:start])
+    following = (*variables[1:], variables[0])
+    signs = list(map(lookups.links.__getitem__, zip(variables, following, strict=True)))
+    polarities = [sign for sign, _ in signs]
+    polarity = math.prod(polarities)
     return Loop(
         id="",
         polarity=polarity,
         kind=_KIND_OF_POLARITY[polarity],
         variables=variables,
-        stocks=tuple(v for v in variables if v in lookups.stocks),
-        links=tuple((u, v, sign) for (u, v), (sign, _) in zip(pairs, signs, strict=True)),
+        stocks=tuple(filter(lookups.stocks.__contains__, variables)),
+        links=tuple(zip(variables, following, polarities, strict=True)),
         length=len(variables),
         has_delay=any(delay for _, delay in signs),
     )
