@@ -13,7 +13,9 @@ so that a mistyped path never leaves folders behind.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import time
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -81,6 +83,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="simulation backend (default: native, the compiled one; pysd is the reference)",
     )
     run.add_argument("--no-loops", action="store_true", help="do not list feedback loops")
+    run.add_argument(
+        "--watch",
+        action="store_true",
+        help="run again whenever the model or scenario file is saved (Ctrl-C stops)",
+    )
     run.add_argument(
         "--strict",
         action="store_true",
@@ -416,6 +423,53 @@ def _loop_summary(model: Model, out: TextIO, shown: int = 8) -> None:
 
 
 def _run(args: argparse.Namespace, out: TextIO) -> int:
+    if not args.watch:
+        return _run_once(args, out)
+    return _watch(args, out)
+
+
+#: How often ``run --watch`` looks at the files (seconds; ``SDHEALTH_WATCH_INTERVAL``).
+WATCH_INTERVAL = 0.25
+
+
+def _stamps(paths: Sequence[str]) -> tuple[tuple[int, int] | None, ...]:
+    """What changes when a file is saved: its modification time and size (None: missing)."""
+    stamps = []
+    for path in paths:
+        try:
+            status = os.stat(path)
+        except OSError:
+            stamps.append(None)
+        else:
+            stamps.append((status.st_mtime_ns, status.st_size))
+    return tuple(stamps)
+
+
+def _watch(args: argparse.Namespace, out: TextIO) -> int:
+    """``run --watch``: run, then run again after every save of the model or scenario file.
+
+    A run that fails (a syntax error while the file is half edited, a failed simulation)
+    prints its one-line error and the watch goes on; Ctrl-C ends it with status 0.
+    """
+    interval = float(os.environ.get("SDHEALTH_WATCH_INTERVAL", WATCH_INTERVAL))
+    watched = [p for p in (args.model, args.scenario) if p]
+    try:
+        while True:
+            seen = _stamps(watched)
+            try:
+                _run_once(args, out)
+            except SdhealthError as exc:
+                print(f"{exc}", file=out)
+            print(f"\nwatching {', '.join(watched)} (Ctrl-C stops)", file=out, flush=True)
+            while _stamps(watched) == seen:
+                time.sleep(interval)
+            print(f"\n--- {', '.join(watched)} changed: running again", file=out)
+    except KeyboardInterrupt:
+        print("\nstopped watching", file=out)
+        return EXIT_OK
+
+
+def _run_once(args: argparse.Namespace, out: TextIO) -> int:
     from sdhealth.io.results import write_results
     from sdhealth.report.plots import save_run_plot
 
