@@ -1,7 +1,7 @@
 """What the native backend lowers before compiling, checked against the PySD backend.
 
-``SAMPLE IF TRUE`` (backends/native/sampling.py), orders of ``SMOOTH N`` read from variables
-(backends/native/orders.py), ``ACTIVE INITIAL``, ``GAME``, ``SINH``/``COSH``/``TANH``,
+``SAMPLE IF TRUE`` (compile/sampling.py), orders of ``SMOOTH N`` read from variables
+(compile/variable_orders.py), ``ACTIVE INITIAL``, ``GAME``, ``SINH``/``COSH``/``TANH``,
 ``GET TIME VALUE`` and exact division by rational coefficients (backends/native/printer.py).
 Each small model is run on both backends; results must agree to 1e-9 relative.
 """
