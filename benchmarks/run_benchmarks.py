@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from first_command import first_command_rows  # noqa: E402
+from first_command import edit_to_result_rows, first_command_rows  # noqa: E402
 
 import sdhealth as sd  # noqa: E402
 from models import shipped_models  # noqa: E402
@@ -42,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     extra = [] if args.quick else [(s, sd.load(p).ir) for s, p in shipped_models().items()]
     rows = benchmark(args.quick, models=extra)
     rows += first_command_rows(repeat=1 if args.quick else 3)
+    rows += edit_to_result_rows()
     notes = [f"at start: {before}", f"at end: {machine_note()}"]
     text = render(rows, notes)
     raw = Path(args.out).with_suffix(".json")

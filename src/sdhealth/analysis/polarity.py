@@ -58,7 +58,13 @@ from enum import StrEnum
 import numpy as np
 import sympy
 
-from sdhealth.cld.derivatives import LinkSign, bounded_sign, link_signs
+from sdhealth.cld.derivatives import (
+    NONNEGATIVE_TIME,
+    LinkSign,
+    bounded_sign,
+    link_signs,
+    nonnegative_under,
+)
 from sdhealth.cld.diagram import CausalLoopDiagram
 from sdhealth.cld.forms import FormBuilder, UnsupportedForm, numeric_function
 from sdhealth.cld.operating_point import initial_values
@@ -227,7 +233,7 @@ class _Recomputer:
         self.forms = FormBuilder(model)
         self.known_nonnegative: dict[str, bool] = {}
         self.signs: dict[str, dict[str, LinkSign]] = {}
-        self.positive = {v.key: sympy.Dummy(v.key, positive=True) for v in model.variables}
+        self.positive = {v.key: sympy.Symbol(v.key, positive=True) for v in model.variables}
         clock = model.time
         self.clock: dict[sympy.Basic, sympy.Basic] = {
             fn.TIME_STEP: sympy.Float(clock.dt),
@@ -299,7 +305,7 @@ class _Recomputer:
             if symbol in self.constants:
                 found[symbol] = self.constants[symbol]
             elif symbol == fn.TIME and self.model.time.start >= 0:
-                found[symbol] = sympy.Dummy("time", nonnegative=True)
+                found[symbol] = NONNEGATIVE_TIME
             elif symbol.name in self.positive and self.nonnegative(symbol.name):
                 found[symbol] = self.positive[symbol.name]
         return found
@@ -325,10 +331,7 @@ class _Recomputer:
             form = self.forms.value_form(variable.equations()[0].expr)
         except UnsupportedForm:
             return False
-        try:
-            return bool(form.xreplace(self.bounds(form)).is_extended_nonnegative)
-        except (TypeError, ValueError):  # sympy cannot order zoo (a zero constant divides)
-            return False
+        return nonnegative_under(form, self.bounds(form))
 
 
 def _stock_verdict(stock: Stock, source_key: str) -> _Verdict:

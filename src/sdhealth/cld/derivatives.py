@@ -38,6 +38,7 @@ The operating point is :func:`sdhealth.cld.operating_point.initial_values`.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -48,7 +49,10 @@ from sdhealth.cld.operating_point import STATEFUL_ARGUMENTS, as_float, initial_v
 from sdhealth.ir import functions as fn
 from sdhealth.ir.model import Constant, Lookup, Model, Stock, Variable
 
-__all__ = ["LinkSign", "bounded_sign", "link_signs", "model_link_signs", "lookup_direction"]
+__all__ = [
+    "LinkSign", "bounded_sign", "nonnegative_under", "link_signs", "model_link_signs",
+    "lookup_direction",
+]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -102,7 +106,7 @@ class _Signs:
             elif _lower_bound(variable) is not None:
                 self.bounds[self.real[variable.key]] = _bounded_symbol(variable)
         if model.time.start >= 0:
-            self.bounds[fn.TIME] = sympy.Dummy("time", nonnegative=True)
+            self.bounds[fn.TIME] = NONNEGATIVE_TIME
         self.point: dict[sympy.Basic, sympy.Basic] = {
             self.real[k]: sympy.Float(value) for k, value in values.items() if k in self.real
         }
@@ -126,9 +130,22 @@ class _Signs:
 def bounded_sign(expr: sympy.Basic, bounds: Mapping[sympy.Basic, sympy.Basic]) -> int | None:
     """+1, -1 or 0 where sympy's assumptions prove the sign of ``expr`` once its symbols are
     replaced by ``bounds`` (positive or non-negative surrogates), else None -- also where sympy
-    cannot order what the expression holds (``zoo`` from a constant 0 that divides)."""
+    cannot order what the expression holds (``zoo`` from a constant 0 that divides).
+
+    Remembered per expression and the bounds of its own symbols (sympy's assumption system
+    is most of the cost of checking a model, and a model loaded again after an edit asks the
+    same questions about every equation that did not change).
+    """
+    relevant = frozenset((s, bounds[s]) for s in expr.free_symbols if s in bounds)
+    return _bounded_sign(expr, relevant)
+
+
+@functools.lru_cache(maxsize=8192)
+def _bounded_sign(
+    expr: sympy.Basic, bounds: frozenset[tuple[sympy.Basic, sympy.Basic]]
+) -> int | None:
     try:
-        bounded = expr.xreplace(bounds)
+        bounded = expr.xreplace(dict(bounds))
         if bounded.is_zero:
             return 0
         if bounded.is_extended_nonnegative:
@@ -140,6 +157,27 @@ def bounded_sign(expr: sympy.Basic, bounds: Mapping[sympy.Basic, sympy.Basic]) -
     return None
 
 
+def nonnegative_under(expr: sympy.Basic, bounds: Mapping[sympy.Basic, sympy.Basic]) -> bool:
+    """Whether sympy proves ``expr`` never negative once ``bounds`` are put in (remembered as
+    :func:`bounded_sign` is); False also where sympy cannot order it."""
+    relevant = frozenset((s, bounds[s]) for s in expr.free_symbols if s in bounds)
+    return _nonnegative_under(expr, relevant)
+
+
+@functools.lru_cache(maxsize=8192)
+def _nonnegative_under(
+    expr: sympy.Basic, bounds: frozenset[tuple[sympy.Basic, sympy.Basic]]
+) -> bool:
+    try:
+        return bool(expr.xreplace(dict(bounds)).is_extended_nonnegative)
+    except (TypeError, ValueError):  # sympy cannot order zoo (a zero constant divides)
+        return False
+
+
+#: What ``TIME`` is replaced by where a run starts at or after 0.
+NONNEGATIVE_TIME = sympy.Symbol("time (from a start at or after 0)", nonnegative=True)
+
+
 def _lower_bound(variable: Variable) -> float | None:
     low = variable.limits[0]
     if isinstance(variable, Stock) and variable.non_negative:
@@ -147,11 +185,14 @@ def _lower_bound(variable: Variable) -> float | None:
     return low if low is not None and low >= 0 else None
 
 
-def _bounded_symbol(variable: Variable) -> sympy.Dummy:
+def _bounded_symbol(variable: Variable) -> sympy.Symbol:
+    # Symbols, not Dummies: the same bound is the same symbol in every load of a model, so
+    # bounded_sign's memory finds it again (they only ever replace every occurrence of the
+    # variable's own real symbol, so they cannot mix with it).
     low = _lower_bound(variable)
     if low is not None and low > 0:
-        return sympy.Dummy(variable.key, positive=True)
-    return sympy.Dummy(variable.key, nonnegative=True)
+        return sympy.Symbol(variable.key, positive=True)
+    return sympy.Symbol(variable.key, nonnegative=True)
 
 
 def _number_sign(value: sympy.Basic) -> int:
