@@ -534,3 +534,21 @@ def test_a_zero_divisor_constant_does_not_crash_the_polarity_check(tmp_path):
     )
     issues = sd.check(path)
     assert any(i.code == "divisor-zero" and i.variable == "Placed" for i in issues)
+
+
+def test_a_model_loaded_again_gets_the_same_findings_from_the_remembered_signs(models_dir) -> None:
+    """bounded_sign remembers sympy's answers per expression and the bounds of its symbols: a
+    second load of the same file (new objects, equal expressions) gets the findings the first
+    check gave, and the same expression under other bounds gets its own answer."""
+    import sympy
+
+    from sdhealth.cld.derivatives import bounded_sign, nonnegative_under
+
+    first = check_model(load_yaml(models_dir / "nhs_england.yaml"))
+    again = check_model(load_yaml(models_dir / "nhs_england.yaml"))
+    assert [str(i) for i in again] == [str(i) for i in first]
+    x = sympy.Symbol("x", real=True)
+    positive = {x: sympy.Symbol("x", positive=True)}
+    assert bounded_sign(2 * x, positive) == 1 and bounded_sign(2 * x, {}) is None
+    assert bounded_sign(-x, positive) == -1 and bounded_sign(x - x, positive) == 0
+    assert nonnegative_under(x**2 + x, positive) and not nonnegative_under(x - 1, positive)
