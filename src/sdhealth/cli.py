@@ -520,7 +520,7 @@ def _check(args: argparse.Namespace, out: TextIO) -> int:
 def _experiment_command(
     commands: argparse._SubParsersAction,
     name: str,
-    help: str,
+    summary: str,
     *,
     spec: str,
     out: str,
@@ -529,7 +529,7 @@ def _experiment_command(
 ) -> argparse.ArgumentParser:
     """``sdhealth NAME MODEL SPEC [--out FILE] [--plot FILE] [--no-progress]``: the shape of
     every experiment command (sweep, calibrate, montecarlo, sensitivity)."""
-    command = commands.add_parser(name, help=help)
+    command = commands.add_parser(name, help=summary)
     command.add_argument("model", help="model file (.yaml)")
     command.add_argument("spec", help=spec)
     command.add_argument("--out", metavar="FILE", help=out)

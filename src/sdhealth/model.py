@@ -253,7 +253,7 @@ class Model:
         defaults = {"method": "euler"}
         given = {k: v for k, v in settings.items() if v is not None and defaults.get(k) != v}
         if spec is None:
-            return runner.run_spec(self._ir, **{k: v for k, v in settings.items()})
+            return runner.run_spec(self._ir, **settings)
         if given:
             raise ModelError(
                 f"give run settings either as spec= or as keywords, not both ({', '.join(given)})"

@@ -259,11 +259,7 @@ class Backend(abc.ABC):
         it. ``run_offset`` is added to run numbers in error messages (for callers that split
         a large batch into chunks).
         """
-        matrix = np.asarray(param_matrix, dtype=float)
-        if matrix.ndim != 2 or matrix.shape[1] != len(param_names):
-            raise BackendError(
-                f"param_matrix must have shape (runs, {len(param_names)}), got {matrix.shape}"
-            )
+        matrix = parameter_matrix(param_names, param_matrix)
         results = []
         for r, row in enumerate(matrix.tolist()):
             try:
@@ -276,6 +272,16 @@ class Backend(abc.ABC):
             raise BackendError("a batch needs at least one run")
         first = results[0]
         return BatchResult(first.times, np.stack([r.values for r in results]), first.columns)
+
+
+def parameter_matrix(param_names: Sequence[str], param_matrix: object) -> np.ndarray:
+    """``param_matrix`` as floats of shape ``(runs, len(param_names))``, or a BackendError."""
+    matrix = np.asarray(param_matrix, dtype=float)
+    if matrix.ndim != 2 or matrix.shape[1] != len(param_names):
+        raise BackendError(
+            f"param_matrix must have shape (runs, {len(param_names)}), got {matrix.shape}"
+        )
+    return matrix
 
 
 class BackendFallbackWarning(SdhealthWarning):

@@ -158,20 +158,9 @@ def _bounded_sign(
 
 
 def nonnegative_under(expr: sympy.Basic, bounds: Mapping[sympy.Basic, sympy.Basic]) -> bool:
-    """Whether sympy proves ``expr`` never negative once ``bounds`` are put in (remembered as
-    :func:`bounded_sign` is); False also where sympy cannot order it."""
-    relevant = frozenset((s, bounds[s]) for s in expr.free_symbols if s in bounds)
-    return _nonnegative_under(expr, relevant)
-
-
-@functools.lru_cache(maxsize=8192)
-def _nonnegative_under(
-    expr: sympy.Basic, bounds: frozenset[tuple[sympy.Basic, sympy.Basic]]
-) -> bool:
-    try:
-        return bool(expr.xreplace(dict(bounds)).is_extended_nonnegative)
-    except (TypeError, ValueError):  # sympy cannot order zoo (a zero constant divides)
-        return False
+    """Whether sympy proves ``expr`` never negative once ``bounds`` are put in (False also
+    where it cannot order it): :func:`bounded_sign` is 0 or +1."""
+    return bounded_sign(expr, bounds) in (0, 1)
 
 
 #: What ``TIME`` is replaced by where a run starts at or after 0.

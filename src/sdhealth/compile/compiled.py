@@ -26,7 +26,7 @@ from __future__ import annotations
 import functools
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TypeVar
 
 from sdhealth.compile.expand import expand_stateful
@@ -77,18 +77,12 @@ class CompiledModel:
 
     source: Model
     flat: Model
-    _cache: dict[str, Model] = field(default_factory=dict, repr=False)
 
-    @property
+    @functools.cached_property
     def expanded(self) -> Model:
         """The scalar stock-and-flow model: orders fixed, ``SAMPLE IF TRUE`` a stock,
         stateful builtins expanded (made on first use, then kept)."""
-        known = self._cache.get("expanded")
-        if known is None:
-            known = self._cache["expanded"] = expand_stateful(
-                lower_sampling(fix_variable_orders(self.flat))
-            )
-        return known
+        return expand_stateful(lower_sampling(fix_variable_orders(self.flat)))
 
 
 @identity_cached

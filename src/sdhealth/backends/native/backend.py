@@ -42,6 +42,7 @@ from sdhealth.backends.base import (
     Method,
     RunResult,
     RunSpec,
+    parameter_matrix,
     register_backend,
 )
 from sdhealth.compile.compiled import compile_model
@@ -315,11 +316,7 @@ class NativeBackend(Backend):
         SimulationError
             For the first run (by index) that failed, naming the variable, time and run.
         """
-        matrix = np.asarray(param_matrix, dtype=float)
-        if matrix.ndim != 2 or matrix.shape[1] != len(param_names):
-            raise BackendError(
-                f"param_matrix must have shape (runs, {len(param_names)}), got {matrix.shape}"
-            )
+        matrix = parameter_matrix(param_names, param_matrix)
         if return_columns is None:
             return_columns = spec.return_columns
         model = _run_clock(model, spec)
