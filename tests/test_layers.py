@@ -127,7 +127,6 @@ def test_only_the_compile_layer_expands_stateful_builtins() -> None:
     callers = sorted(
         str(path.relative_to(SRC))
         for path in SRC.rglob("*.py")
-        if "expand_stateful(" in path.read_text(encoding="utf-8")
-        and path.parent.name != "compile"
+        if "expand_stateful(" in path.read_text(encoding="utf-8") and path.parent.name != "compile"
     )
     assert callers == [], f"call compile_model(model).expanded instead: {callers}"

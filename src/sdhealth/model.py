@@ -412,9 +412,12 @@ class CausalLoopDiagram(cld_diagram.CausalLoopDiagram):
         draw(self, path, loops=loops)
 
 
-def load(path: PathLike, *, approximate: bool = False) -> Model:
+def load(path: PathLike, *, approximate: bool = False, front_end: str = "sdhealth") -> Model:
     """Read a model file (``.yaml``/``.yml``, ``.mdl``, ``.xmile``/``.stmx``) into a
     :class:`Model`.
+
+    ``front_end="pysd"`` reads a Vensim ``.mdl`` file with PySD's translator (the reference)
+    instead of sdhealth's own, faster reader; both give the same model.
 
     ``approximate=True`` runs a model with constructs sdhealth does not yet honour (see
     :class:`Model`) as an approximation instead of refusing it.
@@ -426,7 +429,7 @@ def load(path: PathLike, *, approximate: bool = False) -> Model:
     SdhealthError
         For a missing file or an unknown format.
     """
-    return Model(read_model(Path(path)), approximate=approximate)
+    return Model(read_model(Path(path), front_end), approximate=approximate)
 
 
 def check(model: PathLike | Model | irm.Model) -> list[Issue]:

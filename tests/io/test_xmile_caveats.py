@@ -61,9 +61,7 @@ def test_a_model_without_variables_is_an_error(tmp_path):
 
 
 def test_a_conveyor_is_flagged_by_check_and_refused_by_run(tmp_path):
-    body = _model(
-        _stock("Belt", ["exits"], "<conveyor><len>3</len></conveyor>") + _flows("exits")
-    )
+    body = _model(_stock("Belt", ["exits"], "<conveyor><len>3</len></conveyor>") + _flows("exits"))
     path = _file(tmp_path, body)
     model = sd.load(path)
     [issue] = [i for i in sd.check(model) if i.code == "approximation"]

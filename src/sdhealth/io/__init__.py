@@ -44,12 +44,22 @@ READERS: dict[str, Callable[[Path], Model]] = {
 }
 
 
-def read_model(path: Path) -> Model:
-    """Read the model at ``path`` with the reader registered for its suffix."""
+def read_model(path: Path, front_end: str = "sdhealth") -> Model:
+    """Read the model at ``path`` with the reader registered for its suffix.
+
+    ``front_end="pysd"`` reads a Vensim ``.mdl`` file with PySD's translator instead of
+    sdhealth's own reader (see :func:`sdhealth.io.mdl.read_mdl`).
+    """
     reader = READERS.get(path.suffix.lower())
     if reader is None:
         known = ", ".join(sorted(READERS))
         raise SdhealthError(f"{path}: unknown model format {path.suffix!r} (expected {known})")
     if not path.is_file():
         raise SdhealthError(f"{path}: no such model file")
+    if front_end != "sdhealth":
+        if path.suffix.lower() != ".mdl":
+            raise SdhealthError(f"{path}: front_end={front_end!r} applies to Vensim .mdl files")
+        from sdhealth.io.mdl import read_mdl
+
+        return read_mdl(path, front_end)
     return reader(path)

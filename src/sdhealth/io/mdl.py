@@ -1,9 +1,12 @@
-"""Reading Vensim ``.mdl`` files: PySD's Vensim translator, then :mod:`sdhealth.io.abstract`.
+"""Reading Vensim ``.mdl`` files: a front end, then :mod:`sdhealth.io.abstract`.
 
-``read_mdl(path)`` parses the file with PySD's :class:`VensimFile` (sections, elements and
-equation grammars) and converts its AbstractModel into the IR. A syntax error is reported as a
-:class:`~sdhealth.errors.ModelSyntaxError` with the file's line and column: PySD's parser
-reports positions within one equation, which are mapped back onto the file's text.
+``read_mdl(path)`` reads the file with sdhealth's own front end
+(:func:`sdhealth.io.mdl_parser.parse_mdl`, linear time) into PySD's AbstractModel and converts
+that into the IR. ``read_mdl(path, front_end="pysd")`` uses PySD's :class:`VensimFile`
+(parsimonious grammars) instead, the reference the own front end is tested against. A syntax
+error is reported as a :class:`~sdhealth.errors.ModelSyntaxError` with the file's line and
+column (PySD's parser reports positions within one equation, which are mapped back onto the
+file's text).
 
 PySD collapses the whitespace of the whole file, so multi-line documentation would arrive as
 one line; :func:`sdhealth.io.mdl_text.documentation_by_key` reads it from the file as written
@@ -30,6 +33,7 @@ from sdhealth.io.abstract import (
     failing_element,
 )
 from sdhealth.io.expressions import parse_equation
+from sdhealth.io.mdl_parser import parse_mdl
 from sdhealth.io.mdl_text import (
     definition_position,
     definition_positions,
@@ -54,7 +58,10 @@ with warnings.catch_warnings():  # PySD's own imports raise deprecation warnings
     warnings.simplefilter("ignore")
     from pysd.translators.vensim.vensim_file import VensimFile
 
-__all__ = ["read_mdl", "read_mdl_text", "restore_metadata"]
+__all__ = ["FRONT_ENDS", "read_mdl", "read_mdl_text", "restore_metadata"]
+
+#: The readers of Vensim text: sdhealth's own (the default) and PySD's translator.
+FRONT_ENDS = ("sdhealth", "pysd")
 
 
 def _syntax_error(error: ParseError, text: str, path: Path) -> ModelSyntaxError:
@@ -133,9 +140,14 @@ def _translation_error(error: BaseException, text: str, path: Path) -> ModelSynt
     return ModelSyntaxError(message, str(path), line, column)
 
 
-def _parsed(path: Path) -> Any:
-    text = _check_utf8(path)
+def _parsed(path: Path, front_end: str = "sdhealth", text: str | None = None) -> Any:
+    if front_end not in FRONT_ENDS:
+        raise ValueError(f"front_end must be one of {FRONT_ENDS}, not {front_end!r}")
+    if text is None:
+        text = _check_utf8(path)
     _check_complete(text, path)
+    if front_end == "sdhealth":
+        return parse_mdl(text, path)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
@@ -273,8 +285,11 @@ def _report(fields: Any, model: Model) -> Report:
     return Report(indicators, float(every) if isinstance(every, int | float) else None, loops)
 
 
-def read_mdl(path: Path) -> Model:
+def read_mdl(path: Path, front_end: str = "sdhealth") -> Model:
     """Read a Vensim ``.mdl`` model into the IR.
+
+    ``front_end`` is ``"sdhealth"`` (sdhealth's own reader, the default) or ``"pysd"``
+    (PySD's translator: slower, the reference both are tested against).
 
     Raises
     ------
@@ -284,7 +299,7 @@ def read_mdl(path: Path) -> Model:
         A construct the IR cannot hold (named with the variable).
     """
     path = Path(path)
-    abstract = _parsed(path)
+    abstract = _parsed(path, front_end)
     text = _raw_text(path)
     try:
         model = _converted(abstract, path, text)
@@ -308,7 +323,7 @@ def _with_locations(model: Model, text: str, path: Path) -> Model:
     return dataclasses.replace(model, variables=variables)
 
 
-def read_mdl_text(text: str, path: Path) -> Model:
+def read_mdl_text(text: str, path: Path, front_end: str = "sdhealth") -> Model:
     """Read Vensim model text into the IR as if it were the file ``path``.
 
     ``path`` need not exist: it names the model (its stem) and the folder external data files
@@ -323,11 +338,13 @@ def read_mdl_text(text: str, path: Path) -> Model:
         A construct the IR cannot hold (named with the variable).
     """
     path = Path(path)
+    if front_end == "sdhealth":
+        return _converted(_parsed(path, front_end, text), path, text)
     with tempfile.TemporaryDirectory(prefix="sdhealth-") as folder:
         written = Path(folder) / "model.mdl"
         written.write_text(text, encoding="utf-8")
         try:
-            abstract = _parsed(written)
+            abstract = _parsed(written, front_end)
             model = _converted(abstract, path, text)
         except ModelSyntaxError as error:
             raise ModelSyntaxError(error.message, str(path), error.line, error.column) from None
