@@ -141,6 +141,7 @@ def definition_positions(text: str) -> dict[str, tuple[int, int]]:
     equations = text.split(_SKETCH, 1)[0]
     found: dict[str, tuple[int, int]] = {}
     entry = 0
+    counted, lines = 0, 1  # lines counted up to ``counted``: one pass, not one per entry
     while entry < len(equations):
         end = equations.find("|", entry)
         end = len(equations) if end < 0 else end
@@ -150,8 +151,9 @@ def definition_positions(text: str) -> dict[str, tuple[int, int]]:
             key = canonical(name)
             if key and key not in found:
                 start = match.start(1) - 1 if match.group(1) is not None else match.start(2)
-                line = equations.count("\n", 0, start) + 1
-                found[key] = (line, start - (equations.rfind("\n", 0, start) + 1) + 1)
+                lines += equations.count("\n", counted, start)
+                counted = start
+                found[key] = (lines, start - (equations.rfind("\n", 0, start) + 1) + 1)
         entry = end + 1
     return found
 
