@@ -23,6 +23,7 @@ import pandas as pd
 
 from sdhealth.analysis.checks import blocking_issues, caveat_issue, check_model
 from sdhealth.analysis.loops import DEFAULT_MAX_LOOPS, Loop, LoopSet, find_loops
+from sdhealth.analysis.stored import remembered
 from sdhealth.backends.base import RunSpec
 from sdhealth.cld import diagram as cld_diagram
 from sdhealth.cld.compile import compile_diagram
@@ -141,14 +142,15 @@ class Model:
 
     @functools.cached_property
     def _checked(self) -> tuple[Issue, ...]:
-        return tuple(check_model(self._ir))
+        return remembered("checks", self._ir, lambda: tuple(check_model(self._ir)))
 
     @functools.cached_property
     def _blocking(self) -> tuple[Issue, ...]:
         # The model's own clock may be too large to run (a ``run-size`` error of check) and
         # still run with another stop or dt: each run measures its own clock
         # (experiments.runner.ensure_fits).
-        blocking = tuple(i for i in blocking_issues(self._ir) if i.code != "run-size")
+        found = remembered("blocking", self._ir, lambda: tuple(blocking_issues(self._ir)))
+        blocking = tuple(i for i in found if i.code != "run-size")
         if self._approximate:
             return blocking
         refused = tuple(caveat_issue(self._ir, c, Severity.ERROR) for c in self._ir.caveats)
@@ -343,10 +345,12 @@ class Model:
 
     @functools.cached_property
     def _cld(self) -> CausalLoopDiagram:
-        return CausalLoopDiagram.from_model(self._ir)
+        return remembered("cld", self._ir, lambda: CausalLoopDiagram.from_model(self._ir))
 
     def loops(self, *, through: str | None = None, max_loops: int = 10_000) -> LoopSet:
         """The model's feedback loops with polarity (R/B) and stable ids; see ``cld().loops``."""
+        if through is None and max_loops == DEFAULT_MAX_LOOPS:  # the usual question: on disk
+            return remembered("loops", self._ir, lambda: self._cld.loops())
         return self._cld.loops(through=through, max_loops=max_loops)
 
     def to_mdl(self, path: PathLike) -> None:

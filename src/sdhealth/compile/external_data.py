@@ -32,9 +32,9 @@ import sympy
 from sdhealth.compile.flatten import Ranges
 from sdhealth.errors import UnsupportedByBackend
 from sdhealth.ir import functions as fn
-from sdhealth.ir.model import Constant, Definition, Equation, Lookup, Model, Variable
+from sdhealth.ir.model import Constant, Data, Definition, Equation, Lookup, Model, Variable
 
-__all__ = ["read_external", "EXTERNAL_CALLS"]
+__all__ = ["read_external", "reads_external_files", "EXTERNAL_CALLS"]
 
 #: The calls this module reads.
 EXTERNAL_CALLS = ("GET DIRECT CONSTANTS", "GET DIRECT LOOKUPS", "GET DIRECT DATA")
@@ -51,6 +51,11 @@ def _reads_files(variable: Variable) -> bool:
     equations = [d.equation for d in variable.definitions]
     equations.append(getattr(variable, "equation", None))
     return any(_call_of(e) is not None for e in equations)
+
+
+def reads_external_files(model: Model) -> bool:
+    """Whether any of the model's values come from files (``GET DIRECT ...`` or data)."""
+    return any(_reads_files(v) or isinstance(v, Data) for v in model.variables)
 
 
 def _read(call: fn.VENSIM_CALL, coords: dict[str, list[str]], mode: str, name: str) -> Any:
