@@ -19,13 +19,88 @@ from pathlib import Path
 from sdhealth.benchmarks import Row
 from sdhealth.benchmarks.suite import HAS_SIMLIN
 
-__all__ = ["first_command_rows", "edit_to_result_rows"]
+__all__ = ["first_command_rows", "edit_to_result_rows", "mdl_load_rows"]
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = ROOT / "models" / "nhs_england.yaml"
 
 _PYSD = "import sys, pysd; pysd.read_vensim(sys.argv[1]).run()"
 _SIMLIN = "import sys, simlin\nwith simlin.load(sys.argv[1]).simulate() as s:\n    s.run_to_end()\n"
+
+
+#: A new process reading a ``.mdl`` file: prints the seconds of the load and of the first run.
+_SD_LOAD = """
+import sys, time
+import sdhealth as sd
+begin = time.perf_counter()
+model = sd.load(sys.argv[1], front_end=sys.argv[2])
+loaded = time.perf_counter()
+if sys.argv[3] == "run":
+    model.run()
+print(loaded - begin, time.perf_counter() - loaded)
+"""
+_SIMLIN_LOAD = """
+import sys, time
+import simlin
+begin = time.perf_counter()
+project = simlin.load(sys.argv[1])
+loaded = time.perf_counter()
+with project.simulate() as sim:
+    sim.run_to_end()
+print(loaded - begin, time.perf_counter() - loaded)
+"""
+
+
+def _timings(arguments: list[str], environment: dict[str, str]) -> tuple[float, float]:
+    """The two figures a timing script prints (load, run), measured inside its process."""
+    done = subprocess.run(arguments, env=environment, check=True, capture_output=True,
+                          cwd=ROOT, text=True)  # fmt: skip
+    load, run = done.stdout.split()[-2:]
+    return float(load), float(run)
+
+
+def mdl_load_rows(sizes: tuple[int, ...] = (1000,), repeat: int = 3) -> list[Row]:
+    """A cold ``sd.load`` of the generated chain as a ``.mdl`` file plus its first run.
+
+    Each attempt is a new process with sdhealth's caches empty (numba's kernel, compiled once
+    per installation, as after any first use); the figures are measured inside it, after the
+    imports. Beside it, in the same run: the load through PySD's
+    translator (``front_end="pysd"``) and pysimlin's load and first run of the same file.
+    """
+    from sdhealth.benchmarks.chain import chain_model
+    from sdhealth.ir.vensim import model_to_vensim
+
+    rows = []
+    for size in sizes:
+        name = f"chain {size}"
+        with tempfile.TemporaryDirectory() as scratch:
+            folder = Path(scratch)
+            mdl = folder / f"chain{size}.mdl"
+            mdl.write_text(model_to_vensim(chain_model(size)), encoding="utf-8")
+            ours, theirs = [], []
+            for attempt in range(repeat):
+                fresh = {**os.environ, "SDHEALTH_CACHE_DIR": str(folder / f"cache-{attempt}")}
+                ours.append(_timings([sys.executable, "-c", _SD_LOAD, str(mdl), "sdhealth",
+                                      "run"], fresh))  # fmt: skip
+                theirs.append(_timings([sys.executable, "-c", _SD_LOAD, str(mdl), "pysd",
+                                        "load"], fresh))  # fmt: skip
+            best = min(ours, key=sum)
+            rows.append(Row(name, "sdhealth", "load .mdl + first run (cold)", sum(best),
+                            f"new process, model caches empty: load {best[0]:.2f} s, run "
+                            f"{best[1]:.2f} s"))  # fmt: skip
+            rows.append(Row(name, "sdhealth", "load .mdl (cold)", min(t[0] for t in ours)))
+            rows.append(Row(name, "PySD", "load .mdl through PySD's translator (cold)",
+                            min(t[0] for t in theirs), "sd.load(front_end='pysd')"))  # fmt: skip
+            if HAS_SIMLIN:
+                try:
+                    simlin = [_timings([sys.executable, "-c", _SIMLIN_LOAD, str(mdl)],
+                                       dict(os.environ)) for _ in range(repeat)]  # fmt: skip
+                    rows.append(Row(name, "pysimlin", "load .mdl + first run (cold)",
+                                    min(sum(t) for t in simlin), "new process"))  # fmt: skip
+                except subprocess.CalledProcessError as error:
+                    rows.append(Row(name, "pysimlin", "failed", float("nan"),
+                                    (error.stderr or "")[-60:]))  # fmt: skip
+    return rows
 
 
 def _process(arguments: list[str], environment: dict[str, str]) -> float:

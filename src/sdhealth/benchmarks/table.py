@@ -80,6 +80,18 @@ def render(rows: list[Row], notes: Sequence[str] = ()) -> str:
                 _find(rows, model, "pysimlin", "one run (one series)"),
             ),
         ]
+        pairs += [
+            (
+                "load .mdl: PySD's translator / sdhealth's front end",
+                _find(rows, model, "PySD", "load .mdl through PySD's translator (cold)"),
+                _find(rows, model, "sdhealth", "load .mdl (cold)"),
+            ),
+            (
+                "load .mdl + first run: sdhealth / pysimlin",
+                _find(rows, model, "sdhealth", "load .mdl + first run (cold)"),
+                _find(rows, model, "pysimlin", "load .mdl + first run (cold)"),
+            ),
+        ]
         for batch in ("100", "10000", "1000"):
             pairs.append(
                 (
@@ -105,6 +117,12 @@ _TARGETS = (
      ("native", "batch of 10000"), 1.0, True),
     ("cold: PySD translate / native compile >= 10x", ("PySD", "translate (cold)"),
      ("native", "compile (cold)"), 10.0, True),
+    ("load .mdl: PySD's translator / ours >= 40x",
+     ("PySD", "load .mdl through PySD's translator (cold)"), ("sdhealth", "load .mdl (cold)"),
+     40.0, True),
+    ("load .mdl + first run: sdhealth / pysimlin <= 10x",
+     ("sdhealth", "load .mdl + first run (cold)"), ("pysimlin", "load .mdl + first run (cold)"),
+     10.0, False),
 )  # fmt: skip
 
 
@@ -126,6 +144,10 @@ def _targets(rows: list[Row], model: str = "chain 1000") -> list[str]:
     warm = _find(rows, model, "native", "load (warm, from disk)")
     if warm is not None:
         lines.append(f"| warm load < 0.2 s | {warm:.3f} s | {'yes' if warm < 0.2 else 'no'} |")
+    cold = _find(rows, model, "sdhealth", "load .mdl + first run (cold)")
+    if cold is not None:
+        met = "yes" if cold <= 0.5 else "no"
+        lines.append(f"| cold load .mdl + first run <= 0.5 s | {cold:.2f} s | {met} |")
     return lines if len(lines) > 5 else []
 
 

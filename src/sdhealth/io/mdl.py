@@ -22,8 +22,6 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from parsimonious.exceptions import ParseError, VisitationError
-
 from sdhealth.errors import ModelError, ModelSyntaxError, SdhealthError
 from sdhealth.io.abstract import (
     TRANSLATION_FAILURES,
@@ -54,17 +52,13 @@ from sdhealth.ir.model import (
 )
 from sdhealth.ir.vensim import split_source
 
-with warnings.catch_warnings():  # PySD's own imports raise deprecation warnings
-    warnings.simplefilter("ignore")
-    from pysd.translators.vensim.vensim_file import VensimFile
-
 __all__ = ["FRONT_ENDS", "read_mdl", "read_mdl_text", "restore_metadata"]
 
 #: The readers of Vensim text: sdhealth's own (the default) and PySD's translator.
 FRONT_ENDS = ("sdhealth", "pysd")
 
 
-def _syntax_error(error: ParseError, text: str, path: Path) -> ModelSyntaxError:
+def _syntax_error(error: Any, text: str, path: Path) -> ModelSyntaxError:
     """The parser's error located in the whole file (its text is one equation or the file)."""
     start = text.find(error.text) if error.text else -1
     offset = max(start, 0) + error.pos
@@ -148,6 +142,10 @@ def _parsed(path: Path, front_end: str = "sdhealth", text: str | None = None) ->
     _check_complete(text, path)
     if front_end == "sdhealth":
         return parse_mdl(text, path)
+    with warnings.catch_warnings():  # PySD's own imports raise deprecation warnings
+        warnings.simplefilter("ignore")
+        from parsimonious.exceptions import ParseError, VisitationError
+        from pysd.translators.vensim.vensim_file import VensimFile
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
