@@ -141,9 +141,9 @@ class Equation:
         """An equation built in code (no source text)."""
         return cls(sympy.sympify(value) if isinstance(value, (int, float)) else value)
 
-    @property
+    @functools.cached_property
     def free_keys(self) -> frozenset[str]:
-        """Keys of the variables this equation reads (builtin symbols excluded)."""
+        """Keys of the variables this equation reads (builtin symbols excluded; remembered)."""
         return frozenset(
             s.name
             for s in self.expr.free_symbols

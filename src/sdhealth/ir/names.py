@@ -14,6 +14,7 @@ same. Three forms exist, and every other module asks this one for them:
 from __future__ import annotations
 
 import difflib
+import functools
 import keyword
 import re
 import unicodedata
@@ -146,8 +147,11 @@ RESERVED_IDENTIFIERS = frozenset(
 )
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def canonical(name: str) -> str:
     """The key of a name: case-folded, whitespace/underscores collapsed, ends trimmed.
+
+    Remembered per name: a check of a model of 3,000 variables asks for about 80,000 keys.
 
     >>> canonical("  RTT   Waiting_list ")
     'rtt waiting list'
