@@ -424,16 +424,7 @@ class _Equation:
         limits = None
         if self.at("["):
             limits = self.limits()
-        points: list[tuple[float, float]] = []
-        while self.at("("):
-            self.take()
-            x = self.signed_number("a number")
-            self.expect(",", "','")
-            y = self.signed_number("a number")
-            self.expect(")", "')'")
-            points.append((x, y))
-            if self.at(","):
-                self.take()
+        points = self.points(",")
         if not points:
             self.fail("expected the lookup's points '(x, y)'")
         self.expect(")", "')'")
@@ -451,7 +442,15 @@ class _Equation:
     def limits(self) -> list[tuple[float, float]]:
         """``[(0,0)-(10,10)]``, then the ``,`` after it."""
         self.take()
-        pairs: list[tuple[float, float]] = []
+        pairs = self.points("-", ",")
+        self.expect("]", "']'")
+        if self.at(","):
+            self.take()
+        return pairs
+
+    def points(self, *separators: str) -> list[tuple[int | float, int | float]]:
+        """``(x, y)`` pairs, each followed by an optional separator."""
+        pairs = []
         while self.at("("):
             self.take()
             x = self.signed_number("a number")
@@ -459,12 +458,18 @@ class _Equation:
             y = self.signed_number("a number")
             self.expect(")", "')'")
             pairs.append((x, y))
-            if self.at("-", ","):
+            if self.at(*separators):
                 self.take()
-        self.expect("]", "']'")
-        if self.at(","):
-            self.take()
         return pairs
+
+    def texts(self) -> list[str]:
+        """Texts in single quotes, separated by optional commas."""
+        found = []
+        while self.token.kind == "string":
+            found.append(self.take().text[1:-1])
+            if self.at(","):
+                self.take()
+        return found
 
     def lookup_definition(self) -> Any:
         """The right-hand side of ``name(...)``: points or ``GET XLS/DIRECT LOOKUPS(...)``."""
@@ -475,11 +480,7 @@ class _Equation:
         ):
             self.take()
             self.expect("(")
-            texts = []
-            while self.token.kind == "string":
-                texts.append(self.take().text[1:-1])
-                if self.at(","):
-                    self.take()
+            texts = self.texts()
             self.expect(")", "')'")
             self.expect(")", "')'")
             if len(texts) != 4:
@@ -603,11 +604,7 @@ def _subscript_range(parser: _Equation, name: str) -> am.AbstractSubscriptRange:
     if token.kind == "name" and parser.next_is("("):
         parser.take()
         parser.take()
-        texts = []
-        while parser.token.kind == "string":
-            texts.append(parser.take().text[1:-1])
-            if parser.at(","):
-                parser.take()
+        texts = parser.texts()
         parser.expect(")", "')'")
         if len(texts) != 5:
             parser.fail("a subscript range read from a file takes five texts in quotes", token)
