@@ -90,7 +90,9 @@ def test_arithmetic_builds_the_expected_sympy(text: str, expected: sympy.Expr) -
         ("(1 + 2) * 3", 9),
         ("10 - 4 - 3", 3),
         ("100 / 10 / 5", 2),
-        ("2 ^ 3 ^ 2", 64),  # left-associative, like PySD
+        ("2 ^ 3 ^ 2", 512),  # right to left, as Vensim computes it (and the .mdl reader)
+        ("(2 ^ 3) ^ 2", 64),
+        ("2 ^ -2 ^ -1", 2 ** -(2**-1)),  # a sign after '^' negates the power on its right
         ("-2 ^ 2", -4),  # '^' binds tighter than unary minus
         ("(-2) ^ 2", 4),
         ("2 ^ -1", 0.5),

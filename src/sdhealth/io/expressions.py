@@ -8,8 +8,9 @@ User text never reaches ``eval``, ``exec``, ``sympy.sympify`` or ``sympy.parse_e
 
 Operators, loosest first: ``:OR:``, ``:AND:``, ``:NOT:`` (prefix), comparisons
 (``= <> < > <= >=``), binary ``+ -``, ``* /``, unary ``+ -``, then ``^``. ``^`` binds tighter than
-unary minus (``-2^2`` is -4), is left-associative like PySD (``2^3^2`` is 64) and takes a signed
-exponent (``2^-1``). Chains of one operator become one n-ary sympy node, so a sum of thousands of
+unary minus (``-2^2`` is -4), and is right-associative, as Vensim computes it (``2^3^2`` is 512;
+the SDXorg suite's canonical output has ``4^3^2`` = 262144) and takes a signed exponent
+(``2^-1``). Chains of one operator become one n-ary sympy node, so a sum of thousands of
 terms costs neither recursion nor quadratic time.
 
 Names are words of letters, digits, ``_ & ' $`` separated by spaces or underscores (the first word
@@ -444,10 +445,26 @@ class _Parser:
         return -value if signs.count("-") % 2 else value
 
     def power(self) -> sympy.Basic:
-        value = self.primary()
+        """``a ^ b ^ c`` as Vensim computes it, right to left: ``a ^ (b ^ c)``.
+
+        A sign after ``^`` negates the whole power on its right (``2^-2^-3`` is
+        ``2^(-(2^(-3)))``). The chain is read in a loop and folded from the right, so a long
+        chain costs no recursion.
+        """
+        operands = [self.primary()]
+        negated: list[bool] = []
         while self.accept("^"):
-            value = _power(value, self.signed(self.primary))
-        return value
+            signs = 0
+            while token := self.accept("+", "-"):
+                signs += token.text == "-"
+            negated.append(signs % 2 == 1)
+            operands.append(self.primary())
+        if not negated:
+            return operands[0]
+        result = _as_number(operands[-1])
+        for base, negative in zip(reversed(operands[:-1]), reversed(negated), strict=True):
+            result = _power(_as_number(base), -result if negative else result)
+        return result
 
     def primary(self) -> sympy.Basic:
         token = self.peek()
