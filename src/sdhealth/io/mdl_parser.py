@@ -26,10 +26,11 @@ Where PySD's reader evaluates text with Python's ``eval`` (numbers, strings, loo
 this one converts the tokens; no user text reaches ``eval``. Every error is a
 :class:`~sdhealth.errors.ModelSyntaxError` with the file's line and column.
 
-Kept from PySD, on purpose, so both front ends read a file the same way: a negative number
-literal stays one number (``-2^2`` is ``(-2)^2``), while a negated name binds looser than
-``^`` (``-x^2`` is ``-(x^2)``); ``:AND:`` and ``:OR:`` share one level; one comparison per
-level.
+Kept from PySD, on purpose, so both front ends read a file the same way: PySD's shapes for
+operators (a negated name wraps the power it starts, ``-x^2`` is ``-(x^2)``; a negative number
+literal stays one number, which :mod:`sdhealth.io.abstract_expressions` turns into the minus of
+the power, ``-2^2`` is -4, as Vensim computes; ``^`` chains are right to left); ``:AND:`` and
+``:OR:`` share one level; one comparison per level.
 """
 
 from __future__ import annotations
