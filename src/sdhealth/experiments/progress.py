@@ -33,8 +33,6 @@ from contextvars import ContextVar
 from types import TracebackType
 from typing import Any
 
-from tqdm.auto import tqdm
-
 __all__ = ["Progress", "labelled", "progress_bar", "show_progress"]
 
 _LABEL: ContextVar[str | None] = ContextVar("sdhealth_progress_label", default=None)
@@ -81,6 +79,8 @@ class Progress:
         self.done = 0
         self._bar: Any = None
         if show_progress(enabled):
+            from tqdm.auto import tqdm  # imported when a bar is shown (0.06 s)
+
             self._bar = tqdm(
                 total=total, desc=desc, unit=unit, file=sys.stderr, dynamic_ncols=True, leave=True
             )
