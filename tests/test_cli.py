@@ -248,3 +248,18 @@ def test_dominance_of_a_model_without_loops_says_so(tmp_path):
     assert status == 0, err
     assert out.strip() == "Open: no feedback loops, so no loop dominance (nothing written)"
     assert not (tmp_path / "d.png").exists()
+
+
+def test_front_end_chooses_the_reader_of_vensim_files(models_dir, tmp_path):
+    mdl = tmp_path / "teacup.mdl"
+    code, _, _ = run_cli("convert", str(models_dir / "teacup.yaml"), str(mdl))
+    assert code == 0
+    ours = run_cli("run", str(mdl), "--out", str(tmp_path / "ours.csv"))
+    theirs = run_cli("run", str(mdl), "--front-end", "pysd", "--out", str(tmp_path / "pysd.csv"))
+    assert ours[0] == theirs[0] == 0
+    assert pd.read_csv(tmp_path / "ours.csv").equals(pd.read_csv(tmp_path / "pysd.csv"))
+    assert run_cli("check", str(mdl), "--front-end", "pysd")[0] == 0
+    code, out, err = run_cli("run", str(models_dir / "teacup.yaml"), "--front-end", "pysd")
+    assert code == 2
+    assert "front_end='pysd' applies to Vensim .mdl files" in out + err
+    assert len((out + err).strip().splitlines()) == 1

@@ -25,6 +25,7 @@ import pandas as pd
 
 from sdhealth import __version__
 from sdhealth.errors import SdhealthError
+from sdhealth.io import FRONT_ENDS
 from sdhealth.model import Model, check, load
 from sdhealth.report.summary import dominance_rows, format_value, indicator_table
 
@@ -164,6 +165,13 @@ def build_parser() -> argparse.ArgumentParser:
             "does (Stella conveyors, queues, ...) as an approximation, with a warning",
         )
     for command in commands.choices.values():
+        if any(action.dest in ("model", "source") for action in command._actions):
+            command.add_argument(
+                "--front-end",
+                choices=FRONT_ENDS,
+                default="sdhealth",
+                help="reader of Vensim .mdl files: sdhealth's own (default) or PySD's translator",
+            )
         if any(action.dest in _OUTPUT_OPTIONS for action in command._actions):
             command.add_argument(
                 "--mkdir", action="store_true", help="create missing folders of the output files"
@@ -179,7 +187,8 @@ _RUNNING_COMMANDS = (
 
 def _load(args: argparse.Namespace) -> Model:
     """The command's model, run as an approximation if ``--approximate`` says so."""
-    return load(args.model, approximate=getattr(args, "approximate", False))
+    return load(args.model, approximate=getattr(args, "approximate", False),
+                front_end=args.front_end)  # fmt: skip
 
 
 # --------------------------------------------------------------------------- output files
@@ -282,7 +291,7 @@ _WRITERS = {".mdl": Model.to_mdl, ".yaml": Model.to_yaml, ".yml": Model.to_yaml}
 
 def _convert(args: argparse.Namespace, out: TextIO) -> int:
     writer = _WRITERS[Path(args.target).suffix.lower()]  # the suffix is checked up front
-    writer(load(args.source), args.target)
+    writer(load(args.source, front_end=args.front_end), args.target)
     print(f"{args.source} -> {args.target}", file=out)
     return EXIT_OK
 
@@ -499,7 +508,7 @@ def _run_once(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _check(args: argparse.Namespace, out: TextIO) -> int:
-    issues = check(args.model)
+    issues = check(args.model, front_end=args.front_end)
     for issue in issues:
         print(issue, file=out)
     if len(issues) == 1 and issues[0].code in ("syntax", "file"):

@@ -436,18 +436,18 @@ def load(path: PathLike, *, approximate: bool = False, front_end: str = "sdhealt
     return Model(read_model(Path(path), front_end), approximate=approximate)
 
 
-def check(model: PathLike | Model | irm.Model) -> list[Issue]:
+def check(model: PathLike | Model | irm.Model, *, front_end: str = "sdhealth") -> list[Issue]:
     """Check a model (a path, a :class:`Model` or an IR model) and return every finding.
 
     A file that does not parse gives one ``syntax`` issue instead of raising, so this can
-    be used as a linter over many files.
+    be used as a linter over many files. ``front_end`` is as for :func:`load`.
     """
     if isinstance(model, Model):
         return model.check()
     if isinstance(model, irm.Model):
         return list(check_model(model))
     try:
-        loaded = load(model)
+        loaded = load(model, front_end=front_end)
     except ModelSyntaxError as exc:
         return [Issue(Severity.ERROR, "syntax", exc.message, exc.path, exc.line, exc.column)]
     except SdhealthError as exc:  # its message names the file already

@@ -12,7 +12,10 @@ from pathlib import Path
 from sdhealth.errors import SdhealthError
 from sdhealth.ir.model import Model
 
-__all__ = ["READERS", "read_model"]
+__all__ = ["FRONT_ENDS", "READERS", "read_model"]
+
+#: The readers of Vensim ``.mdl`` text: sdhealth's own (the default) and PySD's translator.
+FRONT_ENDS = ("sdhealth", "pysd")
 
 
 def _read_yaml(path: Path) -> Model:
@@ -56,6 +59,8 @@ def read_model(path: Path, front_end: str = "sdhealth") -> Model:
         raise SdhealthError(f"{path}: unknown model format {path.suffix!r} (expected {known})")
     if not path.is_file():
         raise SdhealthError(f"{path}: no such model file")
+    if front_end not in FRONT_ENDS:
+        raise ValueError(f"front_end must be one of {FRONT_ENDS}, not {front_end!r}")
     if front_end != "sdhealth":
         if path.suffix.lower() != ".mdl":
             raise SdhealthError(f"{path}: front_end={front_end!r} applies to Vensim .mdl files")

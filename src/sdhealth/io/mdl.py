@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from sdhealth.errors import ModelError, ModelSyntaxError, SdhealthError
+from sdhealth.io import FRONT_ENDS
 from sdhealth.io.abstract import (
     TRANSLATION_FAILURES,
     UnreadableElement,
@@ -52,10 +53,7 @@ from sdhealth.ir.model import (
 )
 from sdhealth.ir.vensim import split_source
 
-__all__ = ["FRONT_ENDS", "read_mdl", "read_mdl_text", "restore_metadata"]
-
-#: The readers of Vensim text: sdhealth's own (the default) and PySD's translator.
-FRONT_ENDS = ("sdhealth", "pysd")
+__all__ = ["read_mdl", "read_mdl_text", "restore_metadata"]
 
 
 def _syntax_error(error: Any, text: str, path: Path) -> ModelSyntaxError:
