@@ -193,3 +193,33 @@ def test_the_pysd_front_end_stays_available(tmp_path: Path) -> None:
         sd.load(MODELS / "nhs_england.yaml", front_end="pysd")
     with pytest.raises(ValueError, match="front_end must be one of"):
         sd.load(path, front_end="vensim")
+
+
+def test_comments_in_braces_are_white_space_and_may_nest(tmp_path: Path) -> None:
+    """Vensim's ``{comments}`` (PySD cannot read them; SDEverywhere's ``comments`` model)."""
+    path = tmp_path / "comments.mdl"
+    path.write_text(
+        HEAD
+        + "DimA: A1, A2, A3 ~~|\n"
+        + "a[DimA] = 0, {first} 1, {second ~ | with separators} 2 ~ ~ |\n"
+        + "d = 8760 {\n  IF THEN ELSE(x, 8784 {leap year}, 8760 {normal})\n} ~ hours ~ |\n"
+        + "e = 41 {first part} + 1 {second part} ~ ~ |\n"
+        + CLOCK,
+        encoding="utf-8",
+    )
+    row = sd.load(path).run().iloc[0]
+    assert row.to_dict() == {"a[A1]": 0, "a[A2]": 1, "a[A3]": 2, "d": 8760, "e": 42}
+
+
+def test_an_unclosed_comment_is_a_located_error_found_in_linear_time(tmp_path: Path) -> None:
+    path = tmp_path / "bad.mdl"
+    path.write_text(HEAD + "x = 1 {never closed ~ ~ |\n" + CLOCK, encoding="utf-8")
+    with pytest.raises(ModelSyntaxError, match="without its closing") as caught:
+        sd.load(path)
+    assert (caught.value.line, caught.value.column) == (2, 7)
+    started = time.perf_counter()
+    with pytest.raises(ModelSyntaxError):
+        parse_mdl(HEAD + "x = " + "{" * 200_000 + " ~ ~ |\n", path)
+    with pytest.raises(ModelSyntaxError):
+        parse_mdl(HEAD + "x = 1 " + "{}" * 200_000 + "+ ~ ~ |\n", path)
+    assert time.perf_counter() - started < 5.0  # each brace is looked at once

@@ -14,8 +14,10 @@ The stages, each linear in the text:
 1. **Sections.** The sketch (after ``\\\\\\---///``) is set aside; ``:MACRO: name(params :
    returns) ... :END OF MACRO:`` blocks become macro sections, the rest is the main section.
 2. **Elements.** A section is a run of ``equation ~ units ~ documentation [~ flags] |``
-   entries (``~`` and ``|`` inside double-quoted names do not count) and ``title ~ comment |``
-   group headers, which are skipped. As in PySD, text after the last entry is ignored.
+   entries (``~`` and ``|`` inside double-quoted names and inside an equation's
+   ``{comments}`` do not count) and ``title ~ comment |`` group headers, which are skipped.
+   As in PySD, text after the last entry is ignored. Vensim's ``{comments}`` in equations,
+   which may nest, are white space (PySD's reader stops at them).
 3. **Equations.** One tokenizer (a compiled regular expression over the raw text, so every
    token knows its offset) and a precedence-climbing parser that loops over the operators of
    each level, so a sum of thousands of terms costs neither recursion nor quadratic time.
@@ -62,6 +64,9 @@ _END_MACRO = ":END OF MACRO:"
 _MACRO_HEAD = re.compile(r":MACRO:\s*(?P<name>[^(]*?)\s*\((?P<args>[^)]*)\)")
 _ENCODING = re.compile(r"\s*\{[^}]*\}")
 _QUOTED_SEPARATOR = re.compile(r'"(?:\\"|[^"])*"|[~|]')
+#: In an equation quoted names and ``{comments}`` (which may nest) hide separators.
+_EQUATION_SEPARATOR = re.compile(r'"(?:\\"|[^"])*"|[{~|]')
+_BRACE = re.compile(r"[{}]")
 _PLAIN_SEPARATOR = re.compile(r"[~|]")
 _CONTROL = ("initial_time", "final_time", "time_step", "saveper")
 
@@ -107,11 +112,23 @@ class _Source:
         column = offset - (self.text.rfind("\n", 0, offset) + 1) + 1
         raise ModelSyntaxError(message, str(self.path), line, column)
 
+    def comment_end(self, start: int, end: int) -> int:
+        """Just after the ``}`` closing the comment opened at ``start`` (comments nest)."""
+        depth = 0
+        for brace in _BRACE.finditer(self.text, start, end):
+            depth += 1 if brace.group() == "{" else -1
+            if depth == 0:
+                return brace.end()
+        self.error("Vensim syntax error: a comment '{' without its closing '}'", start)
+
     def tokens(self, start: int, end: int) -> list[_Token]:
         """The tokens of ``text[start:end]``, then an ``end`` token."""
         found: list[_Token] = []
         text, pos = self.text, start
         while pos < end:
+            if text[pos] == "{":  # a comment, as white space
+                pos = self.comment_end(pos, end)
+                continue
             match = _TOKEN.match(text, pos, end)
             if match is None:
                 self.error(f"Vensim syntax error: unexpected character {text[pos]!r}", pos)
@@ -667,18 +684,26 @@ def _numbered_range(parser: _Equation) -> list[str]:
 # --------------------------------------------------------------------------- sections
 
 
-def _separator(text: str, pos: int, end: int, quoted: bool) -> int:
-    """The next ``~`` or ``|`` in ``text[pos:end]`` (outside double quotes if ``quoted``)."""
-    if not quoted:
+def _separator(source: _Source, pos: int, end: int, part: int) -> int:
+    """The next ``~`` or ``|`` in ``text[pos:end]`` that ends entry part number ``part``.
+
+    In the equation (part 0) separators inside double-quoted names and ``{comments}`` do not
+    count; in the units and flags, inside quoted names; the documentation (part 2) is read
+    as PySD reads it, to its first separator.
+    """
+    text = source.text
+    if part == 2:
         match = _PLAIN_SEPARATOR.search(text, pos, end)
         return match.start() if match else -1
+    pattern = _EQUATION_SEPARATOR if part == 0 else _QUOTED_SEPARATOR
     while True:
-        match = _QUOTED_SEPARATOR.search(text, pos, end)
+        match = pattern.search(text, pos, end)
         if match is None:
             return -1
-        if match.end() - match.start() == 1 and match.group() in "~|":
+        found = match.group()
+        if found in ("~", "|"):
             return match.start()
-        pos = match.end()
+        pos = source.comment_end(match.start(), end) if found == "{" else match.end()
 
 
 def _entries(source: _Source, start: int, end: int) -> list[Any]:
@@ -690,8 +715,7 @@ def _entries(source: _Source, start: int, end: int) -> list[Any]:
         parts: list[tuple[int, int]] = []
         cursor = pos
         while True:
-            quoted = len(parts) != 2  # PySD reads the documentation without quotes
-            at = _separator(text, cursor, end, quoted)
+            at = _separator(source, cursor, end, len(parts))
             if at < 0:
                 return found  # the rest is not an entry: ignored, as PySD ignores it
             parts.append((cursor, at))
