@@ -167,7 +167,7 @@ def test_subscript_ranges_and_macros() -> None:
         ("x = INTEG(1)", 2, 5, "INTEG takes 2 to 3 arguments, not 1"),
         ("x = " + "(" * 3000 + "1" + ")" * 3000, 2, 55, "nested too deeply"),
         ("dim: (a3-a1) ~ ~ |", 2, 6, "must count upwards"),
-        ("x ~ ~ |", 2, 2, "expected '=', '==', ':=', '(' or ':' after the name"),
+        ("x + 1 ~ ~ |", 2, 3, "expected '=', '==', ':=', '(' or ':' after the name"),
     ],
 )
 def test_errors_name_the_file_line_and_column(
@@ -223,3 +223,14 @@ def test_an_unclosed_comment_is_a_located_error_found_in_linear_time(tmp_path: P
     with pytest.raises(ModelSyntaxError):
         parse_mdl(HEAD + "x = 1 " + "{}" * 200_000 + "+ ~ ~ |\n", path)
     assert time.perf_counter() - started < 5.0  # each brace is looked at once
+
+
+def test_a_variable_without_an_equation_is_data_given_at_run_time(tmp_path: Path) -> None:
+    """Vensim reads ``x ~~|`` as data from a run-time file; sdhealth names what it cannot run."""
+    path = tmp_path / "data.mdl"
+    path.write_text(HEAD + "Values[DimA\\\n  ]\n  ~~|\nDimA: A1, A2 ~~|\n" + CLOCK)
+    abstract = parse_mdl(path.read_text(), path)
+    [values] = [e for e in abstract.sections[0].elements if e.name == "Values"]
+    assert isinstance(values.components[0].ast, ae.DataStructure)
+    with pytest.raises(sd.ModelError, match="'Values'.*data given at run time"):
+        sd.load(path)

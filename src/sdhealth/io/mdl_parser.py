@@ -594,6 +594,8 @@ def _element(
         return component(am.AbstractComponent(subscripts=both, ast=ast))
     if parser.at("("):
         return component(am.AbstractLookup(subscripts=both, ast=parser.lookup_definition()))
+    if parser.token.kind == "end":  # no equation: Vensim's data variable, given at run time
+        return component(am.AbstractData(subscripts=both, ast=structures["data"](), keyword=None))
     if parser.at(":=") or (parser.token.kind == "keyword" and parser.token.text in _DATA_KEYWORDS):
         keyword = None
         if parser.token.kind == "keyword":
