@@ -36,20 +36,24 @@ def normalise_whitespace(text: str) -> str:
     return " ".join(text.split())
 
 
+_QUOTED_OR = {
+    delimiters: re.compile(r'"(?:\\"|[^"])*(?:"|\Z)|[' + re.escape(delimiters) + "]")
+    for delimiters in ("|", "~")
+}
+
+
 def _split_outside_quotes(text: str, delimiters: str) -> Iterator[tuple[str, str]]:
-    """``(piece, delimiter)`` pairs of ``text`` cut at ``delimiters`` outside double quotes."""
-    start, quoted, index = 0, False, 0
-    while index < len(text):
-        char = text[index]
-        if char == "\\" and quoted and text[index + 1 : index + 2] == '"':
-            index += 2
-            continue
-        if char == '"':
-            quoted = not quoted
-        elif char in delimiters and not quoted:
-            yield text[start:index], char
-            start = index + 1
-        index += 1
+    """``(piece, delimiter)`` pairs of ``text`` cut at ``delimiters`` outside double quotes.
+
+    A quoted name runs to its closing quote (``\\"`` inside does not close it), or to the end
+    of the text if it has none. One regular-expression scan, not a loop over characters.
+    """
+    start = 0
+    for match in _QUOTED_OR[delimiters].finditer(text):
+        found = match.group()
+        if found in delimiters and len(found) == 1:
+            yield text[start : match.start()], found
+            start = match.end()
     yield text[start:], ""
 
 
