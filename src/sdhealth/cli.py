@@ -25,7 +25,7 @@ import pandas as pd
 
 from sdhealth import __version__
 from sdhealth.errors import SdhealthError
-from sdhealth.io import FRONT_ENDS
+from sdhealth.io.front_ends import FRONT_ENDS
 from sdhealth.model import Model, check, load
 from sdhealth.report.summary import dominance_rows, format_value, indicator_table
 

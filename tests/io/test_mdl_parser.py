@@ -80,17 +80,20 @@ def test_both_front_ends_read_every_model_into_the_same_ir() -> None:
 
 
 def test_a_large_model_is_read_in_linear_time(tmp_path: Path) -> None:
-    """A sum of 20,000 terms and 2,000 variables: no recursion per term, no quadratic step."""
+    """A sum of 20,000 terms and 2,000 variables: no recursion per term, no quadratic step,
+    neither in the parser nor in building the IR (summing pairwise took 12 s for 8,000 terms)."""
     lines = [f"x{i} = {i} ~ ~ |" for i in range(2000)]
-    lines.append("total = " + " + ".join(f"x{i % 2000}" for i in range(20000)) + " ~ ~ |")
+    lines.append("total = " + " + ".join(f"x{i % 2000} * {i}" for i in range(20000)) + " ~ ~ |")
     path = tmp_path / "big.mdl"
     path.write_text(HEAD + "\n".join(lines) + "\n" + CLOCK, encoding="utf-8")
     started = time.perf_counter()
     abstract = parse_mdl(path.read_text(encoding="utf-8"), path)
-    elapsed = time.perf_counter() - started
     total = next(e for e in abstract.sections[0].elements if e.name == "total")
     assert len(total.components[0].ast.arguments) == 20000
-    assert elapsed < 5.0  # about 0.2 s; generous for a loaded CI machine
+    model = read_mdl(path)
+    elapsed = time.perf_counter() - started
+    assert len(model["total"].equation.expr.args) == 2000  # like terms collected
+    assert elapsed < 30.0  # about 4 s on the development machine; generous for CI
 
 
 def _ast(equation: str) -> object:

@@ -10,12 +10,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from sdhealth.errors import SdhealthError
+from sdhealth.io.front_ends import check_front_end
 from sdhealth.ir.model import Model
 
-__all__ = ["FRONT_ENDS", "READERS", "read_model"]
-
-#: The readers of Vensim ``.mdl`` text: sdhealth's own (the default) and PySD's translator.
-FRONT_ENDS = ("sdhealth", "pysd")
+__all__ = ["READERS", "read_model"]
 
 
 def _read_yaml(path: Path) -> Model:
@@ -59,8 +57,7 @@ def read_model(path: Path, front_end: str = "sdhealth") -> Model:
         raise SdhealthError(f"{path}: unknown model format {path.suffix!r} (expected {known})")
     if not path.is_file():
         raise SdhealthError(f"{path}: no such model file")
-    if front_end not in FRONT_ENDS:
-        raise ValueError(f"front_end must be one of {FRONT_ENDS}, not {front_end!r}")
+    check_front_end(front_end)
     if front_end != "sdhealth":
         if path.suffix.lower() != ".mdl":
             raise SdhealthError(f"{path}: front_end={front_end!r} applies to Vensim .mdl files")

@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 from sdhealth.errors import ModelError, ModelSyntaxError, SdhealthError
-from sdhealth.io import FRONT_ENDS
 from sdhealth.io.abstract import (
     TRANSLATION_FAILURES,
     UnreadableElement,
@@ -32,6 +31,7 @@ from sdhealth.io.abstract import (
     failing_element,
 )
 from sdhealth.io.expressions import parse_equation
+from sdhealth.io.front_ends import check_front_end
 from sdhealth.io.mdl_parser import parse_mdl
 from sdhealth.io.mdl_text import (
     definition_position,
@@ -133,8 +133,7 @@ def _translation_error(error: BaseException, text: str, path: Path) -> ModelSynt
 
 
 def _parsed(path: Path, front_end: str = "sdhealth", text: str | None = None) -> Any:
-    if front_end not in FRONT_ENDS:
-        raise ValueError(f"front_end must be one of {FRONT_ENDS}, not {front_end!r}")
+    check_front_end(front_end)
     if text is None:
         text = _check_utf8(path)
     _check_complete(text, path)
