@@ -103,3 +103,17 @@ def test_a_model_that_reads_files_is_never_remembered(cache: Path, tmp_path: Pat
         remembered("demo", model, lambda: calls.append(1))
     assert calls == [1, 1]
     assert not (cache / "analysis").exists()
+
+
+def test_the_folder_is_kept_under_its_size_limit(cache: Path, monkeypatch) -> None:
+    import os
+
+    monkeypatch.setattr(stored, "MAX_BYTES", 25_000)
+    for rate in range(6):
+        remembered("demo", _model(float(rate)), lambda: b"x" * 10_000)
+        [newest] = sorted((cache / "analysis").glob("*.pickle"), key=os.path.getmtime)[-1:]
+        os.utime(newest, (rate, rate))  # written in this order, a second apart
+    kept = sorted((cache / "analysis").glob("*.pickle"))
+    assert len(kept) == 2  # two of about 10 kB each fit under 25 kB
+    assert remembered("demo", _model(5.0), lambda: b"recomputed") == b"x" * 10_000  # newest
+    assert remembered("demo", _model(0.0), lambda: b"recomputed") == b"recomputed"  # pruned

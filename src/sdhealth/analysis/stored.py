@@ -19,7 +19,9 @@ a 1.5 ms run). :func:`remembered` keeps each result in
 A model that reads external files (``GET DIRECT ...``, data variables) is never remembered:
 its checks may depend on those files, which the key does not see. Files are written
 atomically; one that cannot be read (truncated, from another Python) is computed again and
-replaced. Set ``SDHEALTH_CACHE_DIR`` to move or isolate the cache.
+replaced. Set ``SDHEALTH_CACHE_DIR`` to move or isolate the cache. The folder is kept under
+:data:`MAX_BYTES` (the NHS model's loop set is 4.7 MB, and ``run --watch`` writes one per
+saved version): after each write the files least recently written go first.
 """
 
 from __future__ import annotations
@@ -40,7 +42,10 @@ from sdhealth.compile.external_data import reads_external_files
 from sdhealth.io.atomic import write_with
 from sdhealth.ir.model import Model
 
-__all__ = ["remembered"]
+__all__ = ["MAX_BYTES", "remembered"]
+
+#: The most the ``analysis`` cache folder may hold (bytes).
+MAX_BYTES = 200_000_000
 
 T = TypeVar("T")
 
@@ -110,6 +115,24 @@ def remembered(kind: str, model: Model, compute: Callable[[], T]) -> T:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         write_with(path, lambda target: target.write_bytes(pickle.dumps(result, protocol=5)))
+        _prune(path.parent, MAX_BYTES)
     except (OSError, pickle.PicklingError, TypeError, AttributeError, RecursionError):
         pass
     return result
+
+
+def _prune(folder: Path, limit: int) -> None:
+    """Delete the oldest files of ``folder`` until it holds at most ``limit`` bytes."""
+    files = []
+    for path in folder.glob("*.pickle"):
+        try:
+            status = path.stat()
+        except OSError:  # removed meanwhile by another process
+            continue
+        files.append((status.st_mtime, status.st_size, path))
+    total = sum(size for _, size, _ in files)
+    for _, size, path in sorted(files, key=lambda item: item[0]):
+        if total <= limit:
+            return
+        path.unlink(missing_ok=True)
+        total -= size
