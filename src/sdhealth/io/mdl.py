@@ -139,12 +139,11 @@ def _parsed(path: Path, front_end: str = "sdhealth", text: str | None = None) ->
     _check_complete(text, path)
     if front_end == "sdhealth":
         return parse_mdl(text, path)
-    with warnings.catch_warnings():  # PySD's own imports raise deprecation warnings
+    with warnings.catch_warnings():  # PySD's imports and translator raise deprecation warnings
         warnings.simplefilter("ignore")
         from parsimonious.exceptions import ParseError, VisitationError
         from pysd.translators.vensim.vensim_file import VensimFile
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+
         try:
             vensim = VensimFile(path)
         except (UnicodeDecodeError, ValueError) as error:

@@ -554,7 +554,7 @@ def _units(text: str, source: _Source, offset: int) -> tuple[str, tuple | None]:
 
 def _element(
     source: _Source, start: int, end: int, units: str, documentation: str, units_at: int
-) -> _Component | am.AbstractSubscriptRange | None:
+) -> _Component | am.AbstractSubscriptRange:
     """One entry's equation: a subscript range, or a component with its AST."""
     tokens = source.tokens(start, end)
     parser = _Equation(source, tokens)
@@ -732,9 +732,7 @@ def _entries(source: _Source, start: int, end: int) -> list[Any]:
         (eq_start, eq_end), units, doc = parts[0], parts[1], parts[2]
         units_text = _clean(text[units[0] : units[1]])
         doc_text = _clean(text[doc[0] : doc[1]])
-        made = _element(source, eq_start, eq_end, units_text, doc_text, units[0])
-        if made is not None:
-            found.append(made)
+        found.append(_element(source, eq_start, eq_end, units_text, doc_text, units[0]))
 
 
 def _section(
