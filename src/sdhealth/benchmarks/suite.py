@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import gc
 import importlib.util
+import os
 import tempfile
 import time
 import tracemalloc
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -68,6 +70,20 @@ class Row:
     figure: str
     seconds: float
     note: str = ""
+
+
+@contextmanager
+def _kernel(choice: str) -> Iterator[None]:
+    """``SDHEALTH_NATIVE_KERNEL=choice`` inside the block (see :mod:`.interpreter`)."""
+    before = os.environ.get("SDHEALTH_NATIVE_KERNEL")
+    os.environ["SDHEALTH_NATIVE_KERNEL"] = choice
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["SDHEALTH_NATIVE_KERNEL"]
+        else:
+            os.environ["SDHEALTH_NATIVE_KERNEL"] = before
 
 
 def _mdl(model: Model, folder: Path) -> Path:
@@ -131,26 +147,22 @@ def _native_rows(name: str, model: Model, batches: tuple[int, ...], folder: Path
     )
     backend = NativeBackend(cache)
     spec = RunSpec.from_time(model.time)
-    backend.run(model, spec, {})
-    rows.append(
-        Row(
-            name,
-            "native",
-            "one run (kernel, arrays)",
-            _timed(lambda: backend.run(model, spec, {}), 9),
-        )
-    )
-    rows.append(
-        Row(
-            name,
-            "native",
-            "one run (DataFrame)",
-            _timed(lambda: backend.run(model, spec, {}).to_frame(), 9),
-        )
-    )
+    with _kernel("interpreted"):
+        backend.run(model, spec, {})
+        interpreted = _timed(lambda: backend.run(model, spec, {}), 3)
+    with _kernel("compiled"):
+        backend.run(model, spec, {})
+        kernel = _timed(lambda: backend.run(model, spec, {}), 9)
+        frame = _timed(lambda: backend.run(model, spec, {}).to_frame(), 9)
+    rows.append(Row(name, "native", "one run (kernel, arrays)", kernel))
+    rows.append(Row(name, "native", "one run (DataFrame)", frame))
     n_vars = len(backend.compile(model).layout.value_keys)
-    per = rows[-2].seconds / (n_vars * _steps(model))
+    per = kernel / (n_vars * _steps(model))
     rows.append(Row(name, "native", "per variable per step", per, f"{n_vars} variables"))
+    rows.append(
+        Row(name, "native", "one run (interpreted kernel)", interpreted,
+            "no numba: what a small single run uses until the kernel is loaded")
+    )  # fmt: skip
     last = model.stocks[-1].name
     constant = next(v.name for v in model.variables if type(v).__name__ == "Constant")
     base = float(model[constant].value)  # type: ignore[attr-defined]

@@ -53,7 +53,7 @@ from sdhealth.errors import BackendError, ModelError, SimulationError, UnknownNa
 from sdhealth.ir.model import Constant, Lookup, Model
 from sdhealth.ir.names import canonical
 
-from . import kernel
+from . import interpreter, kernel
 from .compiler import NativeProgram, compile_program
 from .layout import Layout
 
@@ -69,6 +69,13 @@ MAX_STEPS = DEFAULT_MAX_STEPS
 _T = TypeVar("_T")
 #: ``(times, save_rows, saved_times, clocks)`` of a traced clock.
 _Grid = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+def _engine(runs: int, steps: int, method: str):  # type: ignore[no-untyped-def]
+    """The kernel module, or its interpreted twin, for ``runs`` runs of ``steps`` steps
+    (:func:`.interpreter.use_interpreter`)."""
+    stages = {"euler": 1, "rk2": 2, "rk4": 4}.get(method, 4)
+    return interpreter if interpreter.use_interpreter(runs, steps, stages) else kernel
 
 
 def _run_clock(model: Model, spec: RunSpec) -> Model:
@@ -240,7 +247,9 @@ class NativeBackend(Backend):
         method = kernel.METHOD_CODES[spec.method]
         clock = np.array([spec.dt, spec.start, spec.stop, spec.save_every])
         max_steps = RunLimits.from_environment().max_steps
-        times, clocks, code = kernel.trace_clock(
+        steps = math.ceil((spec.stop - spec.start) / spec.dt) + 1 if spec.dt > 0 else max_steps
+        engine = _engine(1, steps, spec.method)
+        times, clocks, code = engine.trace_clock(
             compiled.addresses, method, clock, params, sizes, max_steps
         )
         if code == 1:
@@ -343,7 +352,8 @@ class NativeBackend(Backend):
         else:
             times, rows, saved = time_grid(spec.start, spec.stop, spec.dt, spec.save_every)
             clocks = np.array([[spec.dt, spec.start, spec.stop, spec.save_every]])
-        out, status = kernel.simulate(
+        engine = _engine(matrix.shape[0], len(times), spec.method)
+        out, status = engine.simulate(
             addresses, method, times, rows, clocks, full, out_index, non_negative, sizes,
             NEGATIVE_TOLERANCE, use_threads,
         )  # fmt: skip
@@ -352,7 +362,7 @@ class NativeBackend(Backend):
             r = int(failed[0])
             if status[r, 0] == 3:
                 raise _clock_differs(status[r], times, r + run_offset)
-            again, last_values, last_state = kernel.diagnose(
+            again, last_values, last_state = engine.diagnose(
                 addresses, method, times, rows, clocks, full[r], non_negative, sizes,
                 NEGATIVE_TOLERANCE,
             )  # fmt: skip
