@@ -111,7 +111,9 @@ def run_mutant(source: Source, operator: str, mutant: Mutant, suite: str = "mode
 def _warm_backends() -> None:
     """Compile the native kernel and import PySD once, outside every case's deadline."""
     teacup = sd.load(MODELS / "teacup.yaml")
-    teacup.run(stop=1)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SDHEALTH_NATIVE_KERNEL", "compiled")  # a small run would not load it
+        teacup.run(stop=1)
     teacup.run(stop=1, backend="pysd")
 
 

@@ -20,6 +20,21 @@ __all__ = ["check_figure_path", "plot_run", "save_figure", "save_run_plot"]
 
 #: Most panels in one figure; more columns than this are left out (and said so in the title).
 MAX_PANELS = 12
+#: Width and height of one panel's axes, inches.
+PANEL_SIZE = (3.5, 1.85)
+#: Fixed margins, inches: room for 8-point tick labels of up to 9 characters, 9-point panel
+#: titles, the x label and an 11-point heading. Fixed rather than matplotlib's constrained
+#: layout, which measured every text several times and took half of the plot's time (0.35 of
+#: 0.65 s for the NHS model's seven panels).
+PANEL_MARGINS = {
+    "left": 0.75,
+    "right": 0.2,
+    "between columns": 0.75,
+    "between rows": 0.45,
+    "bottom": 0.5,
+    "title": 0.35,
+    "heading": 0.4,
+}
 
 
 def plot_run(
@@ -48,13 +63,27 @@ def plot_run(
     chosen = chosen[:MAX_PANELS] or list(results.columns[:1])
     ncols = 1 if len(chosen) == 1 else 2 if len(chosen) <= 4 else 3
     nrows = math.ceil(len(chosen) / ncols)
+    heading = (title or "") + (f"  ({left_out} more variables not shown)" if left_out else "")
+    heading = heading.strip()
+    top = PANEL_MARGINS["title"] + (PANEL_MARGINS["heading"] if heading else 0.0)
+    width = ncols * PANEL_SIZE[0] + (ncols - 1) * PANEL_MARGINS["between columns"]
+    width += PANEL_MARGINS["left"] + PANEL_MARGINS["right"]
+    height = nrows * PANEL_SIZE[1] + (nrows - 1) * PANEL_MARGINS["between rows"]
+    height += top + PANEL_MARGINS["bottom"]
     fig, axes = plt.subplots(
         nrows,
         ncols,
-        figsize=(4.2 * ncols, 2.6 * nrows),
+        figsize=(width, height),
         sharex=True,
         squeeze=False,
-        layout="constrained",
+        gridspec_kw={
+            "left": PANEL_MARGINS["left"] / width,
+            "right": 1 - PANEL_MARGINS["right"] / width,
+            "bottom": PANEL_MARGINS["bottom"] / height,
+            "top": 1 - top / height,
+            "wspace": PANEL_MARGINS["between columns"] / PANEL_SIZE[0],
+            "hspace": PANEL_MARGINS["between rows"] / PANEL_SIZE[1],
+        },
     )
     for ax, name in zip(axes.flat, chosen, strict=False):
         ax.plot(results.index, results[name], color="#1f5fa8", linewidth=1.6)
@@ -69,11 +98,8 @@ def plot_run(
             ax = axes[shown[-1], column]
             ax.xaxis.set_tick_params(labelbottom=True)
             ax.set_xlabel(f"time ({time_units})" if time_units else "time", fontsize=8)
-    heading = title or ""
-    if left_out:
-        heading += f"  ({left_out} more variables not shown)"
     if heading:
-        fig.suptitle(heading.strip(), fontsize=11)
+        fig.suptitle(heading, fontsize=11, y=1 - 0.12 / height, va="top")
     return fig
 
 

@@ -19,7 +19,7 @@ limits is refused (:mod:`sdhealth.compile.run_size`).
 
 Clock settings given by equations (Vensim's ``FINAL TIME = IF THEN ELSE(..)``, which may read
 the time, the state and parameters) follow PySD's loop: the model is run once to trace its
-clock (:func:`~.kernel.trace_clock`), then on that grid; saving follows :func:`saving_rows`. A
+clock (``trace_clock`` in :mod:`.kernel`), then on that grid; saving follows :func:`saving_rows`. A
 setting the run gives another number than the model's stand-in follows the number, as on the
 PySD backend. The runs of one batch share the clock traced with the first run's parameters;
 a run whose equations give another clock stops the batch with a ``BackendError``.
@@ -75,7 +75,11 @@ def _engine(runs: int, steps: int, method: str):  # type: ignore[no-untyped-def]
     """The kernel module, or its interpreted twin, for ``runs`` runs of ``steps`` steps
     (:func:`.interpreter.use_interpreter`)."""
     stages = {"euler": 1, "rk2": 2, "rk4": 4}.get(method, 4)
-    return interpreter if interpreter.use_interpreter(runs, steps, stages) else kernel
+    if interpreter.use_interpreter(runs, steps, stages):
+        return interpreter
+    from . import jit  # numba: imported only when a run needs it
+
+    return jit
 
 
 def _run_clock(model: Model, spec: RunSpec) -> Model:

@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import ctypes
 import os
+import sys
 import time
-import types
 from collections.abc import Callable
 from typing import Any
 
@@ -81,7 +81,7 @@ def _first_failure(values, state, non_negative, tolerance):  # type: ignore[no-u
     """The kernel's ``_first_failure``, with the pass that finds nothing done by numpy."""
     if np.isfinite(values).all() and not (state[non_negative] < -tolerance).any():
         return 0, 0
-    return kernel._first_failure.py_func(values, state, non_negative, tolerance)
+    return kernel._first_failure(values, state, non_negative, tolerance)
 
 
 def _advance(method, address, t, dt, clock, state, params, values, deriv, memory, delays, work):  # type: ignore[no-untyped-def]
@@ -107,20 +107,9 @@ def _advance(method, address, t, dt, clock, state, params, values, deriv, memory
     state[:] = start + dt / 6 * (k1 + 2 * k2 + 2 * k3 + deriv)
 
 
-def _rebind() -> dict[str, Any]:
-    """The kernel's functions, each re-bound to one namespace of Python twins."""
-    namespace: dict[str, Any] = dict(vars(kernel))
-    for name, value in vars(kernel).items():
-        source = getattr(value, "py_func", value)  # a numba dispatcher, or a plain function
-        if isinstance(source, types.FunctionType) and source.__module__ == kernel.__name__:
-            namespace[name] = types.FunctionType(
-                source.__code__, namespace, name, source.__defaults__, source.__closure__
-            )
-    namespace.update(_evaluate=_evaluate, _first_failure=_first_failure, _advance=_advance)
-    return namespace
-
-
-_TWINS = _rebind()
+_TWINS = kernel.bind(
+    {"_evaluate": _evaluate, "_first_failure": _first_failure, "_advance": _advance}
+)
 
 
 def _timed(name: str) -> Callable[..., Any]:
@@ -145,8 +134,10 @@ trace_clock = _timed("trace_clock")
 
 
 def kernel_loaded() -> bool:
-    """Whether this process has the compiled kernel for single runs in memory already."""
-    return bool(kernel._simulate_serial.overloads)
+    """Whether this process has the compiled kernel for single runs in memory already
+    (without importing numba when it has not been)."""
+    jit = sys.modules.get(f"{__package__}.jit")
+    return jit is not None and jit.kernel_loaded()
 
 
 def kernel_choice() -> str:

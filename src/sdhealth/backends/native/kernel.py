@@ -1,9 +1,13 @@
-"""The fixed numba kernel: time loop, integration methods, saving, checks and the run dimension.
+"""The fixed kernel: time loop, integration methods, saving, checks and the run dimension.
 
-It is compiled once per installation (numba ``cache=True``) and is the same for every model:
-the model-specific work is the machine-code functions ``sd_init``/``sd_eval`` (and ``sd_clock``)
-(:mod:`sdhealth.backends.native.codegen`), called through their addresses. Per time step there
-is one call of ``sd_eval`` per integration stage and no Python at all.
+It is the same for every model: the model-specific work is the machine-code functions
+``sd_init``/``sd_eval`` (and ``sd_clock``) (:mod:`sdhealth.backends.native.codegen`), called
+through their addresses by ``_evaluate``. This module is its source, in the subset of Python
+that numba compiles, and imports no numba: :func:`bind` gives the functions to :mod:`.jit`,
+which compiles them with numba (once per installation, cached) and calls the machine code
+through an intrinsic, and to :mod:`.interpreter`, which runs them as Python for small single
+runs and calls the machine code through ctypes. The entry points are ``simulate``,
+``diagnose`` and ``trace_clock``, taken from either.
 
 Euler follows Vensim and PySD: at each time of the grid, evaluate, check, save (when the time is
 a saving time), then ``state = state + deriv*dt`` and advance each ``DELAY FIXED`` pipeline by
@@ -32,48 +36,67 @@ work, wall-clock gains from the second core depend on it being free.
 
 from __future__ import annotations
 
-import numpy as np
-from llvmlite import ir
-from numba import njit, prange, types
-from numba.extending import intrinsic
+import types
+from collections.abc import Callable
+from typing import Any
 
-__all__ = ["simulate", "diagnose", "trace_clock", "EULER", "RK2", "RK4", "METHOD_CODES"]
+import numpy as np
+
+__all__ = ["EULER", "RK2", "RK4", "METHOD_CODES", "KERNEL_FUNCTIONS", "ENTRY_POINTS", "bind"]
 
 EULER, RK2, RK4 = 0, 1, 2
 METHOD_CODES = {"euler": EULER, "rk2": RK2, "rk4": RK4}
 
+#: The functions numba compiles (name -> whether it runs its loop over runs in parallel).
+KERNEL_FUNCTIONS: dict[str, bool] = {}
+#: The plain-Python entry points that call them.
+ENTRY_POINTS = ("simulate", "diagnose", "trace_clock")
 
-@intrinsic
-def _call(typingctx, address, t, clock, state, params, values, deriv, memory, delays):  # type: ignore[no-untyped-def]
-    """Call generated code at ``address`` with a time and seven array addresses."""
-    signature = types.void(types.intp, types.float64, *([types.intp] * 7))
-
-    def codegen(context, builder, sig, args):  # type: ignore[no-untyped-def]
-        pointer = ir.DoubleType().as_pointer()
-        function_type = ir.FunctionType(ir.VoidType(), [ir.DoubleType()] + [pointer] * 7)
-        function = builder.inttoptr(args[0], function_type.as_pointer())
-        builder.call(function, [args[1]] + [builder.inttoptr(a, pointer) for a in args[2:]])
-        return context.get_dummy_value()
-
-    return signature, codegen
+prange = range  # numba's parallel range where compiled (:mod:`.jit`)
 
 
-@njit(cache=True)
+def _kernel(parallel: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Mark a function for numba (:mod:`.jit`); it stays plain Python here."""
+
+    def mark(function: Callable[..., Any]) -> Callable[..., Any]:
+        KERNEL_FUNCTIONS[function.__name__] = parallel
+        return function
+
+    return mark
+
+
 def _evaluate(address, t, clock, state, params, values, deriv, memory, delays):  # type: ignore[no-untyped-def]
-    _call(
-        address,
-        t,
-        clock.ctypes.data,
-        state.ctypes.data,
-        params.ctypes.data,
-        values.ctypes.data,
-        deriv.ctypes.data,
-        memory.ctypes.data,
-        delays.ctypes.data,
-    )
+    """Call the model's machine code at ``address``: given by :mod:`.jit` or :mod:`.interpreter`."""
+    raise RuntimeError("the kernel runs through sdhealth.backends.native.jit or .interpreter")
 
 
-@njit(cache=True)
+def bind(
+    overrides: dict[str, Any],
+    compile_function: Callable[[str, Callable[..., Any]], Any] | None = None,
+) -> dict[str, Any]:
+    """The kernel's functions re-bound to one new namespace, with ``overrides`` in it.
+
+    ``compile_function(name, function)``, if given, replaces each function of
+    :data:`KERNEL_FUNCTIONS` (numba's ``njit``); the functions look each other up in the
+    namespace when they run (or when numba compiles them), so they call the replacements.
+    Returns the namespace: its ``simulate``, ``diagnose`` and ``trace_clock`` are the entry
+    points.
+    """
+    namespace: dict[str, Any] = dict(globals())
+    for name in (*KERNEL_FUNCTIONS, *ENTRY_POINTS):
+        source = globals()[name]
+        namespace[name] = types.FunctionType(
+            source.__code__, namespace, name, source.__defaults__, source.__closure__
+        )
+    namespace.update(overrides)
+    if compile_function is not None:
+        for name in KERNEL_FUNCTIONS:
+            if name not in overrides:
+                namespace[name] = compile_function(name, namespace[name])
+    return namespace
+
+
+@_kernel()
 def _first_failure(values, state, non_negative, tolerance):  # type: ignore[no-untyped-def]
     """``(code, index)`` of the first failure of a step, ``(0, 0)`` if there is none.
 
@@ -98,7 +121,7 @@ def _first_failure(values, state, non_negative, tolerance):  # type: ignore[no-u
     return 0, 0
 
 
-@njit(cache=True)
+@_kernel()
 def _contiguous_start(index):  # type: ignore[no-untyped-def]
     """``index[0]`` when ``index`` is ``index[0], index[0] + 1, ...``, else -1."""
     if index.shape[0] == 0:
@@ -109,7 +132,7 @@ def _contiguous_start(index):  # type: ignore[no-untyped-def]
     return index[0]
 
 
-@njit(cache=True)
+@_kernel()
 def _advance(method, address, t, dt, clock, state, params, values, deriv, memory, delays, work):  # type: ignore[no-untyped-def]
     """``state`` one step on from ``t``; ``deriv`` holds the slope at ``t`` on entry."""
     n = state.shape[0]
@@ -140,7 +163,7 @@ def _advance(method, address, t, dt, clock, state, params, values, deriv, memory
         state[i] = start[i] + dt / 6 * (k1[i] + 2 * k2[i] + 2 * k3[i] + deriv[i])
 
 
-@njit(cache=True)
+@_kernel()
 def _start_pipelines(memory, delays, n_initials):  # type: ignore[no-untyped-def]
     """The ``DELAY FIXED`` pipelines after ``sd_init``: ``(pipes, offsets, lengths, pointers)``."""
     n_delays = delays.shape[0]
@@ -156,7 +179,7 @@ def _start_pipelines(memory, delays, n_initials):  # type: ignore[no-untyped-def
     return pipes, offsets, lengths, pointers
 
 
-@njit(cache=True)
+@_kernel()
 def _shift_pipelines(inputs, memory, n_initials, pipes, offsets, lengths, pointers):  # type: ignore[no-untyped-def]
     """Push each pipeline's input of the step just taken and expose its next output."""
     for k in range(inputs.shape[0]):
@@ -165,7 +188,7 @@ def _shift_pipelines(inputs, memory, n_initials, pipes, offsets, lengths, pointe
         memory[n_initials + k] = pipes[offsets[k] + pointers[k]]
 
 
-@njit(cache=True)
+@_kernel()
 def _clock_changed(address, t, clock, probe, state, params, values, deriv, memory, delays):  # type: ignore[no-untyped-def]
     """Index (0-3) of the first clock setting whose equation gives another value, or -1."""
     probe[:] = clock
@@ -176,7 +199,7 @@ def _clock_changed(address, t, clock, probe, state, params, values, deriv, memor
     return -1
 
 
-@njit(cache=True)
+@_kernel()
 def _simulate_one(  # type: ignore[no-untyped-def]
     addresses,
     method,
@@ -245,7 +268,7 @@ def _simulate_one(  # type: ignore[no-untyped-def]
     status[0] = 0
 
 
-@njit(cache=True)
+@_kernel()
 def _simulate_fresh(  # type: ignore[no-untyped-def]
     addresses, method, times, save_rows, clocks, params, out_index, non_negative, n_initials,
     tolerance, n_stocks, n_values, n_delays, out, status,
@@ -263,7 +286,7 @@ def _simulate_fresh(  # type: ignore[no-untyped-def]
     )  # fmt: skip
 
 
-@njit(cache=True)
+@_kernel()
 def _simulate_serial(  # type: ignore[no-untyped-def]
     addresses, method, times, save_rows, clocks, params, out_index, non_negative, n_initials,
     tolerance, n_stocks, n_values, n_delays, out, status,
@@ -275,7 +298,7 @@ def _simulate_serial(  # type: ignore[no-untyped-def]
         )  # fmt: skip
 
 
-@njit(cache=True, parallel=True)
+@_kernel(parallel=True)
 def _simulate_parallel(  # type: ignore[no-untyped-def]
     addresses, method, times, save_rows, clocks, params, out_index, non_negative, n_initials,
     tolerance, n_stocks, n_values, n_delays, out, status,
@@ -355,7 +378,7 @@ def diagnose(
     return status, values, state
 
 
-@njit(cache=True)
+@_kernel()
 def _trace(  # type: ignore[no-untyped-def]
     addresses, method, clock, params, n_initials, n_stocks, n_values, n_delays, max_steps
 ):
