@@ -117,3 +117,31 @@ def test_the_folder_is_kept_under_its_size_limit(cache: Path, monkeypatch) -> No
     assert len(kept) == 2  # two of about 10 kB each fit under 25 kB
     assert remembered("demo", _model(5.0), lambda: b"recomputed") == b"x" * 10_000  # newest
     assert remembered("demo", _model(0.0), lambda: b"recomputed") == b"recomputed"  # pruned
+
+
+def test_a_model_as_read_is_keyed_by_its_file_not_by_a_walk_of_it(
+    cache: Path, tmp_path: Path, monkeypatch
+) -> None:
+    import dataclasses
+
+    source = (ROOT / "models" / "teacup.yaml").read_text()
+    first, second = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    first.write_text(source)
+    second.write_text(source)
+    model = sd.load(first).ir
+    assert len(model.source_digest) == 64
+    assert sd.load(first).ir.source_digest == model.source_digest  # same file, same digest
+    assert sd.load(second).ir.source_digest != model.source_digest  # its path is in messages
+    changed = dataclasses.replace(model, name="changed")
+    assert changed.source_digest == ""  # a derived model is keyed by its content
+    walked: list[int] = []
+    content = stored._content
+    monkeypatch.setattr(stored, "_content", lambda m: walked.append(1) or content(m))
+    assert remembered("demo", model, lambda: 1) == 1
+    assert remembered("demo", sd.load(first).ir, lambda: 2) == 1
+    assert walked == []  # the file's digest stood for the content
+    assert remembered("demo", changed, lambda: 3) == 3 and walked == [1]
+    first.write_text(source.replace("value: 10\n", "value: 11\n"))
+    edited = sd.load(first).ir
+    assert edited.source_digest != model.source_digest
+    assert remembered("demo", edited, lambda: 4) == 4

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -58,10 +59,28 @@ def read_model(path: Path, front_end: str = "sdhealth") -> Model:
     if not path.is_file():
         raise SdhealthError(f"{path}: no such model file")
     check_front_end(front_end)
+    if front_end != "sdhealth" and path.suffix.lower() != ".mdl":
+        raise SdhealthError(f"{path}: front_end={front_end!r} applies to Vensim .mdl files")
+    before = _source_digest(path, front_end)
     if front_end != "sdhealth":
-        if path.suffix.lower() != ".mdl":
-            raise SdhealthError(f"{path}: front_end={front_end!r} applies to Vensim .mdl files")
         from sdhealth.io.mdl import read_mdl
 
-        return read_mdl(path, front_end)
-    return reader(path)
+        model = read_mdl(path, front_end)
+    else:
+        model = reader(path)
+    if before and before == _source_digest(path, front_end):  # not rewritten while read
+        object.__setattr__(model, "source_digest", before)
+    return model
+
+
+def _source_digest(path: Path, front_end: str) -> str:
+    """SHA-256 of the file's resolved path, bytes and reader ("" if it cannot be read)."""
+    try:
+        data = path.read_bytes()
+        where = str(path.resolve())
+    except OSError:
+        return ""
+    digest = hashlib.sha256(b"sdhealth-source-1\0")
+    digest.update(f"{front_end}\0{where}\0".encode())
+    digest.update(data)
+    return digest.hexdigest()

@@ -406,6 +406,12 @@ class Model:
 
     ``caveats`` lists what the file holds that sdhealth reads only in part (see
     :class:`Caveat`).
+
+    ``source_digest`` is set by :func:`sdhealth.io.read_model` on the model it reads: a
+    SHA-256 of the file's path, bytes and reader, which stands for the model's content in
+    the caches of its analyses (:mod:`sdhealth.analysis.stored`) without walking the model.
+    It is not an argument: a model built in code, or derived with :func:`dataclasses.replace`
+    (a changed parameter, a scenario), has none, and is keyed by its content.
     """
 
     name: str
@@ -417,6 +423,7 @@ class Model:
     path: str | None = None
     report: Report = field(default_factory=Report)
     caveats: tuple[Caveat, ...] = ()
+    source_digest: str = field(default="", init=False, compare=False, repr=False)
 
     @functools.cached_property
     def _by_key(self) -> Mapping[str, Variable]:
