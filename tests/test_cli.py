@@ -261,5 +261,5 @@ def test_front_end_chooses_the_reader_of_vensim_files(models_dir, tmp_path):
     assert run_cli("check", str(mdl), "--front-end", "pysd")[0] == 0
     code, out, err = run_cli("run", str(models_dir / "teacup.yaml"), "--front-end", "pysd")
     assert code == 2
-    assert "front_end='pysd' applies to Vensim .mdl files" in out + err
+    assert "front_end='pysd' applies to Vensim and XMILE files" in out + err
     assert len((out + err).strip().splitlines()) == 1

@@ -170,7 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
                 "--front-end",
                 choices=FRONT_ENDS,
                 default="sdhealth",
-                help="reader of Vensim .mdl files: sdhealth's own (default) or PySD's translator",
+                help="reader of .mdl and XMILE files: sdhealth's own (default) or PySD's",
             )
         if any(action.dest in _OUTPUT_OPTIONS for action in command._actions):
             command.add_argument(

@@ -420,7 +420,7 @@ def load(path: PathLike, *, approximate: bool = False, front_end: str = "sdhealt
     """Read a model file (``.yaml``/``.yml``, ``.mdl``, ``.xmile``/``.stmx``) into a
     :class:`Model`.
 
-    ``front_end="pysd"`` reads a Vensim ``.mdl`` file with PySD's translator (the reference)
+    ``front_end="pysd"`` reads a Vensim or XMILE file with PySD's translator (the reference)
     instead of sdhealth's own, faster reader; both give the same model.
 
     ``approximate=True`` runs a model with constructs sdhealth does not yet honour (see

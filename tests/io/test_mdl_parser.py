@@ -192,7 +192,7 @@ def test_the_pysd_front_end_stays_available(tmp_path: Path) -> None:
     ours, theirs = sd.load(path), sd.load(path, front_end="pysd")
     assert ours.ir == theirs.ir
     assert ours.run()["x"].tolist() == [0.0, 2.0, 4.0, 6.0, 8.0]
-    with pytest.raises(SdhealthError, match="applies to Vensim .mdl files"):
+    with pytest.raises(SdhealthError, match="applies to Vensim and XMILE files"):
         sd.load(MODELS / "nhs_england.yaml", front_end="pysd")
     with pytest.raises(ValueError, match="front_end must be one of"):
         sd.load(path, front_end="vensim")

@@ -23,16 +23,16 @@ def _read_yaml(path: Path) -> Model:
     return load_yaml(path)
 
 
-def _read_mdl(path: Path) -> Model:
+def _read_mdl(path: Path, front_end: str = "sdhealth") -> Model:
     from sdhealth.io.mdl import read_mdl
 
-    return read_mdl(path)
+    return read_mdl(path, front_end)
 
 
-def _read_xmile(path: Path) -> Model:
+def _read_xmile(path: Path, front_end: str = "sdhealth") -> Model:
     from sdhealth.io.xmile import read_xmile
 
-    return read_xmile(path)
+    return read_xmile(path, front_end)
 
 
 #: File suffix (lower case) -> reader returning an IR model.
@@ -44,6 +44,10 @@ READERS: dict[str, Callable[[Path], Model]] = {
     ".xml": _read_xmile,
     ".stmx": _read_xmile,
 }
+#: The formats whose reader can be chosen (``front_end="pysd"``: PySD's translator).
+_CHOOSE_FRONT_END: dict[str, Callable[[Path, str], Model]] = {
+    ".mdl": _read_mdl, ".xmile": _read_xmile, ".xml": _read_xmile, ".stmx": _read_xmile,
+}  # fmt: skip
 
 
 def read_model(path: Path, front_end: str = "sdhealth") -> Model:
@@ -59,13 +63,15 @@ def read_model(path: Path, front_end: str = "sdhealth") -> Model:
     if not path.is_file():
         raise SdhealthError(f"{path}: no such model file")
     check_front_end(front_end)
-    if front_end != "sdhealth" and path.suffix.lower() != ".mdl":
-        raise SdhealthError(f"{path}: front_end={front_end!r} applies to Vensim .mdl files")
+    suffix = path.suffix.lower()
+    if front_end != "sdhealth" and suffix not in _CHOOSE_FRONT_END:
+        raise SdhealthError(
+            f"{path}: front_end={front_end!r} applies to Vensim and XMILE files "
+            f"({', '.join(_CHOOSE_FRONT_END)})"
+        )
     before = _source_digest(path, front_end)
     if front_end != "sdhealth":
-        from sdhealth.io.mdl import read_mdl
-
-        model = read_mdl(path, front_end)
+        model = _CHOOSE_FRONT_END[suffix](path, front_end)
     else:
         model = reader(path)
     if before and before == _source_digest(path, front_end):  # not rewritten while read

@@ -1,6 +1,7 @@
-"""The readers of Vensim ``.mdl`` text a user can choose: ``sd.load(path, front_end=...)``.
+"""The readers of Vensim and XMILE files a user can choose: ``sd.load(path, front_end=...)``.
 
-``"sdhealth"`` is sdhealth's own reader (:mod:`sdhealth.io.mdl_parser`, the default);
+``"sdhealth"`` is sdhealth's own reader (:mod:`sdhealth.io.mdl_parser` and
+:mod:`sdhealth.io.xmile_parser`, the default);
 ``"pysd"`` is PySD's translator, the reference both are tested against. A module of its own so
 the command line can list them without importing either.
 """

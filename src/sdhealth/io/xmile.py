@@ -1,7 +1,8 @@
-"""Reading XMILE models (``.xmile``, ``.xml``, ``.stmx``): PySD's XMILE translator, then IR.
+"""Reading XMILE models (``.xmile``, ``.xml``, ``.stmx``): file -> AbstractModel -> IR.
 
-``read_xmile(path)`` parses the file with PySD's :class:`XmileFile` and converts its
-AbstractModel with :func:`sdhealth.io.abstract.abstract_to_model`.
+``read_xmile(path)`` reads the file with sdhealth's own reader (:mod:`sdhealth.io.xmile_parser`)
+or, with ``front_end="pysd"``, with PySD's :class:`XmileFile`; both give PySD's AbstractModel,
+which :func:`sdhealth.io.abstract.abstract_to_model` converts into the IR.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from sdhealth.io.abstract import (
     describe_failure,
     failing_element,
 )
+from sdhealth.io.front_ends import check_front_end
+from sdhealth.io.xmile_parser import parse_xmile
 from sdhealth.io.xmile_scan import ensure_model_content, scan_caveats
 from sdhealth.ir.model import Model
 
@@ -31,8 +34,11 @@ with warnings.catch_warnings():  # PySD's own imports raise deprecation warnings
 __all__ = ["read_xmile"]
 
 
-def _parsed(path: Path) -> tuple[Any, Any]:
-    """PySD's AbstractModel of the file, and the XML root it read (recovering, as PySD does)."""
+def _parsed(path: Path, front_end: str = "sdhealth") -> tuple[Any, Any]:
+    """The file's AbstractModel and its XML root (PySD's translator recovers from bad XML)."""
+    check_front_end(front_end)
+    if front_end == "sdhealth":
+        return parse_xmile(path)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
@@ -57,15 +63,18 @@ def _translation_error(error: BaseException, path: Path) -> ModelSyntaxError:
     return ModelSyntaxError(f"{subject}: {describe_failure(error)}", str(path))
 
 
-def read_xmile(path: Path) -> Model:
+def read_xmile(path: Path, front_end: str = "sdhealth") -> Model:
     """Read an XMILE model into the IR (see :func:`sdhealth.io.mdl.read_mdl` for errors).
+
+    ``front_end`` is ``"sdhealth"`` (sdhealth's own reader, the default) or ``"pysd"`` (PySD's
+    translator).
 
     A file with no model the translator could read is an error, and the constructs whose
     Stella semantics sdhealth does not yet honour become the model's ``caveats``
     (:mod:`sdhealth.io.xmile_scan`).
     """
     path = Path(path)
-    abstract, root = _parsed(path)
+    abstract, root = _parsed(path, front_end)
     model = _converted(abstract, path)
     ensure_model_content(root, path, len(model.variables))
     caveats = scan_caveats(root, path)
