@@ -29,8 +29,8 @@ from sdxorg import compare, suite_models, suite_outcomes
 #: Measured 2026-11-22: 134 of 143 ``.mdl`` models pass, 71 of 107 XMILE; PySD 3.14.3 run
 #: directly on the same files, compared the same way, passes the same 134 and 71 (``python
 #: tests/sdxorg.py`` measures both and lists the models where they differ). 2026-12-07, with
-#: sdhealth's own XMILE reader: 70 of 107 XMILE (LOOKUP of an aux's table now reads; the two
-#: files that are not well-formed XML are refused).
+#: sdhealth's own XMILE reader: 73 of 107 XMILE (LOOKUP of an aux's table, variables written
+#: directly in <model>; the two files that are not well-formed XML are refused).
 KNOWN_FAILURES: dict[str, str] = {
     "allocate_available/test_allocate_available.mdl": "PySD's ALLOCATE AVAILABLE differs from Vensim's by ~0.3% (PySD run directly fails the same way): 'allocation mixed[Boston,A,large]': got 1.3673678474945272, expected 1.37176; 'allocation mixed[Boston,B,large]': got 2.",
     "arguments/test_arguments.mdl": "'Outer Multiple Middle Multiple Inner Multiple': got 1.0209630556332623, expected 1.01367",
@@ -43,12 +43,9 @@ KNOWN_FAILURES: dict[str, str] = {
     "subscripted_delays/test_subscripted_delays.mdl": "Vensim's single-precision cancellation near zero (PySD direct: same): 'Stock DelayN[Roxbury Russet,Lemon]': got -0.00020867224596599065, expected -0.000213981; 'Stock DelayN[Roxbury Russet,L",
     "active_initial/test_active_initial.stmx": "'Stock A': got 0.0, expected 45.0",
     "active_initial/test_active_initial.xmile": "'Stock A': got 0.0, expected 45.0",
-    "comparisons/comparisons.stmx": "missing column 'eq'; missing column 'gt'; missing column 'gte'",
-    "eval_order/eval_order.stmx": "missing column 'auxiliary'",
     "exp/test_exp.stmx": "Vensim's single-precision rounding near zero exceeds atol 1e-6 (PySD direct: same): 'StockA': got -1.0269562977782698e-15, expected -2.52e-06",
     "exp/test_exp.xmile": "Vensim's single-precision rounding near zero exceeds atol 1e-6 (PySD direct: same): 'StockA': got -1.0269562977782698e-15, expected -2.52e-06",
     "logicals/test_logicals.stmx": "ModelSyntaxError: XMILE equation syntax error: Rule 'logic_oper' didn't match at 'not THEN 1 ELSE 0 )' (line 1, column 18).",
-    "lookups/test_lookups_no-indirect.stmx": "missing column 'accumulation'; missing column 'lookup function call'; missing column 'rate'",
     "non_negative_flows/test_non_negative_flows.xmile": "not well-formed XML (a <flow> without its closing tag): sdhealth's reader refuses it at line 45, as Stella would; PySD's recovering parser dropped the two stocks after the broken tag",
     "non_negative_flows/test_non_negative_flows_behavior.xmile": "not well-formed XML (a <flow> without its closing tag): sdhealth's reader refuses it at line 49, as Stella would; PySD's recovering parser dropped the two stocks after the broken tag",
     "macro_expression/test_macro_expression.stmx": "ModelSyntaxError: XMILE equation syntax error: Rule 'expr_type' matched in its entirety, but it didn't consume all the text. The non-matching portion ",

@@ -174,3 +174,11 @@ def test_pysd_stays_available(tmp_path):
     ours = sd.load(path).run()["a"].tolist()
     theirs = sd.load(path, front_end="pysd").run()["a"].tolist()
     assert ours == theirs == [0, 2, 4, 6, 8]
+
+
+def test_what_libxml2_forgives_without_losing_anything(tmp_path):
+    """Variables written directly in <model>, ``--`` in a comment, an undeclared prefix."""
+    path = tmp_path / "m.xmile"
+    text = XMILE.format(variables='<!-- a -- b --><aux name="a"><eqn>TIME * 3</eqn></aux>')
+    path.write_text(text.replace("<variables>", "").replace("</variables>", ""))
+    assert sd.load(path).run()["a"].tolist() == [0, 3, 6, 9, 12]

@@ -11,7 +11,8 @@ both and compares the models. PySD's reader stays available:
 ``sd.load(path, front_end="pysd")``.
 
 The XML is read by lxml; a file that is not well-formed is an error at its line (not a model
-with parts missing), except for ``isee:`` elements whose prefix Stella leaves undeclared.
+with parts missing), except for ``isee:`` elements whose prefix Stella leaves undeclared and
+``--`` in comments.
 Elements are found by their local names in the XMILE 1.0 namespace, the pre-standard one or
 none; a file in another namespace reads as empty, which
 :func:`sdhealth.io.xmile_scan.ensure_model_content` then refuses, naming the namespace. As PySD
@@ -65,6 +66,9 @@ _TOKEN = re.compile(
     """,
     re.VERBOSE,
 )
+#: libxml2's errors that lose nothing: Stella's ``isee:`` elements with their prefix left
+#: undeclared, and ``--`` inside a comment (the comment is skipped whole either way).
+_HARMLESS_XML_ERRORS = frozenset({"NS_ERR_UNDEFINED_NAMESPACE", "ERR_HYPHEN_IN_COMMENT"})
 _KEYWORDS = frozenset({"and", "or", "not", "mod", "if", "then", "else"})
 _COMPARISON = ("=", "<>", "<=", "<", ">=", ">")
 _CONTROL = ("initial_time", "final_time", "time_step", "saveper")
@@ -685,7 +689,8 @@ class _Reader:
             ))  # fmt: skip
         nodes: dict[str, list[Any]] = {"aux": [], "flow": [], "gf": [], "stock": []}
         for model in doc.children(doc.root, "model"):
-            for variables in doc.children(model, "variables"):
+            # the variables, or (as some files have them) the model's own children
+            for variables in doc.children(model, "variables") or [model]:
                 for node in variables:
                     kind = _local(node)
                     if kind in nodes:
@@ -731,9 +736,8 @@ def parse_xmile(path: Path) -> tuple[Any, Any]:
     except OSError as error:
         raise ModelSyntaxError(f"cannot read the XMILE file ({error})", str(path)) from None
     for problem in parser.error_log:
-        # Stella writes ``isee:`` elements without declaring the prefix: harmless. Any other
-        # error would leave parts of the file unread, so it stops the reading here.
-        if problem.type_name != "NS_ERR_UNDEFINED_NAMESPACE" and problem.level >= 2:
+        # Any error but the harmless ones would leave parts of the file unread: it stops here.
+        if problem.type_name not in _HARMLESS_XML_ERRORS and problem.level >= 2:
             raise ModelSyntaxError(
                 f"XML syntax error: {problem.message}", str(path), problem.line, problem.column
             )
