@@ -37,7 +37,7 @@ from __future__ import annotations
 import re
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -60,7 +60,7 @@ _TOKEN = re.compile(
     r"""
      (?P<space>\s+)
     |(?P<number>\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)
-    |(?P<name>[^\W\d][\w'$]*)
+    |(?P<name>[^\W\d][\w'$]*(?:\.[\w'$]+)*)
     |(?P<qname>"(?:\\"|[^"])*")
     |(?P<op><>|<=|>=|[-+*/^(),\[\]=<>!;])
     """,
@@ -160,6 +160,63 @@ def _reference_name(token: _Token) -> str:
     return " ".join(token.text.split()).lower().replace(" ", "_").strip('"')
 
 
+def _key(name: str) -> str:
+    """A name compared as Stella compares names: case, spaces and underscores ignored."""
+    return " ".join(name.replace("_", " ").split()).lower()
+
+
+#: Stella's array builtins: the sum, product, extremes, mean, count, spread of an array.
+_ARRAY_FUNCTIONS = frozenset({"sum", "prod", "mean", "size", "stddev"})
+
+
+@dataclass
+class _Arrays:
+    """What equations need to know of the whole file: dimensions and their elements (by
+    :func:`_key`), each variable's dimensions (by reference name) and the graphical functions
+    of auxes and flows (by reference name)."""
+
+    dimensions: dict[str, list[str]] = field(default_factory=dict)
+    dims: dict[str, list[str]] = field(default_factory=dict)
+    tables: dict[str, Any] = field(default_factory=dict)
+
+
+def _summed_dimensions(node: Any) -> list[str]:
+    """The dimensions marked ``!`` anywhere in an abstract syntax tree, in order."""
+    found: list[str] = []
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, ae.SubscriptsReferenceStructure):
+            for name in item.subscripts:
+                if name.endswith("!") and name[:-1] not in found:
+                    found.append(name[:-1])
+        elif isinstance(item, (list, tuple)):
+            stack.extend(reversed(item))
+        elif hasattr(item, "__dataclass_fields__"):
+            stack.extend(reversed([getattr(item, f) for f in item.__dataclass_fields__]))
+    return found
+
+
+def _named_dimensions(node: Any) -> list[str]:
+    """The subscripts of every reference in an abstract syntax tree that carry no ``!``."""
+    found: list[str] = []
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, ae.SubscriptsReferenceStructure):
+            found.extend(n for n in item.subscripts if not n.endswith("!") and n not in found)
+        elif isinstance(item, (list, tuple)):
+            stack.extend(reversed(item))
+        elif hasattr(item, "__dataclass_fields__"):
+            stack.extend(reversed([getattr(item, f) for f in item.__dataclass_fields__]))
+    return found
+
+
+def _reference_key(name: str) -> str:
+    """A variable's display name as equations refer to it (PySD's key)."""
+    return " ".join(name.split()).lower().replace(" ", "_")
+
+
 def _number(text: str) -> int | float:
     return int(text) if text.isdigit() else float(text)
 
@@ -167,10 +224,12 @@ def _number(text: str) -> int | float:
 class _Equation:
     """Precedence climbing over one equation's tokens (see the module docstring)."""
 
-    def __init__(self, text: str, where: _Where, tables: dict[str, Any] | None = None) -> None:
+    def __init__(self, text: str, where: _Where, arrays: _Arrays | None = None) -> None:
         self.text = text
         self.where = where
-        self.tables = tables or {}  # key -> graphical function of an aux or flow
+        self.arrays = arrays or _Arrays()
+        self.tables = self.arrays.tables
+        self.reducing = 0  # inside an array function: ``[*]`` is a whole dimension
         self.tokens = _tokens(text, where)
         self.index = 0
         self.depth = 0
@@ -356,37 +415,79 @@ class _Equation:
             self.fail(f"{token.text.upper()} where a value was expected")
         self.fail("expected a number, a name or '('")
 
-    def subscripts(self) -> list[str]:
-        self.expect("[")
+    def subscripts(self, variable: str) -> list[str]:
+        """``[a, b!, *]``: ``*`` is the variable's dimension at that place (summed over inside
+        an array function), ``Dim.elem`` the element ``elem``."""
+        opening = self.expect("[")
         names: list[str] = []
         while not self.at("]"):
-            if self.token.kind not in ("name", "qname", "number"):
+            if self.at("*"):
+                star = self.take()
+                dims = self.arrays.dims.get(variable)
+                if dims is None or len(names) >= len(dims):
+                    self.fail(f"'*' needs the dimensions of {variable!r}, which has "
+                              f"{len(dims or ())}", star)  # fmt: skip
+                item = dims[len(names)] + ("!" if self.reducing else "")
+            elif self.token.kind in ("name", "qname", "number"):
+                token = self.take()
+                item = token.text.strip('"')
+                if "." in item and token.kind == "name":
+                    item = self.element_of(token)[1]
+                item = item.replace("_", " ")
+                if self.at("!"):
+                    self.take()
+                    item += "!"
+            else:
                 self.fail("expected a dimension or an element")
-            item = self.take().text.strip('"').replace("_", " ")
-            if self.at("!"):
-                self.take()
-                item += "!"
             names.append(item)
             if self.at(","):
                 self.take()
         self.take()
         if not names:
-            self.fail("expected a dimension or an element")
+            self.fail("expected a dimension or an element", opening)
         return names
+
+    def element_of(self, token: _Token) -> tuple[int, str]:
+        """``Dim.elem``: the element's position (from 1) in its dimension and its name."""
+        dimension, _, element = token.text.partition(".")
+        elements = self.arrays.dimensions.get(_key(dimension))
+        if elements is None:
+            self.where.error(
+                f"{token.text!r}: {dimension!r} is not a dimension (a module's variable is "
+                "not read yet)", self.text, token.start,
+            )  # fmt: skip
+        keys = [_key(e) for e in elements]
+        if _key(element) not in keys:
+            self.where.error(
+                f"{token.text!r}: {dimension!r} has no element {element!r} "
+                f"(it has {', '.join(elements)})", self.text, token.start,
+            )  # fmt: skip
+        index = keys.index(_key(element))
+        return index + 1, elements[index]
 
     def reference_or_call(self) -> Any:
         token = self.take()
+        if token.kind == "name" and "." in token.text:
+            return self.element_of(token)[0]  # ``Dim.elem`` as a number: its position
         name = _reference_name(token)
         subscripts = None
         if self.at("["):
-            subscripts = ae.SubscriptsReferenceStructure(self.subscripts())
+            subscripts = ae.SubscriptsReferenceStructure(self.subscripts(name))
         reference = ae.ReferenceStructure(name, subscripts)
         if not self.at("("):
+            if self.reducing and subscripts is None and name in self.arrays.dims:
+                whole = [f"{d}!" for d in self.arrays.dims[name]]  # SUM(x): all of x
+                return ae.ReferenceStructure(name, ae.SubscriptsReferenceStructure(whole))
             return reference
         opening = self.take()
         self.nested(opening)
+        reducer = name in _ARRAY_FUNCTIONS or (name in ("min", "max") and self.one_argument())
+        self.reducing += reducer
         arguments = self.arguments()
+        self.reducing -= reducer
         self.depth -= 1
+        if reducer:
+            return self.array_function(token, name, arguments)
         if (
             name == "lookup"
             and len(arguments) == 2
@@ -415,6 +516,61 @@ class _Equation:
                 f"{token.text.upper()} cannot take {len(arguments)} arguments",
                 self.text, token.start,
             )  # fmt: skip
+
+    def one_argument(self) -> bool:
+        """Whether the call whose ``(`` was just read has one argument (MIN/MAX of an array)."""
+        depth = 0
+        for token in self.tokens[self.index :]:
+            if token.kind == "end":
+                return True
+            if token.text in ("(", "["):
+                depth += 1
+            elif token.text in (")", "]"):
+                if depth == 0:
+                    return True
+                depth -= 1
+            elif token.text == "," and depth == 0:
+                return False
+        return True
+
+    def array_function(self, token: _Token, name: str, arguments: tuple[Any, ...]) -> Any:
+        """Stella's array builtins over the dimensions marked ``!`` in their argument."""
+        if len(arguments) != 1:
+            self.where.error(
+                f"{token.text.upper()} of an array takes one argument, not {len(arguments)}",
+                self.text, token.start,
+            )  # fmt: skip
+        (argument,) = arguments
+        if name == "size" and isinstance(argument, ae.ReferenceStructure):
+            elements = self.arrays.dimensions.get(_key(argument.reference))
+            if elements is not None and argument.subscripts is None:
+                return len(elements)  # SIZE(Dim): how many elements Dim has
+        marked = _summed_dimensions(argument)
+        own = {_key(d) for d in self.arrays.dims.get(_reference_key(self.where.variable), ())}
+        summed = marked + [  # ``MIN(x[Dim])`` on a variable without Dim: over all of Dim
+            name for name in _named_dimensions(argument)
+            if _key(name) in self.arrays.dimensions and _key(name) not in own
+            and name not in marked
+        ]  # fmt: skip
+        if not summed:
+            self.where.error(
+                f"{token.text.upper()} needs an array: write its dimensions as [*]",
+                self.text, token.start,
+            )  # fmt: skip
+        size = 1
+        for dimension in summed:
+            size *= len(self.arrays.dimensions.get(_key(dimension), ()))
+        if name == "size":
+            return size
+        if name == "mean":
+            total = ae.CallStructure(ae.ReferenceStructure("sum"), (argument,))
+            return ae.ArithmeticStructure(["/"], (total, size))
+        if name == "stddev":
+            self.where.error("STDDEV of an array is not read yet", self.text, token.start)
+        vensim = {"min": "vmin", "max": "vmax"}.get(name, name)
+        if name in ("min", "max") and not marked:
+            vensim += "_xmile"  # PySD's form for a range left unmarked: the same reduction
+        return ae.CallStructure(ae.ReferenceStructure(vensim), (argument,))
 
     def arguments(self) -> tuple[Any, ...]:
         values: list[Any] = []
@@ -447,7 +603,7 @@ class _Document:
         self.root = root
         self.path = path
         self.source = source
-        self.tables: dict[str, Any] = {}
+        self.arrays = _Arrays()
         tag = root.tag if isinstance(root.tag, str) else ""
         namespace = tag[1:].split("}", 1)[0] if tag.startswith("{") else ""
         self.readable = namespace in ("", *XMILE_NAMESPACES)
@@ -472,7 +628,7 @@ class _Document:
         where = self.where(variable, element)
         if text is None or not text.strip():
             where.error("the equation is empty")
-        return _Equation(text, where, self.tables).parse()
+        return _Equation(text, where, self.arrays).parse()
 
 
 def _non_negative(doc: _Document, element: Any, default: bool) -> bool:
@@ -684,6 +840,7 @@ class _Reader:
         for dim in doc.children(dimensions, "dim") if dimensions is not None else []:
             elements = [str(e.get("name")) for e in doc.children(dim, "elem")]
             self.dimensions[str(dim.get("name"))] = elements
+            doc.arrays.dimensions[_key(str(dim.get("name")))] = elements
             subscripts.append(am.AbstractSubscriptRange(
                 name=str(dim.get("name")), subscripts=elements, mapping=[]
             ))  # fmt: skip
@@ -695,12 +852,15 @@ class _Reader:
                     kind = _local(node)
                     if kind in nodes:
                         nodes[kind].append(node)
-        for kind in ("aux", "flow"):  # the tables LOOKUP(name, x) may apply
-            for node in nodes[kind]:
+        for kind, found in nodes.items():  # what equations need to know of other variables
+            for node in found:
+                key = _reference_key(_name(node))
+                holder = doc.child(node, "dimensions")
+                if holder is not None:
+                    doc.arrays.dims[key] = [str(d.get("name")) for d in doc.children(holder, "dim")]
                 gf = doc.child(node, "gf")
-                if gf is not None:
-                    key = " ".join(_name(node).split()).lower().replace(" ", "_")
-                    doc.tables[key] = _lookup(doc, gf, _name(node))
+                if gf is not None and kind in ("aux", "flow"):  # the table LOOKUP(name, x) uses
+                    doc.arrays.tables[key] = _lookup(doc, gf, _name(node))
         elements = [
             self.element(node, kind)
             for kind in ("aux", "flow", "gf", "stock")
