@@ -25,15 +25,19 @@ levels, loosest first: ``IF c THEN a ELSE b``; ``AND``/``OR`` (one level); ``NOT
 comparison (``=``, ``<>``, ``<``, ``<=``, ``>``, ``>=``); ``+``/``-``; ``MOD``; ``*``/``/``;
 ``^`` (chains right to left, a negated operand wrapping the power it starts, as in PySD);
 unary ``-``/``+``. Keywords are words in any case. It reads a little more than PySD's grammar:
-``ELSE IF`` chains, several ``MOD`` in a row, and ``LOOKUP(name, x)`` (a graphical function
+``ELSE IF`` chains, several ``MOD`` in a row, ``DT``, ``STARTTIME``, ``STOPTIME``, ``PI`` and
+``INF``, and ``LOOKUP(name, x)`` (a graphical function
 called by name, which PySD fails on): the call ``name(x)`` of a ``<gf>``, or the graphical
 function of an ``<aux>``/``<flow>`` applied to ``x``. No user text reaches ``eval``;
 every error is a :class:`~sdhealth.errors.ModelSyntaxError` with the file, line and column and
-the variable's name.
+the variable's name. Where PySD's reader gives Vensim's meaning to a Stella builtin, this one
+gives Stella's: ``INT`` floors (``INT(-19.875)`` is -20, Vensim's ``INTEGER`` truncates) and
+``MOD`` has the sign of the divisor (``-7 MOD 3`` is 2, Vensim's ``MODULO`` gives -1).
 """
 
 from __future__ import annotations
 
+import math
 import re
 import warnings
 from collections.abc import Callable
@@ -217,6 +221,16 @@ def _reference_key(name: str) -> str:
     return " ".join(name.split()).lower().replace(" ", "_")
 
 
+#: Stella's names for the clock and its constants (no parentheses), in PySD's terms.
+_CONSTANTS: dict[str, Any] = {
+    "dt": ae.ReferenceStructure("time_step"),
+    "starttime": ae.ReferenceStructure("initial_time"),
+    "stoptime": ae.ReferenceStructure("final_time"),
+    "pi": math.pi,
+    "inf": math.inf,
+}
+
+
 def _number(text: str) -> int | float:
     return int(text) if text.isdigit() else float(text)
 
@@ -352,7 +366,7 @@ class _Equation:
         value = self.prod_expr()
         while self.at("mod"):
             self.take()
-            value = ae.CallStructure(ae.ReferenceStructure("modulo"), (value, self.prod_expr()))
+            value = _modulo(value, self.prod_expr())
         return value
 
     def prod_expr(self) -> Any:
@@ -470,6 +484,8 @@ class _Equation:
         if token.kind == "name" and "." in token.text:
             return self.element_of(token)[0]  # ``Dim.elem`` as a number: its position
         name = _reference_name(token)
+        if name in _CONSTANTS and not self.at("(", "["):
+            return _CONSTANTS[name]
         subscripts = None
         if self.at("["):
             subscripts = ae.SubscriptsReferenceStructure(self.subscripts(name))
@@ -497,6 +513,8 @@ class _Equation:
             if table.reference in self.tables:  # an aux's or flow's: its table applied to x
                 return structures["inline_lookup"](argument, self.tables[table.reference])
             return ae.CallStructure(table, (argument,))
+        if name == "int" and len(arguments) == 1:
+            return _floor(arguments[0])
         build = None if name in _NOT_FUNCTIONS else structures.get(name)
         if build is None:
             return ae.CallStructure(reference, arguments)
@@ -582,6 +600,58 @@ class _Equation:
                 self.take()
         self.take()
         return tuple(values)
+
+
+def _constant(node: Any) -> float | None:
+    """The value of an expression of numbers alone (``-7 / 3``), else None."""
+    if isinstance(node, (int, float)) and not isinstance(node, bool):
+        return float(node)
+    if not isinstance(node, ae.ArithmeticStructure):
+        return None
+    values = [_constant(a) for a in node.arguments]
+    if any(v is None for v in values):
+        return None
+    if node.operators == ["negative"]:
+        return -values[0]  # type: ignore[operator]
+    result = values[0]
+    try:
+        for operator, value in zip(node.operators, values[1:], strict=True):
+            result = _OPERATIONS[operator](result, value)
+    except (ZeroDivisionError, OverflowError, KeyError):
+        return None
+    return result
+
+
+_OPERATIONS: dict[str, Callable[[Any, Any], float]] = {
+    "+": lambda a, b: a + b,
+    "-": lambda a, b: a - b,
+    "*": lambda a, b: a * b,
+    "/": lambda a, b: a / b,
+}
+
+
+def _floor(value: Any) -> Any:
+    """Stella's ``INT(x)``: the largest integer not above ``x`` (``INT(-19.875)`` is -20; Vensim's
+    ``INTEGER`` truncates toward zero): ``IF x < INTEGER(x) THEN INTEGER(x) - 1 ELSE
+    INTEGER(x)``, or the number itself for a constant (sympy, asked whether ``-7/3 <
+    INTEGER(-7/3)``, never ends)."""
+    constant = _constant(value)
+    if constant is not None:
+        return math.floor(constant)
+    truncated = ae.CallStructure(ae.ReferenceStructure("integer"), (value,))
+    below = ae.LogicStructure(["<"], (value, truncated))
+    less = ae.ArithmeticStructure(["-"], (truncated, 1))
+    return structures["if_then_else"](below, less, truncated)
+
+
+def _modulo(a: Any, b: Any) -> Any:
+    """Stella's ``a MOD b``: ``a - b*INT(a/b)``, with the sign of ``b`` (``-7 MOD 3`` is 2;
+    Vensim's ``MODULO`` has the sign of ``a`` and gives -1)."""
+    x, y = _constant(a), _constant(b)
+    if x is not None and y:
+        return x % y  # Python's % is this floored modulus
+    quotient = ae.ArithmeticStructure(["/"], (a, b))
+    return ae.ArithmeticStructure(["-"], (a, ae.ArithmeticStructure(["*"], (b, _floor(quotient)))))
 
 
 def _negative(value: Any) -> Any:
