@@ -289,3 +289,32 @@ def test_int_floors_and_mod_follows_the_divisor_as_in_stella(tmp_path):
     assert result["v mod 2"].tolist() == [1.5, 0.5, 1.5, 0.5, 1.5]
     assert result["7 mod v"].tolist() == [-0.5, -0.5, 0, 0, 1]
     assert result["clock"].tolist() == pytest.approx([1 + 0 + 400 + 3.141592653589793] * 5)
+
+
+def test_pulse_ramp_step_and_previous_as_stella_documents_them(tmp_path):
+    """xmile-semantics.md section 6, DT 0.5: PULSE(10,2,0) is 20 at t=2 only, PULSE(10,2,3) at
+    2, 5, 8; RAMP(2,5) is 4 at t=7 and 0 at t=4; RAMP(2,5,8) is 6 at t=10; PREVIOUS(TIME, 99)
+    is 99, 0, 0.5, ...; a counter through SELF."""
+    path = tmp_path / "p.xmile"
+    variables = """
+    <aux name="once"><eqn>PULSE(10, 2, 0)</eqn></aux>
+    <aux name="no interval"><eqn>PULSE(10, 2)</eqn></aux>
+    <aux name="every 3"><eqn>PULSE(10, 2, 3)</eqn></aux>
+    <stock name="collected"><eqn>0</eqn><inflow>every_3</inflow></stock>
+    <aux name="rising"><eqn>RAMP(2, 5)</eqn></aux>
+    <aux name="held"><eqn>RAMP(2, 5, 8)</eqn></aux>
+    <aux name="before"><eqn>PREVIOUS(TIME, 99)</eqn></aux>
+    <aux name="counter"><eqn>PREVIOUS(SELF, 0) + 1</eqn></aux>
+    """
+    text = XMILE.format(variables=variables).replace(
+        "<stop>4</stop><dt>1</dt>", "<stop>10</stop><dt>0.5</dt>"
+    )
+    path.write_text(text, encoding="utf-8")
+    result = sd.load(path).run()
+    at = result.loc
+    assert at[2, "once"] == at[2, "no interval"] == 20 and result["once"].sum() == 20
+    assert result.index[result["every 3"] > 0].tolist() == [2, 5, 8]
+    assert at[10, "collected"] == pytest.approx(30)  # gains 10 at each pulse
+    assert (at[4, "rising"], at[7, "rising"], at[10, "held"]) == (0, 4, 6)
+    assert result["before"].tolist()[:3] == [99, 0, 0.5]
+    assert result["counter"].tolist()[:4] == [1, 2, 3, 4]

@@ -26,7 +26,9 @@ comparison (``=``, ``<>``, ``<``, ``<=``, ``>``, ``>=``); ``+``/``-``; ``MOD``; 
 ``^`` (chains right to left, a negated operand wrapping the power it starts, as in PySD);
 unary ``-``/``+``. Keywords are words in any case. It reads a little more than PySD's grammar:
 ``ELSE IF`` chains, several ``MOD`` in a row, ``DT``, ``STARTTIME``, ``STOPTIME``, ``PI`` and
-``INF``, and ``LOOKUP(name, x)`` (a graphical function
+``INF``, ``PREVIOUS(x[, i])`` (Vensim's ``DELAY FIXED`` by one time step) with ``SELF``,
+``PULSE(v, first[, interval])`` and ``RAMP(s, t0)`` without an end (PySD leaves both as
+functions nothing runs), and ``LOOKUP(name, x)`` (a graphical function
 called by name, which PySD fails on): the call ``name(x)`` of a ``<gf>``, or the graphical
 function of an ``<aux>``/``<flow>`` applied to ``x``. No user text reaches ``eval``;
 every error is a :class:`~sdhealth.errors.ModelSyntaxError` with the file, line and column and
@@ -486,6 +488,8 @@ class _Equation:
         name = _reference_name(token)
         if name in _CONSTANTS and not self.at("(", "["):
             return _CONSTANTS[name]
+        if name == "self" and self.where.variable and not self.at("(", "["):
+            name = _reference_key(self.where.variable)  # the variable being defined
         subscripts = None
         if self.at("["):
             subscripts = ae.SubscriptsReferenceStructure(self.subscripts(name))
@@ -515,6 +519,15 @@ class _Equation:
             return ae.CallStructure(table, (argument,))
         if name == "int" and len(arguments) == 1:
             return _floor(arguments[0])
+        if name == "ramp" and len(arguments) == 2:  # no end time: rising to the end of the run
+            return ae.CallStructure(ae.ReferenceStructure("ramp"), (*arguments, _FINAL_TIME))
+        if name == "pulse" and len(arguments) in (2, 3):
+            return _pulse(*arguments)
+        if name == "previous" and len(arguments) in (1, 2):
+            # the value one DT earlier (the initial value ``i``, default x's, in the first DT):
+            # Vensim's DELAY FIXED by one time step
+            value, initial = arguments[0], arguments[-1]
+            return ae.DelayFixedStructure(value, ae.ReferenceStructure("time_step"), initial)
         build = None if name in _NOT_FUNCTIONS else structures.get(name)
         if build is None:
             return ae.CallStructure(reference, arguments)
@@ -652,6 +665,24 @@ def _modulo(a: Any, b: Any) -> Any:
         return x % y  # Python's % is this floored modulus
     quotient = ae.ArithmeticStructure(["/"], (a, b))
     return ae.ArithmeticStructure(["-"], (a, ae.ArithmeticStructure(["*"], (b, _floor(quotient)))))
+
+
+_TIME_STEP = ae.ReferenceStructure("time_step")
+_FINAL_TIME = ae.ReferenceStructure("final_time")
+
+
+def _pulse(volume: Any, first: Any, interval: Any = 0) -> Any:
+    """Stella's ``PULSE(v, first[, interval])``: ``v/DT`` during one DT at ``first`` and then
+    every ``interval`` (none, or 0, is one pulse), so a stock it flows into gains ``v`` each
+    time: Vensim's ``PULSE(first, DT)`` or ``PULSE TRAIN(first, DT, interval, FINAL TIME)``
+    scaled by ``v/DT`` (PySD stores a train's arguments as start, interval, width, end)."""
+    if _constant(interval) == 0:
+        shape = ae.CallStructure(ae.ReferenceStructure("pulse"), (first, _TIME_STEP))
+    else:
+        shape = ae.CallStructure(
+            ae.ReferenceStructure("pulse_train"), (first, interval, _TIME_STEP, _FINAL_TIME)
+        )
+    return ae.ArithmeticStructure(["/", "*"], (volume, _TIME_STEP, shape))
 
 
 def _negative(value: Any) -> Any:
