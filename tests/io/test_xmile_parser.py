@@ -16,6 +16,7 @@ import pytest
 import sdhealth as sd
 from sdhealth.errors import ModelSyntaxError, SdhealthError
 from sdhealth.io.xmile import read_xmile
+from sdhealth.io.xmile_parser import _tokens, _Where
 
 ROOT = Path(__file__).resolve().parents[2]
 #: Files sdhealth's reader reads on purpose otherwise than PySD's, and why.
@@ -318,3 +319,19 @@ def test_pulse_ramp_step_and_previous_as_stella_documents_them(tmp_path):
     assert (at[4, "rising"], at[7, "rising"], at[10, "held"]) == (0, 4, 6)
     assert result["before"].tolist()[:3] == [99, 0, 0.5]
     assert result["counter"].tolist()[:4] == [1, 2, 3, 4]
+
+
+def test_comments_and_function_names_written_with_spaces(tmp_path):
+    variables = """
+    <aux name="a"><eqn>{a comment} 2 * TIME {another}</eqn></aux>
+    <aux name="b"><eqn>IF_THEN_ELSE(TIME > 1, 1, 0)</eqn></aux>
+    """
+    result = sd.load(_write(tmp_path, variables)).run()
+    assert result["a"].tolist() == [0, 2, 4, 6, 8]
+    assert result["b"].tolist() == [0, 0, 1, 1, 1]
+    where = _Where(tmp_path / "m.xmile", "x", None)
+    texts = [t.text for t in _tokens("VECTOR SORT ORDER(a b, 1)", where)]
+    assert texts == ["VECTOR SORT ORDER", "(", "a", "b", ",", "1", ")", ""]
+    path = _write(tmp_path, '<aux name="c"><eqn>1 {not closed</eqn></aux>')
+    with pytest.raises(ModelSyntaxError, match=r"m.xmile:6:\d+: .*'c': a comment '\{' without"):
+        sd.load(path)

@@ -141,9 +141,17 @@ class _Where:
 
 
 def _tokens(text: str, where: _Where) -> list[_Token]:
+    """The equation's tokens, then an ``end`` token. ``{comments}`` are white space (XMILE
+    3.3.4); names written with spaces before a ``(`` (``VECTOR SORT ORDER(``) are one name."""
     found: list[_Token] = []
     pos = 0
     while pos < len(text):
+        if text[pos] == "{":
+            close = text.find("}", pos)
+            if close < 0:
+                where.error("a comment '{' without its closing '}'", text, pos)
+            pos = close + 1
+            continue
         match = _TOKEN.match(text, pos)
         if match is None:
             where.error(f"unexpected character {text[pos]!r}", text, pos)
@@ -157,7 +165,27 @@ def _tokens(text: str, where: _Where) -> list[_Token]:
         pos = match.end()
     last = found[-1].end if found else 0
     found.append(_Token("end", "", last, last))
-    return found
+    return _join_spaced_names(found, text)
+
+
+def _join_spaced_names(tokens: list[_Token], text: str) -> list[_Token]:
+    """Runs of plain names followed by ``(`` made one name (two names in a row are otherwise
+    never valid, so this reads nothing that was not an error)."""
+    joined: list[_Token] = []
+    index = 0
+    while index < len(tokens):
+        end = index
+        while end < len(tokens) and tokens[end].kind == "name" and "." not in tokens[end].text:
+            end += 1
+        following = tokens[end] if end < len(tokens) else None
+        if end - index > 1 and following is not None and following.text == "(":
+            words = " ".join(t.text for t in tokens[index:end])
+            joined.append(_Token("name", words, tokens[index].start, tokens[end - 1].end))
+            index = end
+            continue
+        joined.append(tokens[index])
+        index += 1
+    return joined
 
 
 def _reference_name(token: _Token) -> str:
