@@ -224,6 +224,7 @@ ARRAYS = """<?xml version="1.0" encoding="utf-8"?>
     ("equation", "value"),
     [
         ("SUM(pop[*])", 9),
+        ("SUM(1, 2) + MEAN(2, 4, 9)", 8),  # lists of values
         ("SUM(pop)", 9),  # a whole array by its name
         ("SUM(pop[*] + 1)", 12),
         ("MEAN(pop[*])", 3),
@@ -254,10 +255,10 @@ def test_array_builtins_and_element_names(tmp_path, equation, value):
         ("Region.West", "'Region.West': 'Region' has no element 'West' \\(it has North, South"),
         (
             "Sector.North",
-            "'Sector.North': 'Sector' is not a dimension \\(a module's variable is not read yet\\)",
+            "'Sector.North': 'Sector' is neither a dimension nor a module",
         ),
         ("STDDEV(pop[*])", "STDDEV of an array is not read yet"),
-        ("SUM(1, 2)", "SUM of an array takes one argument, not 2"),
+        ("PROD(1, 2)", "PROD of an array takes one argument, not 2"),
         ("SUM(pop[North])", "SUM needs an array: write its dimensions as \\[\\*\\]"),
     ],
 )
@@ -335,3 +336,54 @@ def test_comments_and_function_names_written_with_spaces(tmp_path):
     path = _write(tmp_path, '<aux name="c"><eqn>1 {not closed</eqn></aux>')
     with pytest.raises(ModelSyntaxError, match=r"m.xmile:6:\d+: .*'c': a comment '\{' without"):
         sd.load(path)
+
+
+MODULES = """<?xml version="1.0" encoding="utf-8"?>
+<xmile version="1.0" xmlns="http://docs.oasis-open.org/xmile/ns/XMILE/v1.0">
+  <sim_specs><start>0</start><stop>2</stop><dt>1</dt></sim_specs>
+  <model><variables>
+    <module name="Clinic A">
+      <connect to="Clinic_A.referrals" from=".demand"/>
+    </module>
+    <module name="Clinic B">
+      <connect to="Clinic_B.referrals" from="Clinic_A.overflow"/>
+    </module>
+    <aux name="demand"><eqn>10 + TIME</eqn></aux>
+    <aux name="total seen"><eqn>Clinic_A.seen + Clinic_B.seen</eqn></aux>
+  </variables></model>
+  <model name="Clinic_A"><variables>
+    <aux name="referrals" access="input"><eqn>{Enter equation}</eqn></aux>
+    <aux name="capacity"><eqn>8</eqn></aux>
+    <aux name="seen" access="output"><eqn>MIN(referrals, capacity)</eqn></aux>
+    <aux name="overflow" access="output"><eqn>referrals - seen</eqn></aux>
+  </variables></model>
+  <model name="Clinic_B"><variables>
+    <aux name="referrals" access="input"><eqn>1</eqn></aux>
+    <aux name="capacity"><eqn>5</eqn></aux>
+    <aux name="seen" access="output"><eqn>MIN(referrals, capacity)</eqn></aux>
+  </variables></model>
+</xmile>
+"""
+
+
+def test_modules_are_namespaces_wired_by_their_connections(tmp_path):
+    """Each module's variables are its own (both have 'capacity' and 'seen'), named as Stella
+    exports them; inputs read what is connected to them."""
+    path = tmp_path / "clinics.xmile"
+    path.write_text(MODULES, encoding="utf-8")
+    result = sd.load(path).run()
+    assert {"Clinic A.capacity", "Clinic B.capacity", "Clinic A.seen"} <= set(result.columns)
+    assert result["Clinic A.referrals"].tolist() == [10, 11, 12]
+    assert result["Clinic A.seen"].tolist() == [8, 8, 8]
+    assert result["Clinic B.referrals"].tolist() == [2, 3, 4]  # Clinic A's overflow
+    assert result["Clinic B.seen"].tolist() == [2, 3, 4]
+    assert result["total seen"].tolist() == [10, 11, 12]
+    assert sd.check(path) == []  # no collision caveat: the names are not merged
+
+
+def test_an_unconnected_module_input_keeps_its_own_equation(tmp_path):
+    path = tmp_path / "clinics.xmile"
+    path.write_text(
+        MODULES.replace('<connect to="Clinic_B.referrals" from="Clinic_A.overflow"/>', "")
+    )
+    assert sd.load(path).run()["Clinic B.referrals"].tolist() == [1, 1, 1]

@@ -77,7 +77,10 @@ def read_xmile(path: Path, front_end: str = "sdhealth") -> Model:
     abstract, root = _parsed(path, front_end)
     model = _converted(abstract, path)
     ensure_model_content(root, path, len(model.variables))
-    caveats = scan_caveats(root, path)
+    namespaced = front_end == "sdhealth" and any(
+        isinstance(e.tag, str) and e.tag.rsplit("}", 1)[-1] == "module" for e in root.iter()
+    )  # sdhealth's reader gives each <module> its namespace; without one it merges, as PySD
+    caveats = scan_caveats(root, path, merged_modules=not namespaced)
     return replace(model, caveats=caveats) if caveats else model
 
 

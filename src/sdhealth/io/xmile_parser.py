@@ -168,9 +168,18 @@ def _tokens(text: str, where: _Where) -> list[_Token]:
     return _join_spaced_names(found, text)
 
 
+#: Vensim's function names written with spaces, as translated models use them.
+_SPACED_FUNCTIONS = frozenset(
+    {"vector sort order", "vector rank", "vector select", "vector reorder", "vector elm map",
+     "vector lookup", "allocate by priority", "allocate available", "delay fixed",
+     "sample if true", "pulse train", "with lookup", "active initial", "get time value"}
+)  # fmt: skip
+
+
 def _join_spaced_names(tokens: list[_Token], text: str) -> list[_Token]:
-    """Runs of plain names followed by ``(`` made one name (two names in a row are otherwise
-    never valid, so this reads nothing that was not an error)."""
+    """A run of names followed by ``(`` that spells one of :data:`_SPACED_FUNCTIONS` made one
+    name (two names in a row are otherwise never valid, so this reads nothing that was not an
+    error; an unknown spaced name stays the syntax error it is)."""
     joined: list[_Token] = []
     index = 0
     while index < len(tokens):
@@ -178,8 +187,13 @@ def _join_spaced_names(tokens: list[_Token], text: str) -> list[_Token]:
         while end < len(tokens) and tokens[end].kind == "name" and "." not in tokens[end].text:
             end += 1
         following = tokens[end] if end < len(tokens) else None
-        if end - index > 1 and following is not None and following.text == "(":
-            words = " ".join(t.text for t in tokens[index:end])
+        words = " ".join(t.text for t in tokens[index:end])
+        if (
+            end - index > 1
+            and following is not None
+            and following.text == "("
+            and words.lower() in _SPACED_FUNCTIONS
+        ):
             joined.append(_Token("name", words, tokens[index].start, tokens[end - 1].end))
             index = end
             continue
@@ -212,6 +226,10 @@ class _Arrays:
     dimensions: dict[str, list[str]] = field(default_factory=dict)
     dims: dict[str, list[str]] = field(default_factory=dict)
     tables: dict[str, Any] = field(default_factory=dict)
+    #: Module instances (by :func:`_key`) -> the prefix of their variables' references.
+    modules: dict[str, str] = field(default_factory=dict)
+    #: While a module's equations are read: its prefix and its own variables' references.
+    scope: tuple[str, frozenset[str]] | None = None
 
 
 def _summed_dimensions(node: Any) -> list[str]:
@@ -244,6 +262,11 @@ def _named_dimensions(node: Any) -> list[str]:
         elif hasattr(item, "__dataclass_fields__"):
             stack.extend(reversed([getattr(item, f) for f in item.__dataclass_fields__]))
     return found
+
+
+def _qualified(prefix: str | None, name: str) -> str:
+    """A module variable's name as Stella exports it (``hares.birth fraction``)."""
+    return f"{prefix}.{name}" if prefix else name
 
 
 def _reference_key(name: str) -> str:
@@ -497,8 +520,8 @@ class _Equation:
         elements = self.arrays.dimensions.get(_key(dimension))
         if elements is None:
             self.where.error(
-                f"{token.text!r}: {dimension!r} is not a dimension (a module's variable is "
-                "not read yet)", self.text, token.start,
+                f"{token.text!r}: {dimension!r} is neither a dimension nor a module",
+                self.text, token.start,
             )  # fmt: skip
         keys = [_key(e) for e in elements]
         if _key(element) not in keys:
@@ -512,8 +535,16 @@ class _Equation:
     def reference_or_call(self) -> Any:
         token = self.take()
         if token.kind == "name" and "." in token.text:
-            return self.element_of(token)[0]  # ``Dim.elem`` as a number: its position
-        name = _reference_name(token)
+            module, _, variable = token.text.partition(".")
+            prefix = self.arrays.modules.get(_key(module))
+            if prefix is None:
+                return self.element_of(token)[0]  # ``Dim.elem`` as a number: its position
+            name = f"{prefix}.{_reference_key(variable.replace('_', ' '))}"  # a module's output
+        else:
+            name = _reference_name(token)
+            scope = self.arrays.scope
+            if scope is not None and name in scope[1]:
+                name = f"{scope[0]}.{name}"  # a variable of the module being read
         if name in _CONSTANTS and not self.at("(", "["):
             return _CONSTANTS[name]
         if name == "self" and self.where.variable and not self.at("(", "["):
@@ -594,6 +625,11 @@ class _Equation:
 
     def array_function(self, token: _Token, name: str, arguments: tuple[Any, ...]) -> Any:
         """Stella's array builtins over the dimensions marked ``!`` in their argument."""
+        if len(arguments) > 1 and name in ("sum", "mean"):  # a list of values, not an array
+            total = ae.ArithmeticStructure(["+"] * (len(arguments) - 1), arguments)
+            return (
+                total if name == "sum" else ae.ArithmeticStructure(["/"], (total, len(arguments)))
+            )
         if len(arguments) != 1:
             self.where.error(
                 f"{token.text.upper()} of an array takes one argument, not {len(arguments)}",
@@ -844,9 +880,9 @@ class _Reader:
         self.stocks_non_negative, self.flows_non_negative = _behaviours(doc)
         self.dimensions: dict[str, list[str]] = {}
 
-    def element(self, node: Any, kind: str) -> Any:
+    def element(self, node: Any, kind: str, display: str | None = None) -> Any:
         doc = self.doc
-        name = _name(node)
+        name = display or _name(node)
         if not name:
             doc.where("", node).error(f"a <{kind}> without a name")
         units = doc.text(node, "units") or ""
@@ -924,6 +960,82 @@ class _Reader:
         non_negative = _non_negative(doc, node, self.stocks_non_negative)
         return structures["stock"](flows, initial, non_negative)
 
+    def variables(self) -> list[tuple[Any, str, str | None]]:
+        """Every variable node with its kind and the module it belongs to (None: the model).
+
+        A file without ``<module>`` elements is read as PySD reads it: the variables of every
+        ``<model>`` in one namespace. With modules (XMILE 4.7), the unnamed ``<model>`` is the
+        main one and each ``<module name="M">`` instantiates ``<model name="M">``: its
+        variables are named ``M.name`` (as Stella exports them), its equations refer to its own
+        variables first, and a ``<connect to="M.input" from="X.output">`` makes that input read
+        the other variable (``.name`` is the main model's).
+        """
+        doc = self.doc
+        models = doc.children(doc.root, "model")
+
+        def contents(model: Any) -> list[Any]:
+            # the variables, or (as some files have them) the model's own children
+            return [n for holder in doc.children(model, "variables") or [model] for n in holder]
+
+        kinds = ("aux", "flow", "gf", "stock")
+        if not any(_local(n) == "module" for model in models for n in contents(model)):
+            return [(n, _local(n), None) for m in models for n in contents(m) if _local(n) in kinds]
+        submodels = {_key(str(m.get("name"))): m for m in models if m.get("name")}
+        main = [m for m in models if not m.get("name")] or models[:1]
+        placed: list[tuple[Any, str, str | None]] = []
+        self.connections: dict[tuple[str, str], str] = {}
+        self.locals: dict[str, frozenset[str]] = {}
+        pending: list[tuple[Any, str | None]] = [(m, None) for m in main]
+        seen: set[str] = set()
+        while pending:
+            model, prefix = pending.pop(0)
+            names = []
+            for node in contents(model):
+                kind = _local(node)
+                if kind in kinds:
+                    placed.append((node, kind, prefix))
+                    names.append(_reference_key(_name(node)))
+                elif kind == "module":
+                    module = str(node.get("name", ""))
+                    submodel = submodels.get(_key(module))
+                    if submodel is None:
+                        doc.where(module, node).error(f"the module {module!r} has no <model>")
+                    for connect in doc.children(node, "connect"):
+                        target, source = str(connect.get("to", "")), str(connect.get("from", ""))
+                        where, _, variable = target.rpartition(".")
+                        variable = variable.strip('"').replace("_", " ")
+                        self.connections[(_key(where or module), _reference_key(variable))] = source
+                    if _key(module) not in seen:
+                        seen.add(_key(module))
+                        doc.arrays.modules[_key(module)] = _reference_key(module)
+                        pending.append((submodel, module))
+            if prefix is not None:
+                self.locals[prefix] = frozenset(names)
+        return placed
+
+    def placed_element(self, node: Any, kind: str, prefix: str | None) -> Any:
+        """The element of ``node``, read in its module's scope (a connected input reads the
+        variable connected to it)."""
+        doc = self.doc
+        display = _qualified(prefix, _name(node))
+        if prefix is None:
+            doc.arrays.scope = None
+            return self.element(node, kind, display)
+        doc.arrays.scope = (_reference_key(prefix), self.locals[prefix])
+        source = self.connections.get((_key(prefix), _reference_key(_name(node))))
+        if node.get("access") == "input" and source is not None:
+            module, _, variable = source.rpartition(".")
+            variable = _reference_key(variable.strip('"').replace("_", " "))
+            where = doc.arrays.modules.get(_key(module)) if module else None
+            reference = f"{where}.{variable}" if where else variable
+            return am.AbstractElement(
+                name=display, units=doc.text(node, "units") or "", limits=(None, None),
+                documentation=doc.text(node, "doc") or "",
+                components=[am.AbstractComponent(subscripts=([], []),
+                                                 ast=ae.ReferenceStructure(reference))],
+            )  # fmt: skip
+        return self.element(node, kind, display)
+
     def control(self) -> list[Any]:
         doc = self.doc
         specs = doc.child(doc.root, "sim_specs")
@@ -973,29 +1085,26 @@ class _Reader:
             subscripts.append(am.AbstractSubscriptRange(
                 name=str(dim.get("name")), subscripts=elements, mapping=[]
             ))  # fmt: skip
-        nodes: dict[str, list[Any]] = {"aux": [], "flow": [], "gf": [], "stock": []}
-        for model in doc.children(doc.root, "model"):
-            # the variables, or (as some files have them) the model's own children
-            for variables in doc.children(model, "variables") or [model]:
-                for node in variables:
-                    kind = _local(node)
-                    if kind in nodes:
-                        nodes[kind].append(node)
-        for kind, found in nodes.items():  # what equations need to know of other variables
-            for node in found:
-                key = _reference_key(_name(node))
-                holder = doc.child(node, "dimensions")
-                if holder is not None:
-                    doc.arrays.dims[key] = [str(d.get("name")) for d in doc.children(holder, "dim")]
-                gf = doc.child(node, "gf")
-                if gf is not None and kind in ("aux", "flow"):  # the table LOOKUP(name, x) uses
-                    doc.arrays.tables[key] = _lookup(doc, gf, _name(node))
-        elements = [
-            self.element(node, kind)
-            for kind in ("aux", "flow", "gf", "stock")
-            for node in nodes[kind]
-            if not (kind in ("aux", "flow") and _name(node).lower().replace(" ", "_") in _CONTROL)
-        ]
+        placed = self.variables()
+        for node, kind, prefix in placed:  # what equations need to know of other variables
+            key = _reference_key(_qualified(prefix, _name(node)))
+            holder = doc.child(node, "dimensions")
+            if holder is not None:
+                doc.arrays.dims[key] = [str(d.get("name")) for d in doc.children(holder, "dim")]
+            gf = doc.child(node, "gf")
+            if gf is not None and kind in ("aux", "flow"):  # the table LOOKUP(name, x) uses
+                doc.arrays.tables[key] = _lookup(doc, gf, _name(node))
+        elements = []
+        for kind in ("aux", "flow", "gf", "stock"):
+            for node, found, prefix in placed:
+                if found != kind or (
+                    prefix is None
+                    and kind in ("aux", "flow")
+                    and _name(node).lower().replace(" ", "_") in _CONTROL
+                ):
+                    continue
+                elements.append(self.placed_element(node, kind, prefix))
+        doc.arrays.scope = None
         if doc.readable:  # else nothing is read, which ensure_model_content reports
             elements += self.control()
         return am.AbstractSection(

@@ -129,8 +129,13 @@ def _is_non_negative(stock: Any, default: bool) -> bool:
     return default
 
 
-def scan_caveats(root: Any, path: Path) -> tuple[Caveat, ...]:
-    """The half-understood constructs of an XMILE file, in file order (see module doc)."""
+def scan_caveats(root: Any, path: Path, *, merged_modules: bool = True) -> tuple[Caveat, ...]:
+    """The half-understood constructs of an XMILE file, in file order (see module doc).
+
+    ``merged_modules`` says the reader put every module's variables in one namespace (PySD's
+    translator does; sdhealth's own reader gives each module its own), which makes the names
+    they share collide.
+    """
     caveats: list[Caveat] = []
     owners: dict[str, list[tuple[str, Any]]] = defaultdict(list)
     models = _models(root)
@@ -163,7 +168,7 @@ def scan_caveats(root: Any, path: Path) -> tuple[Caveat, ...]:
                             at,
                         )
                     )  # fmt: skip
-    if len(models) > 1:
+    if merged_modules and len(models) > 1:
         for owned in owners.values():
             modules = sorted({module for module, _ in owned})
             if len(modules) > 1:
