@@ -28,6 +28,9 @@ INTENDED = {
     # c = 1*INT(-0.9/1) is 0 there, -1 here. The documentation wins (test-models-more README).
     "test_rounding.xmile": "INT floors, MOD follows the divisor (PySD: Vensim's INTEGER, MODULO)",
     "quantum.xmile": "INT floors (PySD: Vensim's INTEGER, which truncates)",
+    # <element subscript="A1, B1">: Stella writes a space after the comma; PySD keeps it in the
+    # element's name (' B1'), which no dimension has, and the model cannot run
+    "subscript.xmile": "element names are read without the space after the comma",
 }
 #: Files PySD reads only through lxml's recovery, which drops what follows the broken tag
 #: (their last two stocks): sdhealth's reader refuses them at the line of the error.

@@ -892,7 +892,7 @@ class _Reader:
         elements = doc.children(node, "element")
         if elements:
             for sub in elements:
-                subscripts = str(sub.get("subscript", "")).split(",")
+                subscripts = [part.strip() for part in str(sub.get("subscript", "")).split(",")]
                 components.append(((subscripts, []), self.component(node, sub, kind, name)[0]))
         else:
             holder = doc.child(node, "dimensions")
