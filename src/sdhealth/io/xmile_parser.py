@@ -232,36 +232,29 @@ class _Arrays:
     scope: tuple[str, frozenset[str]] | None = None
 
 
-def _summed_dimensions(node: Any) -> list[str]:
-    """The dimensions marked ``!`` anywhere in an abstract syntax tree, in order."""
+def _subscripts_in(node: Any) -> list[str]:
+    """Every subscript of every reference in an abstract syntax tree, in order, once each."""
     found: list[str] = []
     stack = [node]
     while stack:
         item = stack.pop()
         if isinstance(item, ae.SubscriptsReferenceStructure):
-            for name in item.subscripts:
-                if name.endswith("!") and name[:-1] not in found:
-                    found.append(name[:-1])
+            found.extend(name for name in item.subscripts if name not in found)
         elif isinstance(item, (list, tuple)):
             stack.extend(reversed(item))
         elif hasattr(item, "__dataclass_fields__"):
             stack.extend(reversed([getattr(item, f) for f in item.__dataclass_fields__]))
     return found
+
+
+def _summed_dimensions(node: Any) -> list[str]:
+    """The dimensions marked ``!`` anywhere in an abstract syntax tree, in order."""
+    return [name[:-1] for name in _subscripts_in(node) if name.endswith("!")]
 
 
 def _named_dimensions(node: Any) -> list[str]:
     """The subscripts of every reference in an abstract syntax tree that carry no ``!``."""
-    found: list[str] = []
-    stack = [node]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, ae.SubscriptsReferenceStructure):
-            found.extend(n for n in item.subscripts if not n.endswith("!") and n not in found)
-        elif isinstance(item, (list, tuple)):
-            stack.extend(reversed(item))
-        elif hasattr(item, "__dataclass_fields__"):
-            stack.extend(reversed([getattr(item, f) for f in item.__dataclass_fields__]))
-    return found
+    return [name for name in _subscripts_in(node) if not name.endswith("!")]
 
 
 def _qualified(prefix: str | None, name: str) -> str:
