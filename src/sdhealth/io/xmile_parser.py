@@ -654,7 +654,17 @@ class _Equation:
             total = ae.CallStructure(ae.ReferenceStructure("sum"), (argument,))
             return ae.ArithmeticStructure(["/"], (total, size))
         if name == "stddev":
-            self.where.error("STDDEV of an array is not read yet", self.text, token.start)
+            # the population standard deviation (divided by n, not n - 1): the open-source
+            # engine that matches Stella's exports does so; xmile-semantics.md lists it Open
+            def total(of: Any) -> Any:
+                return ae.CallStructure(ae.ReferenceStructure("sum"), (of,))
+
+            squares = total(ae.ArithmeticStructure(["^"], (argument, 2)))
+            mean = ae.ArithmeticStructure(["/"], (total(argument), size))
+            variance = ae.ArithmeticStructure(
+                ["/", "-"], (squares, size, ae.ArithmeticStructure(["^"], (mean, 2)))
+            )
+            return ae.CallStructure(ae.ReferenceStructure("sqrt"), (variance,))
         vensim = {"min": "vmin", "max": "vmax"}.get(name, name)
         if name in ("min", "max") and not marked:
             vensim += "_xmile"  # PySD's form for a range left unmarked: the same reduction
