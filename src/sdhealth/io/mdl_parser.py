@@ -55,6 +55,7 @@ with warnings.catch_warnings():  # PySD's own imports raise deprecation warnings
 
 from sdhealth.errors import ModelSyntaxError
 from sdhealth.io.expressions import MAX_NESTING
+from sdhealth.io.operator_levels import OperatorLevels
 
 __all__ = ["parse_mdl"]
 
@@ -166,7 +167,7 @@ def _number(text: str) -> int | float:
 # --------------------------------------------------------------------------- equations
 
 
-class _Equation:
+class _Equation(OperatorLevels):
     """Recursive descent over one element's tokens (the left-hand side, then the right)."""
 
     def __init__(self, source: _Source, tokens: list[_Token]) -> None:
@@ -323,46 +324,6 @@ class _Equation:
     def prod_expr(self) -> Any:
         return self.chain(self.exp_expr, ("*", "/"))
 
-    def chain(self, operand: Callable[[], Any], texts: tuple[str, ...]) -> Any:
-        operands = [operand()]
-        operators: list[str] = []
-        while self.at(*texts):
-            operators.append(self.take().text)
-            operands.append(operand())
-        return ae.ArithmeticStructure(operators, tuple(operands)) if operators else operands[0]
-
-    def exp_expr(self) -> Any:
-        """PySD's powers: negated operands are wrapped as PySD's ``split_arithmetic`` does."""
-        operands = [self.neg_expr()]
-        operators: list[str] = []
-        while self.at("^"):
-            operators.append(self.take().text)
-            operands.append(self.neg_expr())
-        negated = [n for _, n in operands]
-        values = [v for v, _ in operands]
-        if not operators:
-            return _negative(values[0]) if negated[0] else values[0]
-        if not any(negated):
-            return ae.ArithmeticStructure(operators, tuple(values))
-        current = _negative(values[-1]) if negated[-1] else values[-1]
-        for value, negative, operator in zip(
-            reversed(values[:-1]), reversed(negated[:-1]), reversed(operators), strict=True
-        ):
-            current = ae.ArithmeticStructure([operator], (value, current))
-            if negative:
-                current = _negative(current)
-        return current
-
-    def neg_expr(self) -> tuple[Any, bool]:
-        """An operand and whether a ``-`` before it is still to be applied."""
-        sign = self.take().text if self.at("+", "-") else ""
-        value = self.expr()
-        if sign != "-":
-            return value, False
-        if isinstance(value, (int, float)):
-            return -value, False
-        return value, True
-
     def expr(self) -> Any:
         token = self.token
         if token.kind == "number":
@@ -516,10 +477,6 @@ def _arity(build: Callable[..., Any]) -> tuple[int, int]:
     parameters = inspect.signature(build).parameters.values()
     required = sum(p.default is inspect.Parameter.empty for p in parameters)
     return required, len(parameters)
-
-
-def _negative(value: Any) -> Any:
-    return ae.ArithmeticStructure(["negative"], (value,))
 
 
 # --------------------------------------------------------------------------- elements

@@ -58,6 +58,7 @@ with warnings.catch_warnings():  # PySD's own imports raise deprecation warnings
 
 from sdhealth.errors import ModelSyntaxError
 from sdhealth.io.expressions import MAX_NESTING
+from sdhealth.io.operator_levels import OperatorLevels
 from sdhealth.io.xmile_scan import XMILE_NAMESPACES
 
 __all__ = ["parse_xmile"]
@@ -281,7 +282,7 @@ def _number(text: str) -> int | float:
     return int(text) if text.isdigit() else float(text)
 
 
-class _Equation:
+class _Equation(OperatorLevels):
     """Precedence climbing over one equation's tokens (see the module docstring)."""
 
     def __init__(self, text: str, where: _Where, arrays: _Arrays | None = None) -> None:
@@ -417,46 +418,6 @@ class _Equation:
 
     def prod_expr(self) -> Any:
         return self.chain(self.exp_expr, ("*", "/"))
-
-    def chain(self, operand: Callable[[], Any], texts: tuple[str, ...]) -> Any:
-        operands = [operand()]
-        operators: list[str] = []
-        while self.at(*texts):
-            operators.append(self.take().text)
-            operands.append(operand())
-        return ae.ArithmeticStructure(operators, tuple(operands)) if operators else operands[0]
-
-    def exp_expr(self) -> Any:
-        """PySD's powers: right to left, a negated operand wrapping the power it starts."""
-        operands = [self.neg_expr()]
-        operators: list[str] = []
-        while self.at("^"):
-            operators.append(self.take().text)
-            operands.append(self.neg_expr())
-        values = [value for value, _ in operands]
-        negated = [negative for _, negative in operands]
-        if not operators:
-            return _negative(values[0]) if negated[0] else values[0]
-        if not any(negated):
-            return ae.ArithmeticStructure(operators, tuple(values))
-        current = _negative(values[-1]) if negated[-1] else values[-1]
-        for value, negative, operator in zip(
-            reversed(values[:-1]), reversed(negated[:-1]), reversed(operators), strict=True
-        ):
-            current = ae.ArithmeticStructure([operator], (value, current))
-            if negative:
-                current = _negative(current)
-        return current
-
-    def neg_expr(self) -> tuple[Any, bool]:
-        """An operand and whether a ``-`` before it is still to be applied."""
-        sign = self.take().text if self.at("+", "-") else ""
-        value = self.expr()
-        if sign != "-":
-            return value, False
-        if isinstance(value, (int, float)):
-            return -value, False
-        return value, True
 
     def expr(self) -> Any:
         token = self.token
@@ -752,10 +713,6 @@ def _pulse(volume: Any, first: Any, interval: Any = 0) -> Any:
     return ae.ArithmeticStructure(["/", "*"], (volume, _TIME_STEP, shape))
 
 
-def _negative(value: Any) -> Any:
-    return ae.ArithmeticStructure(["negative"], (value,))
-
-
 # --------------------------------------------------------------------------- the XML
 
 
@@ -881,7 +838,6 @@ class _Reader:
     def __init__(self, doc: _Document) -> None:
         self.doc = doc
         self.stocks_non_negative, self.flows_non_negative = _behaviours(doc)
-        self.dimensions: dict[str, list[str]] = {}
 
     def element(self, node: Any, kind: str, display: str | None = None) -> Any:
         doc = self.doc
@@ -908,7 +864,7 @@ class _Reader:
             if len(parsed) == 1:
                 components = [((dims, []), parsed[0])]
             else:
-                elements_of = self.dimensions.get(dims[0], []) if dims else []
+                elements_of = doc.arrays.dimensions.get(_key(dims[0]), []) if dims else []
                 components = [
                     (([sub], []), ast) for sub, ast in zip(elements_of, parsed, strict=False)
                 ]
@@ -1083,7 +1039,6 @@ class _Reader:
         dimensions = doc.child(doc.root, "dimensions")
         for dim in doc.children(dimensions, "dim") if dimensions is not None else []:
             elements = [str(e.get("name")) for e in doc.children(dim, "elem")]
-            self.dimensions[str(dim.get("name"))] = elements
             doc.arrays.dimensions[_key(str(dim.get("name")))] = elements
             subscripts.append(am.AbstractSubscriptRange(
                 name=str(dim.get("name")), subscripts=elements, mapping=[]
