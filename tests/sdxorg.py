@@ -1,7 +1,8 @@
 """The public SDXorg test suite, shared by the suite tests of the PySD and native backends.
 
 Also :func:`yaml_round_trip`: each imported model written as YAML and read back (the
-comparison :func:`describe_model` defines), in the same pass.
+comparison :func:`describe_model` defines), and :func:`xmile_round_trip`: written as XMILE,
+read back and run natively, in the same pass.
 
 Owns where the suite is (``$SDHEALTH_TEST_MODELS/tests``), which models it holds, how Vensim's
 canonical output is read and compared, and :func:`suite_outcomes`: every model imported once
@@ -45,6 +46,7 @@ __all__ = [
     "suite_outcomes",
     "describe_model",
     "yaml_round_trip",
+    "xmile_round_trip",
     "check_with_pysd",
 ]
 
@@ -74,6 +76,7 @@ class Outcome:
     parity: str | None
     both_ran: bool
     yaml: str | None = "not imported"  # the YAML round trip: None if it kept the model
+    xmile: str | None = "not imported"  # the XMILE round trip: None if it ran the same
 
 
 def suite_models(suffixes: tuple[str, ...]) -> list[str]:
@@ -269,6 +272,39 @@ def yaml_round_trip(model: Any, path: Path) -> str | None:
     return f"{key!r} changed: {str(before.get(key))[:150]} -> {str(after.get(key))[:150]}"
 
 
+def xmile_round_trip(model: Any, native: pd.DataFrame | None, path: Path) -> str | None:
+    """How the native run of ``model`` changes when it is written as XMILE and read back by
+    sdhealth's XMILE reader: ``None`` if it does not, ``"refused: ..."`` if the writer says
+    XMILE cannot hold the model (a located error), else what differs or failed."""
+    import tempfile
+
+    import sdhealth as sd
+    from sdhealth.io.xmile import read_xmile
+    from sdhealth.io.xmile_writer import write_xmile
+    from sdhealth.ir.vensim import UnwritableExpression
+
+    if native is None:
+        return "not run natively"
+    with tempfile.TemporaryDirectory() as folder:
+        target = Path(folder) / f"{path.stem}.xmile"
+        try:
+            write_xmile(model.ir, target)
+        except UnwritableExpression as error:
+            return f"refused: {error}"
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                back = sd.Model(read_xmile(target))
+        except Exception as error:  # every failure becomes a reason to report
+            return f"read back: {_reason(error)}"
+        again, failure = _run(back, "native")
+    if again is None:
+        return f"read back, then: {failure}"
+    if list(again.columns) != list(native.columns):
+        return f"columns changed: {sorted(set(native.columns) ^ set(again.columns))[:3]}"
+    return "; ".join(compare_backends(native, again)[:3]) or None
+
+
 def check_model(relative: str) -> Outcome:
     """Import one model, run it on both backends and compare (see :class:`Outcome`)."""
     import sdhealth as sd
@@ -294,6 +330,7 @@ def check_model(relative: str) -> Outcome:
         parity,
         both_ran,
         yaml,
+        xmile_round_trip(model, native, path),
     )
 
 

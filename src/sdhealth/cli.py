@@ -143,9 +143,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.set_defaults(handler=_report)
 
-    convert = commands.add_parser("convert", help="convert a model between .yaml and .mdl")
+    convert = commands.add_parser("convert", help="convert a model between .yaml, .mdl and .xmile")
     convert.add_argument("source", help="model file (.yaml, .mdl, .xmile, .stmx)")
-    convert.add_argument("target", help="file to write (.yaml or .mdl)")
+    convert.add_argument("target", help="file to write (.yaml, .mdl, .xmile or .stmx)")
     convert.set_defaults(handler=_convert)
 
     bench = commands.add_parser("bench", help="time the backends (quick: small models)")
@@ -286,7 +286,14 @@ def _bench(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
-_WRITERS = {".mdl": Model.to_mdl, ".yaml": Model.to_yaml, ".yml": Model.to_yaml}
+_WRITERS = {
+    ".mdl": Model.to_mdl,
+    ".yaml": Model.to_yaml,
+    ".yml": Model.to_yaml,
+    ".xmile": Model.to_xmile,
+    ".stmx": Model.to_xmile,
+    ".xml": Model.to_xmile,
+}
 
 
 def _convert(args: argparse.Namespace, out: TextIO) -> int:

@@ -365,6 +365,13 @@ class Model:
 
         dump_yaml(self._ir, path)
 
+    def to_xmile(self, path: PathLike) -> None:
+        """Write the model as an XMILE 1.0 file (``.xmile``, ``.stmx``) for Stella, PySD and
+        sdhealth (atomically; :mod:`sdhealth.io.xmile_writer`)."""
+        from sdhealth.io.xmile_writer import write_xmile
+
+        write_xmile(self._ir, path)
+
 
 class CausalLoopDiagram(cld_diagram.CausalLoopDiagram):
     """A causal-loop diagram with the functions that take one as methods.

@@ -176,9 +176,9 @@ def _flat_element(rewriter: Rewriter, variable: Variable, element: _Element) -> 
         )
         return [stock, Flow(name=net, equation=rate, internal=True, sector=variable.sector)]
     equation = _equation(rewriter, definition.equation, "an equation")
-    if isinstance(variable, Constant) and equation.expr.is_Number:
-        return [Constant(value=float(equation.expr), **fields)]
     internal = variable.internal
+    if isinstance(variable, Constant) and equation.expr.is_Number:
+        return [Constant(value=float(equation.expr), internal=internal, **fields)]
     kind = Flow if isinstance(variable, Flow) else Data if isinstance(variable, Data) else Auxiliary
     return [kind(equation=equation, internal=internal, **fields)]  # type: ignore[call-arg]
 

@@ -117,7 +117,9 @@ class _Macros:
         keys = {ref: symbol(new).name for ref, new in names.items()}
         lookups = frozenset(keys[reference_key(e.name)] for e in section.elements if _is_lookup(e))
         bindings = {reference_key(p): a for p, a in zip(section.params, arguments, strict=True)}
-        inner = Converter(keys, lookups, outer.folder, outer.ranges, self, bindings)
+        inner = Converter(
+            keys, lookups, outer.folder, outer.ranges, self, bindings, outer.clock_names
+        )
         for element in section.elements:
             renamed = _replace(element, name=names[reference_key(element.name)])
             variable, rate = _element(renamed, inner, self.ranges)
@@ -675,7 +677,12 @@ def _macro_sections(abstract: am.AbstractModel) -> dict[str, am.AbstractSection]
     }
 
 
-def abstract_to_model(abstract: am.AbstractModel, name: str, path: Path | None = None) -> Model:
+def abstract_to_model(
+    abstract: am.AbstractModel,
+    name: str,
+    path: Path | None = None,
+    clock_names: Mapping[str, str] | None = None,
+) -> Model:
     """Convert PySD's ``AbstractModel`` into an IR :class:`~sdhealth.ir.model.Model`.
 
     Parameters
@@ -686,6 +693,9 @@ def abstract_to_model(abstract: am.AbstractModel, name: str, path: Path | None =
         The model's name (usually the file's stem).
     path
         The model file: external files are found relative to it.
+    clock_names
+        Other names of the clock's references (``{"dt": "time_step"}``: XMILE's ``DT``, which
+        PySD's XMILE translator leaves as a plain name) where no variable has the name.
 
     Raises
     ------
@@ -711,7 +721,7 @@ def abstract_to_model(abstract: am.AbstractModel, name: str, path: Path | None =
         for item in (*ranges.elements.get(r.name, ()), r.name)
     }
     macros = _Macros(_macro_sections(abstract), ranges, set(keys.values()))
-    convert = Converter(keys, lookups, folder, range_keys, macros)
+    convert = Converter(keys, lookups, folder, range_keys, macros, clock_names=clock_names or {})
     variables: list[Variable] = []
     rates: dict[str, sympy.Basic] = {}
     for element in elements:

@@ -119,6 +119,7 @@ class Converter:
     ranges: Mapping[str, str] = field(default_factory=dict)  # reference key -> range name
     macros: Macros | None = None
     bindings: Mapping[str, sympy.Basic] = field(default_factory=dict)  # macro parameters
+    clock_names: Mapping[str, str] = field(default_factory=dict)  # "dt" -> "time_step"
 
     def __call__(self, node: Any) -> sympy.Basic:
         if isinstance(node, (int, float, np.number, bool, np.bool_)):
@@ -143,6 +144,8 @@ class Converter:
         name = reference_key(node.reference)
         if name in self.bindings:
             return self.bindings[name]
+        if name in self.clock_names and name not in self.keys:
+            name = self.clock_names[name]
         if name in TIME_REFERENCES and name not in self.keys:
             return TIME_REFERENCES[name]
         if name not in self.keys and name in self.ranges:  # a range's or element's number
@@ -185,7 +188,11 @@ class Converter:
         if len(operators) != 1:
             raise Unsupported("a chain of comparisons")
         left, right = (_as_number(a) for a in arguments)
-        return _COMPARISONS[operators[0]](left, right)
+        compare = _COMPARISONS[operators[0]]
+        try:
+            return compare(left, right)
+        except TypeError:  # sympy will not order what it takes for non-real (INTEGER(x[a]*y[a]))
+            return compare(left, right, evaluate=False)
 
     def call(self, node: ae.CallStructure) -> sympy.Basic:
         name = reference_key(node.function.reference)

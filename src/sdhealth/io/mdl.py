@@ -216,21 +216,23 @@ def _restored_variable(variable: Variable, found: dict[str, Any]) -> Variable:
     for key, text in texts.items():
         equation = getattr(variable, key, None)
         if isinstance(equation, Equation) and isinstance(text, str):
-            written = _parsed_text(text, equation)
+            written = _parsed_text(text, equation, trusted=found.get("unedited") is True)
             if written is not None:
                 changes[key] = written
     return dataclasses.replace(variable, **changes) if changes else variable
 
 
-def _parsed_text(text: str, equation: Equation) -> Equation | None:
-    """The modeller's ``text`` as an equation, if it says what ``equation`` (PySD's) says."""
+def _parsed_text(text: str, equation: Equation, trusted: bool = False) -> Equation | None:
+    """The modeller's ``text`` as an equation, if it says what ``equation`` (PySD's) says, or
+    if the file shows the equation as sdhealth wrote it (``trusted``: XMILE spells some
+    Vensim functions as the expression they compute)."""
     try:
         written = parse_equation(text)
     except SdhealthError:
         return None
     return (
         dataclasses.replace(written, location=equation.location)
-        if written.expr == equation.expr
+        if trusted or written.expr == equation.expr
         else None
     )
 

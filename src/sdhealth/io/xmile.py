@@ -7,6 +7,7 @@ which :func:`sdhealth.io.abstract.abstract_to_model` converts into the IR.
 
 from __future__ import annotations
 
+import json
 import warnings
 from dataclasses import replace
 from pathlib import Path
@@ -21,8 +22,10 @@ from sdhealth.io.abstract import (
     failing_element,
 )
 from sdhealth.io.front_ends import check_front_end
+from sdhealth.io.mdl import restore_metadata
 from sdhealth.io.xmile_parser import parse_xmile
 from sdhealth.io.xmile_scan import ensure_model_content, scan_caveats
+from sdhealth.io.xmile_writer import METADATA_NAMESPACE
 from sdhealth.ir.model import Model
 
 with warnings.catch_warnings():  # PySD's own imports raise deprecation warnings
@@ -75,8 +78,9 @@ def read_xmile(path: Path, front_end: str = "sdhealth") -> Model:
     """
     path = Path(path)
     abstract, root = _parsed(path, front_end)
-    model = _converted(abstract, path)
+    model = _converted(abstract, path, _CLOCK_NAMES if front_end == "pysd" else None)
     ensure_model_content(root, path, len(model.variables))
+    model = _restored(model, root)
     namespaced = front_end == "sdhealth" and any(
         isinstance(e.tag, str) and e.tag.rsplit("}", 1)[-1] == "module" for e in root.iter()
     )  # sdhealth's reader gives each <module> its namespace; without one it merges, as PySD
@@ -84,9 +88,50 @@ def read_xmile(path: Path, front_end: str = "sdhealth") -> Model:
     return replace(model, caveats=caveats) if caveats else model
 
 
-def _converted(abstract: Any, path: Path) -> Model:
+def _restored(model: Model, root: Any) -> Model:
+    """``model`` with what sdhealth's XMILE writer kept in its extension element, if any
+    (:mod:`sdhealth.io.xmile_writer`): sectors, report, flags, texts, the save interval."""
+    found = root.find(f"{{{METADATA_NAMESPACE}}}model")
+    if found is None or not found.text:
+        return model
     try:
-        return abstract_to_model(abstract, path.stem, path)
+        metadata = json.loads(found.text)
+    except ValueError:
+        return model  # edited into something else: the equations are still the model
+    if not isinstance(metadata, dict):
+        return model
+    _mark_unedited(metadata, root)
+    model = restore_metadata(model, metadata)
+    saveper = metadata.get("saveper")
+    if isinstance(saveper, int | float) and not isinstance(saveper, bool) and saveper > 0:
+        model = replace(model, time=replace(model.time, saveper=float(saveper)))
+    return model
+
+
+def _mark_unedited(metadata: dict[str, Any], root: Any) -> None:
+    """Mark the variables whose ``<eqn>`` is still the text sdhealth's writer wrote: their
+    modeller's texts (in Vensim's syntax) are then the equations, even where XMILE spells
+    them otherwise (``PULSE(s, w)`` written as the ``IF`` that computes it)."""
+    variables = metadata.get("variables")
+    if not isinstance(variables, dict):
+        return
+    equations = {
+        str(node.get("name")): node.findtext(f"{{{node.tag.partition('}')[0][1:]}}}eqn")
+        for node in root.iter()
+        if isinstance(node.tag, str) and node.get("name") is not None
+    }
+    for name, found in variables.items():
+        if isinstance(found, dict) and "written" in found:
+            found["unedited"] = equations.get(name) == found["written"]
+
+
+#: XMILE's names of the clock, which PySD's XMILE translator leaves as plain names.
+_CLOCK_NAMES = {"dt": "time_step", "starttime": "initial_time", "stoptime": "final_time"}
+
+
+def _converted(abstract: Any, path: Path, clock_names: dict[str, str] | None = None) -> Model:
+    try:
+        return abstract_to_model(abstract, path.stem, path, clock_names)
     except UnreadableElement as error:
         raise _translation_error(error, path) from None
     except ModelError as error:

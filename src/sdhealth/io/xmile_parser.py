@@ -536,6 +536,11 @@ class _Equation(OperatorLevels):
             return ae.CallStructure(ae.ReferenceStructure("ramp"), (*arguments, _FINAL_TIME))
         if name == "pulse" and len(arguments) in (2, 3):
             return _pulse(*arguments)
+        if name == "pulse_train" and len(arguments) == 4:
+            # Vensim's PULSE TRAIN(start, width, interval, end), kept in the order PySD's
+            # Vensim translator stores it (start, interval, width, end), as the .mdl reader does
+            start, width, interval, end = arguments
+            return ae.CallStructure(reference, (start, interval, width, end))
         if name == "previous" and len(arguments) in (1, 2):
             # the value one DT earlier (the initial value ``i``, default x's, in the first DT):
             # Vensim's DELAY FIXED by one time step
@@ -882,7 +887,7 @@ class _Reader:
         if kind == "gf":
             return [_lookup(doc, node, name)]
         if kind == "stock":
-            return [self.stock(node, name)]
+            return [self.stock(node, holder, name)]
         asts = []
         gf = doc.child(node, "gf")
         for eqn in doc.children(holder, "eqn"):
@@ -896,7 +901,9 @@ class _Reader:
             asts = [ae.CallStructure(ae.ReferenceStructure("max"), (ast, 0)) for ast in asts]
         return asts
 
-    def stock(self, node: Any, name: str) -> Any:
+    def stock(self, node: Any, holder: Any, name: str) -> Any:
+        """The stock's INTEG; ``holder`` is the node or one ``<element>`` of it, whose own
+        ``<eqn>`` is that element's initial value."""
         doc = self.doc
         inflows = [doc.equation(f.text, name, f) for f in doc.children(node, "inflow")]
         outflows = [doc.equation(f.text, name, f) for f in doc.children(node, "outflow")]
@@ -912,9 +919,9 @@ class _Reader:
             if operators
             else (inflows[0] if inflows else outflows[0])
         )
-        eqn = doc.child(node, "eqn")
+        eqn = doc.child(holder, "eqn")
         if eqn is None:
-            doc.where(name, node).error("the <stock> has no initial value <eqn>")
+            doc.where(name, holder).error("the <stock> has no initial value <eqn>")
         initial = doc.equation(eqn.text, name, eqn)
         non_negative = _non_negative(doc, node, self.stocks_non_negative)
         return structures["stock"](flows, initial, non_negative)

@@ -141,10 +141,16 @@ class XIDZ(SDFunction):
 
 
 class INTEGER(SDFunction):
-    """``INTEGER(x)``: ``x`` truncated toward zero (Vensim's integer part)."""
+    """``INTEGER(x)``: ``x`` truncated toward zero (Vensim's integer part).
+
+    Declared real: sympy otherwise takes ``INTEGER`` of a product of subscripted references
+    for non-real and refuses to compare it (XMILE's ``INT`` is read as a comparison with it).
+    """
 
     vensim = "INTEGER"
     nargs = 1
+    is_extended_real = True
+    is_real = True
 
 
 class QUANTUM(SDFunction):

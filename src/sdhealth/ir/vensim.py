@@ -177,13 +177,15 @@ class UnwritableExpression(ModelSyntaxError, ValueError):
         reason: str,
         variable: str | None = None,
         location: SourceLocation | None = None,
+        language: str = "Vensim",
     ) -> None:
         self.reason = reason
         self.variable = variable
+        self.language = language
         subject = repr(variable) if variable is not None else "an expression"
         where = location or SourceLocation()
         super().__init__(
-            f"{subject} {reason}; it cannot be written as Vensim",
+            f"{subject} {reason}; it cannot be written as {language}",
             where.path,
             where.line,
             where.column,
@@ -193,7 +195,7 @@ class UnwritableExpression(ModelSyntaxError, ValueError):
         """The same error about ``variable`` (at its equation, else where it is defined)."""
         equations = [e for e in variable.equations() if e.location is not None]
         location = equations[0].location if equations else variable.location
-        return UnwritableExpression(self.reason, variable.name, location)
+        return UnwritableExpression(self.reason, variable.name, location, self.language)
 
 
 #: Atoms Vensim has no literal for -> what an expression holding one "does".
@@ -216,7 +218,12 @@ def _unwritable_reason(expr: sympy.Basic) -> str | None:
 
 
 class _Printer:
-    """Turns one expression into Vensim text; each method returns ``(text, level)``."""
+    """Turns one expression into Vensim text; each method returns ``(text, level)``.
+
+    :class:`sdhealth.ir.xmile.XmilePrinter` overrides what XMILE spells differently.
+    """
+
+    language = "Vensim"
 
     def __init__(self, name_of: NameOf, extrapolating: Collection[str]) -> None:
         self.name_of = name_of
@@ -230,14 +237,16 @@ class _Printer:
         function with no Vensim name.
         """
         reason = _unwritable_reason(expr)
+        language = self.language
         if reason is not None:
-            raise UnwritableExpression(reason)
+            raise UnwritableExpression(reason.replace("Vensim", language), language=language)
         try:
             return self.text(expr)
         except UnwritableExpression:
             raise
         except (ValueError, TypeError, AttributeError) as error:
-            raise UnwritableExpression(f"uses something Vensim cannot spell ({error})") from None
+            message = f"uses something {language} cannot spell ({error})"
+            raise UnwritableExpression(message, language=language) from None
 
     def text(self, expr: sympy.Basic) -> str:
         return self.print(expr)[0]
@@ -249,9 +258,9 @@ class _Printer:
 
     def print(self, expr: sympy.Basic) -> tuple[str, int]:
         for kind, method in _DISPATCH:
-            if isinstance(expr, kind):
-                return method(self, expr)
-        raise ValueError(f"cannot write {expr!r} ({type(expr).__name__}) as Vensim")
+            if isinstance(expr, kind):  # by name, so that a subclass's printer is used
+                return getattr(self, method.__name__)(expr)
+        raise ValueError(f"cannot write {expr!r} ({type(expr).__name__}) as {self.language}")
 
     def call(self, name: str, args: Iterable[sympy.Basic]) -> tuple[str, int]:
         return f"{name}({', '.join(self.text(a) for a in args)})", _ATOM
