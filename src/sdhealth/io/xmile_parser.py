@@ -905,8 +905,8 @@ class _Reader:
         """The stock's INTEG; ``holder`` is the node or one ``<element>`` of it, whose own
         ``<eqn>`` is that element's initial value."""
         doc = self.doc
-        inflows = [doc.equation(f.text, name, f) for f in doc.children(node, "inflow")]
-        outflows = [doc.equation(f.text, name, f) for f in doc.children(node, "outflow")]
+        inflows = [self.flow_name(f, name) for f in doc.children(node, "inflow")]
+        outflows = [self.flow_name(f, name) for f in doc.children(node, "outflow")]
         if inflows:
             operators = ["+"] * (len(inflows) - 1) + ["-"] * len(outflows)
         elif outflows:
@@ -925,6 +925,19 @@ class _Reader:
         initial = doc.equation(eqn.text, name, eqn)
         non_negative = _non_negative(doc, node, self.stocks_non_negative)
         return structures["stock"](flows, initial, non_negative)
+
+    def flow_name(self, element: Any, stock: str) -> Any:
+        """The flow an ``<inflow>``/``<outflow>`` names. XMILE puts a name there, never an
+        expression, so the whole text is one name, quoted or not (some exports leave
+        ``Flow*with_a_few^arithmetic_+_characters`` unquoted)."""
+        text = " ".join((element.text or "").split())
+        if not text:
+            self.doc.where(stock, element).error("an empty <inflow> or <outflow>")
+        name = _reference_name(_Token("qname", text.replace("_", " "), 0, len(text)))
+        scope = self.doc.arrays.scope
+        if scope is not None and name in scope[1]:
+            name = f"{scope[0]}.{name}"
+        return ae.ReferenceStructure(name, None)
 
     def variables(self) -> list[tuple[Any, str, str | None]]:
         """Every variable node with its kind and the module it belongs to (None: the model).
