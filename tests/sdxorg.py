@@ -77,6 +77,7 @@ class Outcome:
     both_ran: bool
     yaml: str | None = "not imported"  # the YAML round trip: None if it kept the model
     xmile: str | None = "not imported"  # the XMILE round trip: None if it ran the same
+    remembered: str | None = "not imported"  # from the model cache: None if equal, same run
 
 
 def suite_models(suffixes: tuple[str, ...]) -> list[str]:
@@ -305,6 +306,27 @@ def xmile_round_trip(model: Any, native: pd.DataFrame | None, path: Path) -> str
     return "; ".join(compare_backends(native, again)[:3]) or None
 
 
+def remembered_round_trip(model: Any, native: pd.DataFrame | None) -> str | None:
+    """How ``model`` changes when pickled and read back as the model cache reads it
+    (:mod:`sdhealth.io.caches`, unevaluated sympy): ``None`` if equal and run the same."""
+    import pickle
+
+    import sdhealth as sd
+    from sdhealth.io.caches import _unpickled
+
+    again = _unpickled(pickle.dumps(model.ir, protocol=5))
+    if again != model.ir:
+        return "not equal after the cache's unpickling"
+    if native is None:
+        return None
+    result, failure = _run(sd.Model(again), "native")
+    if result is None:
+        return f"failed from the cache: {failure}"
+    if not np.array_equal(result.to_numpy(), native.to_numpy(), equal_nan=True):
+        return "runs differently from the cache"
+    return None
+
+
 def check_model(relative: str) -> Outcome:
     """Import one model, run it on both backends and compare (see :class:`Outcome`)."""
     import sdhealth as sd
@@ -331,6 +353,7 @@ def check_model(relative: str) -> Outcome:
         both_ran,
         yaml,
         xmile_round_trip(model, native, path),
+        remembered_round_trip(model, native),
     )
 
 

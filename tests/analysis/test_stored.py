@@ -63,7 +63,7 @@ def test_a_cache_that_cannot_be_written_only_costs_time(tmp_path, monkeypatch) -
 
 def test_changed_code_does_not_answer_from_an_older_version(cache: Path, monkeypatch) -> None:
     remembered("demo", _model(1.0), lambda: "old")
-    monkeypatch.setattr(stored, "_code_version", lambda: b"another version")
+    monkeypatch.setattr(stored, "code_version", lambda: b"another version")
     assert remembered("demo", _model(1.0), lambda: "new") == "new"
 
 

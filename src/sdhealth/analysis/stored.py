@@ -30,7 +30,6 @@ saved version): after each write the files least recently written go first.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import hashlib
 import io
 import pickle
@@ -40,9 +39,9 @@ from typing import Any, TypeVar
 
 import sympy
 
-from sdhealth.backends.base import cache_root
 from sdhealth.compile.external_data import reads_external_files
 from sdhealth.io.atomic import write_with
+from sdhealth.io.caches import cache_root, code_version, prune
 from sdhealth.ir.model import Model
 
 __all__ = ["MAX_BYTES", "remembered"]
@@ -51,18 +50,6 @@ __all__ = ["MAX_BYTES", "remembered"]
 MAX_BYTES = 200_000_000
 
 T = TypeVar("T")
-
-_PACKAGE = Path(__file__).resolve().parents[1]
-
-
-@functools.cache
-def _code_version() -> bytes:
-    """A digest of sdhealth's own source files (read once per process, a few milliseconds)."""
-    digest = hashlib.sha256()
-    for path in sorted(_PACKAGE.rglob("*.py")):
-        digest.update(str(path.relative_to(_PACKAGE)).encode())
-        digest.update(path.read_bytes())
-    return digest.digest()
 
 
 class _ContentPickler(pickle.Pickler):
@@ -88,7 +75,7 @@ def _content(model: Model) -> bytes:
 
 
 def _file(kind: str, model: Model) -> Path:
-    digest = hashlib.sha256(_code_version())
+    digest = hashlib.sha256(code_version())
     digest.update(kind.encode())
     if model.source_digest:  # the model exactly as read from its file
         digest.update(b"source\0" + model.source_digest.encode())
@@ -121,24 +108,7 @@ def remembered(kind: str, model: Model, compute: Callable[[], T]) -> T:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         write_with(path, lambda target: target.write_bytes(pickle.dumps(result, protocol=5)))
-        _prune(path.parent, MAX_BYTES)
+        prune(path.parent, MAX_BYTES)
     except (OSError, pickle.PicklingError, TypeError, AttributeError, RecursionError):
         pass
     return result
-
-
-def _prune(folder: Path, limit: int) -> None:
-    """Delete the oldest files of ``folder`` until it holds at most ``limit`` bytes."""
-    files = []
-    for path in folder.glob("*.pickle"):
-        try:
-            status = path.stat()
-        except OSError:  # removed meanwhile by another process
-            continue
-        files.append((status.st_mtime, status.st_size, path))
-    total = sum(size for _, size, _ in files)
-    for _, size, path in sorted(files, key=lambda item: item[0]):
-        if total <= limit:
-            return
-        path.unlink(missing_ok=True)
-        total -= size

@@ -19,12 +19,10 @@ from __future__ import annotations
 
 import abc
 import importlib
-import os
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from pathlib import Path
 from typing import Any, ClassVar, NamedTuple, TypedDict, TypeVar
 
 import numpy as np
@@ -32,6 +30,7 @@ import pandas as pd
 
 from sdhealth.compile.run_size import ensure_run_fits, measure_run
 from sdhealth.errors import BackendError, SdhealthWarning, SimulationError, UnsupportedByBackend
+from sdhealth.io.caches import cache_root  # re-exported: the backends' caches live under it
 from sdhealth.ir.model import Model, TimeSpec
 
 __all__ = [
@@ -351,16 +350,3 @@ def get_backend(name: str) -> Backend:
     if name not in _INSTANCES:
         _INSTANCES[name] = _REGISTRY[name]()
     return _INSTANCES[name]
-
-
-def cache_root() -> Path:
-    """The folder for sdhealth's caches (each backend keeps a subfolder: ``pysd``, ``native``).
-
-    ``$SDHEALTH_CACHE_DIR`` if set, else ``$XDG_CACHE_HOME/sdhealth``, else
-    ``~/.cache/sdhealth``; read at each call so tests and users can redirect it.
-    """
-    if os.environ.get("SDHEALTH_CACHE_DIR"):
-        return Path(os.environ["SDHEALTH_CACHE_DIR"]).expanduser()
-    if os.environ.get("XDG_CACHE_HOME"):
-        return Path(os.environ["XDG_CACHE_HOME"]).expanduser() / "sdhealth"
-    return Path.home() / ".cache" / "sdhealth"

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from sdhealth.errors import SdhealthError
+from sdhealth.io.caches import remembered_model
 from sdhealth.io.front_ends import check_front_end
 from sdhealth.ir.model import Model
 
@@ -70,13 +71,17 @@ def read_model(path: Path, front_end: str = "sdhealth") -> Model:
             f"({', '.join(_CHOOSE_FRONT_END)})"
         )
     before = _source_digest(path, front_end)
-    if front_end != "sdhealth":
-        model = _CHOOSE_FRONT_END[suffix](path, front_end)
-    else:
-        model = reader(path)
-    if before and before == _source_digest(path, front_end):  # not rewritten while read
-        object.__setattr__(model, "source_digest", before)
-    return model
+
+    def read() -> Model:
+        if front_end != "sdhealth":
+            model = _CHOOSE_FRONT_END[suffix](path, front_end)
+        else:
+            model = reader(path)
+        if before and before == _source_digest(path, front_end):  # not rewritten while read
+            object.__setattr__(model, "source_digest", before)
+        return model
+
+    return remembered_model(path, before, read)  # an unchanged file: as read before
 
 
 def _source_digest(path: Path, front_end: str) -> str:
