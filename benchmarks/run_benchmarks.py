@@ -23,7 +23,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from first_command import edit_to_result_rows, first_command_rows, mdl_load_rows  # noqa: E402
+from first_command import (  # noqa: E402
+    edit_to_result_rows,
+    first_command_rows,
+    mdl_load_rows,
+    xmile_load_rows,
+)
 
 import sdhealth as sd  # noqa: E402
 from models import shipped_models  # noqa: E402
@@ -44,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     rows += first_command_rows(repeat=1 if args.quick else 3)
     rows += edit_to_result_rows()
     rows += mdl_load_rows((100,) if args.quick else (1000,), repeat=1 if args.quick else 3)
+    rows += xmile_load_rows((100,) if args.quick else (1000,), repeat=1 if args.quick else 3)
     notes = [f"at start: {before}", f"at end: {machine_note()}"]
     text = render(rows, notes)
     raw = Path(args.out).with_suffix(".json")

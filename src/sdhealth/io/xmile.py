@@ -91,7 +91,7 @@ def read_xmile(path: Path, front_end: str = "sdhealth") -> Model:
 def _restored(model: Model, root: Any) -> Model:
     """``model`` with what sdhealth's XMILE writer kept in its extension element, if any
     (:mod:`sdhealth.io.xmile_writer`): sectors, report, flags, texts, the save interval."""
-    found = root.find(f"{{{METADATA_NAMESPACE}}}model")
+    found = root.find(f"{{{METADATA_NAMESPACE}}}metadata")
     if found is None or not found.text:
         return model
     try:

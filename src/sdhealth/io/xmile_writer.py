@@ -10,7 +10,7 @@
         <stock> eqn (the initial value), inflow..., outflow... </stock>
         <flow>, <aux> (constants too), <gf> (lookups: xpts, ypts) ...
       </variables></model>
-      <sdhealth:model xmlns:sdhealth="..."> JSON: what XMILE has no place for </sdhealth:model>
+      <sdhealth:metadata xmlns:sdhealth="..."> JSON: what XMILE cannot hold </sdhealth:metadata>
     </xmile>
 
 Equations are printed by :mod:`sdhealth.ir.xmile`. Variables keep their names, units and
@@ -152,7 +152,7 @@ class _Writer:
         for made in (*nets.values(), *self.initials.values(), *self.helpers):
             metadata["order"].append(made.name)
             metadata["variables"][made.name] = {"internal": True}
-        extension = ET.SubElement(root, f"{{{METADATA_NAMESPACE}}}model")
+        extension = ET.SubElement(root, f"{{{METADATA_NAMESPACE}}}metadata")
         extension.text = json.dumps(metadata, ensure_ascii=False, indent=1)
         return root
 
