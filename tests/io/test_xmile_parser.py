@@ -217,6 +217,13 @@ ARRAYS = """<?xml version="1.0" encoding="utf-8"?>
       <element subscript="old"><eqn>100</eqn></element></aux>
     <aux name="grid"><dimensions><dim name="Region"/><dim name="Age"/></dimensions>
       <eqn>pop[Region] * share[Age]</eqn></aux>
+    <aux name="tables"><dimensions><dim name="Region"/></dimensions>
+      <element subscript="North"><eqn>0</eqn>
+        <gf><xscale min="0" max="10"/><ypts>0,10</ypts></gf></element>
+      <element subscript="South"><eqn>0</eqn>
+        <gf><xscale min="0" max="10"/><ypts>0,100</ypts></gf></element>
+      <element subscript="East"><eqn>0</eqn>
+        <gf><xscale min="0" max="10"/><ypts>5,5</ypts></gf></element></aux>
 {variables}
   </variables></model>
 </xmile>
@@ -243,13 +250,19 @@ ARRAYS = """<?xml version="1.0" encoding="utf-8"?>
         ("MEAN(grid[*, *] * pop[*])", (1 + 4 + 36) * 110 / 6),
         ("pop[Region.South]", 2),
         ("Region.East * 10 + Age.old", 32),  # an element's position in its dimension
+        ("pop[1 + 1]", 2),  # a computed subscript: the element at that position
+        ("pop[INT(TIME MOD 2) + 3]", [6, 0]),  # out of range (4) is 0, as XMILE says
+        ("grid[(2), old]", 200),
+        ("LOOKUP(tables[South], 3)", 30),  # an element's own graphical function
+        ("LOOKUP(tables[North], 3)", 3),
     ],
 )
 def test_array_builtins_and_element_names(tmp_path, equation, value):
     path = tmp_path / "a.xmile"
     variables = f'<aux name="x"><eqn>{equation}</eqn></aux>'
     path.write_text(ARRAYS.replace("{variables}", variables), encoding="utf-8")
-    assert sd.load(path).run()["x"].tolist() == pytest.approx([value, value])
+    expected = value if isinstance(value, list) else [value, value]
+    assert sd.load(path).run()["x"].tolist() == pytest.approx(expected)
 
 
 @pytest.mark.parametrize(
@@ -270,7 +283,7 @@ def test_array_errors_are_located(tmp_path, equation, message):
     variables = f'<aux name="x"><eqn>{equation}</eqn></aux>'
     path.write_text(ARRAYS.replace("{variables}", variables), encoding="utf-8")
     with pytest.raises(
-        ModelSyntaxError, match=r"a.xmile:18:\d+: XMILE equation error in 'x': " + message
+        ModelSyntaxError, match=r"a.xmile:25:\d+: XMILE equation error in 'x': " + message
     ):
         sd.load(path)
 

@@ -125,6 +125,7 @@ _FUNCTIONS: dict[type, Callable[..., float]] = {
     sympy.floor: math.floor,
     sympy.ceiling: math.ceil,
     fn.INTEGER: math.trunc,
+    fn.FLOOR: math.floor,
     fn.MODULO: _modulo,
     fn.ZIDZ: lambda a, b: 0.0 if abs(b) < 1e-6 else _checked(a / b),
     fn.XIDZ: lambda a, b, x: x if abs(b) < 1e-6 else _checked(a / b),

@@ -524,6 +524,7 @@ _RULES: dict[type, Callable[[_Inference, sympy.Basic], _Inferred]] = {
     sympy.logic.boolalg.BooleanFunction: _boolean,
     sympy.Abs: _same_as_first,
     fn.INTEGER: _same_as_first,
+    fn.FLOOR: _same_as_first,
     fn.INITIAL: _same_as_first,
     fn.ZIDZ: _ratio,
     fn.XIDZ: _ratio,

@@ -585,6 +585,7 @@ _SURROGATE_RULES: dict[type[sympy.Basic], Rule] = {
     fn.ZIDZ: lambda rw, e: rw.apply(e.args[0]) / rw.apply(e.args[1]),
     fn.XIDZ: lambda rw, e: rw.apply(e.args[0]) / rw.apply(e.args[1]),
     fn.INTEGER: _first_argument,
+    fn.FLOOR: _first_argument,
     fn.QUANTUM: _first_argument,
     fn.MODULO: _first_argument,
     fn.INITIAL: _Rewrite._initial,
@@ -606,6 +607,7 @@ _FORM_RULES: dict[type[sympy.Basic], Rule] = {
     fn.ZIDZ: _ratio,
     fn.XIDZ: _ratio,
     fn.INTEGER: lambda rw, e: _Integer(*rw._args(e)),
+    fn.FLOOR: lambda rw, e: _Integer(*rw._args(e)),  # the same sign and slope
     fn.QUANTUM: lambda rw, e: _Quantum(*rw._args(e)),
     fn.MODULO: lambda rw, e: _Modulo(*rw._args(e)),
     sympy.Min: lambda rw, e: (

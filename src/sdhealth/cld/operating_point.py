@@ -203,6 +203,11 @@ def _integer_value(ev: StartEvaluator, expr: sympy.Basic) -> float | None:
     return None if args is None else float(math.trunc(args[0]))
 
 
+def _floor_value(ev: StartEvaluator, expr: sympy.Basic) -> float | None:
+    args = ev.arguments(expr)
+    return None if args is None else float(math.floor(args[0]))
+
+
 def _quantum_value(ev: StartEvaluator, expr: sympy.Basic) -> float | None:
     args = ev.arguments(expr)
     return None if args is None else _quantum(args[0], args[1])
@@ -227,6 +232,7 @@ _VALUE_RULES: dict[type[sympy.Basic], Callable[[StartEvaluator, sympy.Basic], fl
     fn.ZIDZ: _ratio_value,
     fn.XIDZ: _ratio_value,
     fn.INTEGER: _integer_value,
+    fn.FLOOR: _floor_value,
     fn.QUANTUM: _quantum_value,
     fn.MODULO: _modulo_value,
     fn.INITIAL: _initial_value,

@@ -223,7 +223,9 @@ class Converter:
     def if_then_else(self, arguments: Sequence[Any]) -> sympy.Basic:
         condition, then, otherwise = arguments
         value, other = self.number(then), self.number(otherwise)
-        return sympy.Piecewise((value, _as_condition(self(condition))), (other, True))
+        test = _as_condition(self(condition))
+        floor = fn.floor_of(test, value, other)  # how Vensim text spells XMILE's INT
+        return floor if floor is not None else sympy.Piecewise((value, test), (other, True))
 
     def min_max(self, cls: type, arguments: Sequence[Any]) -> sympy.Basic:
         if len(arguments) == 1:  # Vensim's one-argument MIN/MAX reduce over an array
@@ -374,6 +376,7 @@ _CALLS: dict[str, Callable[[Converter, Sequence[Any]], sympy.Basic]] = {
     "min": lambda c, args: c.min_max(sympy.Min, args),
     "max": lambda c, args: c.min_max(sympy.Max, args),
     "pi": lambda c, args: sympy.pi,
+    "floor": lambda c, args: fn.FLOOR(c.number(args[0])),  # XMILE's INT (io/xmile_parser)
     # PySD stores PULSE TRAIN(start, width, interval, end) as (start, interval, width, end)
     "pulse_train": lambda c, args: fn.PULSE_TRAIN(*(c.number(args[i]) for i in (0, 2, 1, 3))),
 }

@@ -217,7 +217,8 @@ def _arithmetic(cls: type[sympy.Basic], *operands: sympy.Basic) -> sympy.Basic:
 
 
 def _if_then_else(condition: sympy.Basic, then: sympy.Expr, otherwise: sympy.Expr) -> sympy.Basic:
-    return _piecewise((then, condition), (otherwise, sympy.true))
+    floor = fn.floor_of(condition, then, otherwise)  # how Vensim text spells XMILE's INT
+    return floor if floor is not None else _piecewise((then, condition), (otherwise, sympy.true))
 
 
 def _unevaluated(cls: Callable[..., sympy.Basic]) -> Callable[..., sympy.Basic]:

@@ -39,6 +39,7 @@ gives Stella's: ``INT`` floors (``INT(-19.875)`` is -20, Vensim's ``INTEGER`` tr
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 import warnings
@@ -86,6 +87,14 @@ _NOT_FUNCTIONS = frozenset(
     {"reference", "subscripts_ref", "arithmetic", "logic", "inline_lookup", "lookup", "call",
      "stock", "negative"}
 )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _Index:
+    """A subscript written as an expression: the element's position from 1."""
+
+    expr: Any
+    token: Any  # where it ends, for errors
 
 
 @dataclass(frozen=True)
@@ -436,13 +445,25 @@ class _Equation(OperatorLevels):
             self.fail(f"{token.text.upper()} where a value was expected")
         self.fail("expected a number, a name or '('")
 
-    def subscripts(self, variable: str) -> list[str]:
+    def simple_subscript(self) -> bool:
+        """Whether the subscript here is a name or a number alone (else an expression)."""
+        following = self.tokens[self.index + 1] if self.index + 1 < len(self.tokens) else None
+        return (
+            self.token.kind in ("name", "qname", "number")
+            and following is not None
+            and (following.text in (",", "]", "!"))
+        )
+
+    def subscripts(self, variable: str) -> list[Any]:
         """``[a, b!, *]``: ``*`` is the variable's dimension at that place (summed over inside
-        an array function), ``Dim.elem`` the element ``elem``."""
+        an array function), ``Dim.elem`` the element ``elem``; any other expression is the
+        element's position from 1 (an :class:`_Index`)."""
         opening = self.expect("[")
-        names: list[str] = []
+        names: list[Any] = []
         while not self.at("]"):
-            if self.at("*"):
+            if not self.at("*") and not self.simple_subscript():
+                item = _Index(self.final_expr(), self.token)
+            elif self.at("*"):
                 star = self.take()
                 dims = self.arrays.dims.get(variable)
                 if dims is None or len(names) >= len(dims):
@@ -467,6 +488,35 @@ class _Equation(OperatorLevels):
         if not names:
             self.fail("expected a dimension or an element", opening)
         return names
+
+    def selected(self, name: str, written: list[Any]) -> Any:
+        """``x[i + 1]``: the element at a computed position from 1, as ``IF i + 1 = 1 THEN
+        x[a] ELSE IF ... ELSE 0`` (an index out of range is 0, as XMILE says)."""
+        dims = self.arrays.dims.get(name)
+        if dims is None or len(dims) != len(written):
+            at = next(item.token for item in written if isinstance(item, _Index))
+            self.fail(f"a computed subscript needs the dimensions of {name!r}", at)
+        choices = []
+        for place, item in enumerate(written):
+            elements = self.arrays.dimensions.get(_key(dims[place]), [])
+            if isinstance(item, _Index):
+                choices.append([(item.expr, k + 1, e) for k, e in enumerate(elements)])
+            else:
+                choices.append([(None, None, item)])
+        result: Any = 0
+        for combination in reversed(list(itertools.product(*choices))):
+            tests = [
+                ae.LogicStructure(["="], (expr, position))
+                for expr, position, _ in combination
+                if expr is not None
+            ]
+            reference = ae.ReferenceStructure(
+                name, ae.SubscriptsReferenceStructure([e for _, _, e in combination])
+            )
+            condition = tests[0] if len(tests) == 1 else ae.LogicStructure(
+                [":AND:"] * (len(tests) - 1), tuple(tests))  # fmt: skip
+            result = structures["if_then_else"](condition, reference, result)
+        return result
 
     def element_of(self, token: _Token) -> tuple[int, str]:
         """``Dim.elem``: the element's position (from 1) in its dimension and its name."""
@@ -505,7 +555,10 @@ class _Equation(OperatorLevels):
             name = _reference_key(self.where.variable)  # the variable being defined
         subscripts = None
         if self.at("["):
-            subscripts = ae.SubscriptsReferenceStructure(self.subscripts(name))
+            written = self.subscripts(name)
+            if any(isinstance(item, _Index) for item in written):
+                return self.selected(name, written)
+            subscripts = ae.SubscriptsReferenceStructure(written)
         reference = ae.ReferenceStructure(name, subscripts)
         if not self.at("("):
             if self.reducing and subscripts is None and name in self.arrays.dims:
@@ -529,6 +582,11 @@ class _Equation(OperatorLevels):
             table, argument = arguments  # a graphical function called by name
             if table.reference in self.tables:  # an aux's or flow's: its table applied to x
                 return structures["inline_lookup"](argument, self.tables[table.reference])
+            if table.subscripts is not None:  # one element's own table: LOOKUP(name[a], x)
+                where = ",".join(_key(s) for s in table.subscripts.subscripts)
+                found = self.tables.get(f"{table.reference}[{where}]")
+                if found is not None:
+                    return structures["inline_lookup"](argument, found)
             return ae.CallStructure(table, (argument,))
         if name == "int" and len(arguments) == 1:
             return _floor(arguments[0])
@@ -677,17 +735,13 @@ _OPERATIONS: dict[str, Callable[[Any, Any], float]] = {
 
 
 def _floor(value: Any) -> Any:
-    """Stella's ``INT(x)``: the largest integer not above ``x`` (``INT(-19.875)`` is -20; Vensim's
-    ``INTEGER`` truncates toward zero): ``IF x < INTEGER(x) THEN INTEGER(x) - 1 ELSE
-    INTEGER(x)``, or the number itself for a constant (sympy, asked whether ``-7/3 <
-    INTEGER(-7/3)``, never ends)."""
+    """Stella's ``INT(x)``: the largest integer not above ``x`` (``INT(-19.875)`` is -20;
+    Vensim's ``INTEGER`` truncates toward zero): the IR's ``FLOOR``, or the number itself for
+    a constant."""
     constant = _constant(value)
     if constant is not None:
         return math.floor(constant)
-    truncated = ae.CallStructure(ae.ReferenceStructure("integer"), (value,))
-    below = ae.LogicStructure(["<"], (value, truncated))
-    less = ae.ArithmeticStructure(["-"], (truncated, 1))
-    return structures["if_then_else"](below, less, truncated)
+    return ae.CallStructure(ae.ReferenceStructure("floor"), (value,))
 
 
 def _modulo(a: Any, b: Any) -> Any:
@@ -889,7 +943,8 @@ class _Reader:
         if kind == "stock":
             return [self.stock(node, holder, name)]
         asts = []
-        gf = doc.child(node, "gf")
+        gf = doc.child(holder, "gf") if holder is not node else None
+        gf = doc.child(node, "gf") if gf is None else gf  # an element's own table, or the node's
         for eqn in doc.children(holder, "eqn"):
             ast = doc.equation(eqn.text, name, eqn)
             if gf is not None:
@@ -1072,6 +1127,11 @@ class _Reader:
             gf = doc.child(node, "gf")
             if gf is not None and kind in ("aux", "flow"):  # the table LOOKUP(name, x) uses
                 doc.arrays.tables[key] = _lookup(doc, gf, _name(node))
+            for element in doc.children(node, "element") if kind in ("aux", "flow") else ():
+                gf = doc.child(element, "gf")  # one element's table: LOOKUP(name[a], x)
+                if gf is not None:
+                    where = ",".join(_key(p) for p in str(element.get("subscript", "")).split(","))
+                    doc.arrays.tables[f"{key}[{where}]"] = _lookup(doc, gf, _name(node))
         elements = []
         for kind in ("aux", "flow", "gf", "stock"):
             for node, found, prefix in placed:

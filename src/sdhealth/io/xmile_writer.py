@@ -281,19 +281,24 @@ class _Writer:
                 _sub(node, "outflow", xmile_name(self.name_of(canonical(flow))))
 
     def equation(self, node: ET.Element, variable: Variable, equation: Equation) -> None:
-        """``<eqn>``; Vensim's ``WITH LOOKUP(x, table)`` is XMILE's variable with its own
-        graphical function: ``<eqn>x</eqn><gf>table</gf>``, and one inside an expression
-        becomes such a variable of its own (internal, named ``<variable> lookup``)."""
-        expr = equation.expr
+        self.written[variable.name] = self.eqn(node, variable, equation.expr)
+
+    def eqn(self, node: ET.Element, variable: Variable, expr: sympy.Basic) -> str:
+        """``<eqn>`` (returned); Vensim's ``WITH LOOKUP(x, table)`` is XMILE's variable (or
+        element) with its own graphical function: ``<eqn>x</eqn><gf>table</gf>``, and one
+        inside an expression becomes such a variable of its own (internal, ``<name> lookup``).
+        """
         if not isinstance(expr, fn.WITH_LOOKUP):
             text = self.printer.render(self.lifted(variable, expr))
-            self.written[variable.name] = _sub(node, "eqn", text).text
-            return
+            _sub(node, "eqn", text)
+            return text
         x, xs, ys = expr.args
-        _sub(node, "eqn", self.printer.render(x))
+        text = self.printer.render(self.lifted(variable, x))
+        _sub(node, "eqn", text)
         gf = _sub(node, "gf", type="continuous")
         _sub(gf, "xpts", _points([float(v) for v in xs]))
         _sub(gf, "ypts", _points([float(v) for v in ys]))
+        return text
 
     def lifted(self, variable: Variable, expr: sympy.Basic) -> sympy.Basic:
         """``expr`` with each ``WITH LOOKUP`` in it replaced by a helper variable's name."""
@@ -324,7 +329,7 @@ class _Writer:
         """One apply-to-all equation, or one ``<element>`` per element of the variable."""
         definitions = variable.definitions
         if self.whole(variable):
-            _sub(node, "eqn", self.definition_text(variable, definitions[0]))
+            self.eqn(node, variable, self.definition_expr(variable, definitions[0]))
             return
         written: dict[tuple[str, ...], ET.Element] = {}
         for definition in definitions:
@@ -335,7 +340,7 @@ class _Writer:
                 if element in written:
                     node.remove(written[element])
                 child = ET.Element("element", {"subscript": ", ".join(element)})
-                _sub(child, "eqn", self.definition_text(variable, definition, element))
+                self.eqn(child, variable, self.definition_expr(variable, definition, element))
                 node.append(child)
                 written[element] = child
 
@@ -344,9 +349,9 @@ class _Writer:
         choices = [self.ranges.get(canonical(s), (s,)) for s in subscripts]
         return list(itertools.product(*choices))
 
-    def definition_text(
+    def definition_expr(
         self, variable: Variable, definition: Definition, element: tuple[str, ...] = ()
-    ) -> str:
+    ) -> sympy.Basic:
         """The equation of a definition; for one ``element`` of it, a subscript naming the
         variable's dimension (or the definition's range) there is that element: Vensim's
         ``x[region]`` in ``y[region]``'s equation is ``x[north]`` in ``y[north]``'s."""
@@ -368,7 +373,7 @@ class _Writer:
                     *(Str(current.get(canonical(a.name), a.name)) for a in e.args[1:]),
                 ),
             )
-        return self.printer.render(self.lifted(variable, expr))
+        return expr
 
 
 def model_to_xmile(model: Model) -> str:

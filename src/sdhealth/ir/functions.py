@@ -36,6 +36,8 @@ __all__ = [
     "ZIDZ",
     "XIDZ",
     "INTEGER",
+    "FLOOR",
+    "floor_of",
     "MODULO",
     "QUANTUM",
     "LOOKUP",
@@ -151,6 +153,41 @@ class INTEGER(SDFunction):
     nargs = 1
     is_extended_real = True
     is_real = True
+
+
+class FLOOR(SDFunction):
+    """``FLOOR(x)``: the largest whole number not above ``x`` (XMILE's ``INT``; Vensim has no
+    name for it and writes ``IF THEN ELSE(x < INTEGER(x), INTEGER(x) - 1, INTEGER(x))``).
+
+    A builtin of its own, not that ``IF``: sympy folds conditions that hold an ``IF`` (an
+    index computed with ``INT(TIME MOD 5)``) through simplify_logic, in exponential time.
+    """
+
+    vensim = ""
+    nargs = 1
+    is_extended_real = True
+    is_real = True
+
+
+def floor_of(condition: sympy.Basic, then: sympy.Basic, otherwise: sympy.Basic) -> FLOOR | None:
+    """``FLOOR(x)`` if ``IF THEN ELSE(condition, then, otherwise)`` is how Vensim text spells
+    it (``x < INTEGER(x)``, ``INTEGER(x) - 1``, ``INTEGER(x)``: what the printers write for
+    ``FLOOR``), else ``None``; readers call it so that a written ``FLOOR`` reads back as one.
+
+    >>> x = sympy.Symbol("x")
+    >>> floor_of(x < INTEGER(x), INTEGER(x) - 1, INTEGER(x))
+    FLOOR(x)
+    """
+    if not isinstance(otherwise, INTEGER) or not isinstance(condition, sympy.StrictLessThan):
+        return None
+    x = otherwise.args[0]
+    if then != otherwise - 1:
+        return None
+    if condition.args != (x, otherwise):  # sympy may have scaled it: a/3 < ... as a < 3*...
+        ratio = sympy.cancel((condition.lhs - condition.rhs) / (x - otherwise))
+        if not (ratio.is_Number and ratio > 0):
+            return None
+    return FLOOR(x)
 
 
 class QUANTUM(SDFunction):

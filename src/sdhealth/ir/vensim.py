@@ -422,6 +422,11 @@ class _Printer:
         if isinstance(expr, fn.WITH_LOOKUP):
             x, xs, ys = expr.args
             return f"WITH LOOKUP({self.text(x)}, ({_points(xs, ys)}))", _ATOM
+        if isinstance(expr, fn.FLOOR):  # XMILE's INT: Vensim has it only as this IF
+            x = expr.args[0]
+            whole = fn.INTEGER(x)
+            below = sympy.Lt(x, whole, evaluate=False)  # as written: x < INTEGER(x)
+            return self.piecewise(sympy.Piecewise((whole - 1, below), (whole, True)))
         if not expr.vensim:
             raise ValueError(f"builtin {type(expr).__name__} has no Vensim spelling")
         return self.call(expr.vensim, expr.args)

@@ -210,6 +210,8 @@ class XmilePrinter(_Printer):
             return f"{self.text(table)}({self.text(x)})", _ATOM
         if isinstance(expr, fn.INTEGER):
             return self._integer(expr.args[0])
+        if isinstance(expr, fn.FLOOR):
+            return self.call("INT", expr.args)
         if isinstance(expr, fn.PULSE):
             return self._pulse(*expr.args)
         if isinstance(expr, fn.VENSIM_CALL) and expr.args[0].name in _REDUCERS:
@@ -245,19 +247,12 @@ class XmilePrinter(_Printer):
 
 
 def _floor_of(expr: sympy.Piecewise) -> sympy.Basic | None:
-    """``x`` if ``expr`` is the reader's floor of ``x`` (XMILE's ``INT``): ``IF x < INTEGER(x)
-    THEN INTEGER(x) - 1 ELSE INTEGER(x)``."""
+    """``x`` if ``expr`` is Vensim's spelling of ``FLOOR(x)`` (:func:`fn.floor_of`)."""
     if len(expr.args) != 2 or expr.args[1][1] is not sympy.true:
         return None
     (below, condition), (whole, _) = expr.args
-    if not isinstance(whole, fn.INTEGER) or below != whole - 1:
-        return None
-    x = whole.args[0]
-    if not isinstance(condition, sympy.StrictLessThan):
-        return None
-    # sympy may have scaled the comparison (``a/3 < INTEGER(a/3)`` kept as ``a < 3*...``)
-    ratio = sympy.cancel((condition.lhs - condition.rhs) / (x - whole))
-    return x if ratio.is_Number and ratio > 0 else None
+    floor = fn.floor_of(condition, below, whole)
+    return None if floor is None else floor.args[0]
 
 
 def expr_to_xmile(

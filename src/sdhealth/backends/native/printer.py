@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import sympy
 from sympy.core.relational import Relational
-from sympy.logic.boolalg import BooleanFalse, BooleanTrue
+from sympy.logic.boolalg import ITE, BooleanFalse, BooleanTrue
 
 from sdhealth.errors import BackendError, UnsupportedByBackend
 from sdhealth.ir import functions as fn
@@ -58,6 +58,7 @@ INTRINSICS: dict[str, str] = {
         "llvm.sqrt.f64": 1,
         "llvm.fabs.f64": 1,
         "llvm.trunc.f64": 1,
+        "llvm.floor.f64": 1,
         "llvm.round.f64": 1,
         "llvm.pow.f64": 2,
         "tan": 1,
@@ -81,6 +82,7 @@ _UNARY: dict[type, str] = {
     sympy.atan: "atan",
     sympy.Abs: "llvm.fabs.f64",
     fn.INTEGER: "llvm.trunc.f64",
+    fn.FLOOR: "llvm.floor.f64",
 }
 
 _COMPARISONS: dict[str, str] = {
@@ -172,7 +174,7 @@ class ExpressionPrinter:
     def value(self, expr: sympy.Basic) -> str:
         """The operand holding ``expr`` as a double."""
         if isinstance(
-            expr, (Relational, sympy.And, sympy.Or, sympy.Not, BooleanTrue, BooleanFalse)
+            expr, (Relational, sympy.And, sympy.Or, sympy.Not, ITE, BooleanTrue, BooleanFalse)
         ):
             return self.emit(f"uitofp i1 {self.condition(expr)} to double")
         if expr.is_Number or isinstance(expr, sympy.NumberSymbol):
@@ -206,6 +208,9 @@ class ExpressionPrinter:
             return result
         if isinstance(expr, sympy.Not):
             return self.emit(f"xor i1 {self.condition(expr.args[0])}, true")
+        if isinstance(expr, ITE):  # sympy's own if-then-else of conditions (from Eq(Piecewise))
+            test, then, otherwise = (self.condition(arg) for arg in expr.args)
+            return self.emit(f"select i1 {test}, i1 {then}, i1 {otherwise}")
         return self.compare("une", self.value(expr), double(0.0))  # a number as a condition
 
     def symbol(self, expr: sympy.Symbol) -> str:
