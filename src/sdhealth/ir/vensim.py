@@ -367,7 +367,7 @@ class _Printer:
         """``ITE``, ``Xor``, ``Implies`` ... in negation normal form (And/Or/Not)."""
         normal = expr.to_nnf()
         if isinstance(normal, type(expr)):
-            raise ValueError(f"cannot write {expr!r} as Vensim")
+            raise ValueError(f"cannot write {expr!r} as {self.language}")
         return self.print(normal)
 
     def piecewise(self, expr: sympy.Piecewise) -> tuple[str, int]:

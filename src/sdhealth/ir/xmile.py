@@ -35,11 +35,10 @@ naming it; :func:`sdhealth.io.xmile_writer.model_to_xmile` adds the variable.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Mapping
 
 import sympy
 from sympy.core.symbol import Str
-from sympy.logic.boolalg import BooleanFunction
 
 from sdhealth.ir import functions as fn
 from sdhealth.ir.names import canonical
@@ -140,12 +139,6 @@ class XmilePrinter(_Printer):
     def not_(self, expr: sympy.Not) -> tuple[str, int]:
         return f"NOT ({self.text(expr.args[0])})", _ATOM
 
-    def other_boolean(self, expr: BooleanFunction) -> tuple[str, int]:
-        normal = expr.to_nnf()
-        if isinstance(normal, type(expr)):
-            raise ValueError(f"cannot write {expr!r} as XMILE")
-        return self.print(normal)
-
     def piecewise(self, expr: sympy.Piecewise) -> tuple[str, int]:
         floored = _floor_of(expr)
         if floored is not None:
@@ -192,9 +185,6 @@ class XmilePrinter(_Printer):
             f"XMILE names a variable's dimension only as itself ({name} where the variable has "
             f"{dim}): Vensim's subranges and ranges standing for others have no XMILE spelling"
         )
-
-    def call(self, name: str, args: Iterable[sympy.Basic]) -> tuple[str, int]:
-        return f"{name}({', '.join(self.text(a) for a in args)})", _ATOM
 
     def builtin(self, expr: fn.SDFunction) -> tuple[str, int]:
         kind = type(expr)
