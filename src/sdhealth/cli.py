@@ -220,7 +220,7 @@ def _suffix_check(command: str, option: str) -> Callable[[str], object] | None:
             from sdhealth.cld.render import DRAWING_FORMATS
 
             return _one_of("a diagram", [f".{kind}" for kind in DRAWING_FORMATS])
-        from sdhealth.report.experiment_plots import check_figure_path
+        from sdhealth.report.plots import check_figure_path
 
         return check_figure_path
     if command == "montecarlo":
