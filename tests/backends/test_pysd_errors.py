@@ -111,3 +111,32 @@ def test_translation_failure_names_variable_and_line(tmp_path: Path) -> None:
     assert "'noise'" in text and "RANDOM NORMAL" in text and "fewer arguments" in text
     assert "'2'" not in text
     assert isinstance(caught.value, SdhealthError)
+
+
+def test_an_equation_over_a_dimension_its_variable_lacks_is_refused_not_dropped(tmp_path):
+    """PySD broadcasts ``a[DimA] = b[DimB]`` (no mapping relates them) to a DimA x DimB
+    array; its cells are none of the variable's, which used to leave ``a`` out of the results
+    without a word. Both backends refuse it by name."""
+    path = tmp_path / "broadcast.xmile"
+    path.write_text(
+        """<?xml version="1.0" encoding="utf-8"?>
+<xmile version="1.0" xmlns="http://docs.oasis-open.org/xmile/ns/XMILE/v1.0">
+  <sim_specs><start>0</start><stop>1</stop><dt>1</dt></sim_specs>
+  <dimensions>
+    <dim name="DimA"><elem name="A1"/><elem name="A2"/></dim>
+    <dim name="DimB"><elem name="B1"/><elem name="B2"/></dim>
+  </dimensions>
+  <model><variables>
+    <aux name="b"><dimensions><dim name="DimB"/></dimensions><eqn>3</eqn></aux>
+    <aux name="a"><dimensions><dim name="DimA"/></dimensions><eqn>b[DimB]</eqn></aux>
+  </variables></model>
+</xmile>
+""",
+        encoding="utf-8",
+    )
+    model = sd.load(path)
+    with pytest.raises(BackendError, match="'a' is defined over DimA but its equation gives "
+                       r"values over other subscripts \(\[A1,B1\], \.\.\.\)"):  # fmt: skip
+        model.run(backend="pysd")
+    with pytest.raises(SdhealthError, match="'a'"):
+        model.run()

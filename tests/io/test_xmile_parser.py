@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import sdhealth as sd
-from sdhealth.errors import ModelSyntaxError, SdhealthError
+from sdhealth.errors import ModelError, ModelSyntaxError, SdhealthError
 from sdhealth.io.xmile import read_xmile
 from sdhealth.io.xmile_parser import _tokens, _Where
 
@@ -31,6 +31,8 @@ INTENDED = {
     # <element subscript="A1, B1">: Stella writes a space after the comma; PySD keeps it in the
     # element's name (' B1'), which no dimension has, and the model cannot run
     "subscript.xmile": "element names are read without the space after the comma",
+    # xmutil writes Vensim's ACTIVE INITIAL as <eqn> with <init_eqn>, which PySD ignores
+    "active_initial.xmile": "<init_eqn> is the value at the start (PySD: ignored)",
 }
 #: Files PySD reads only through lxml's recovery, which drops what follows the broken tag
 #: (their last two stocks): sdhealth's reader refuses them at the line of the error.
@@ -206,6 +208,7 @@ ARRAYS = """<?xml version="1.0" encoding="utf-8"?>
   <dimensions>
     <dim name="Region"><elem name="North"/><elem name="South"/><elem name="East"/></dim>
     <dim name="Age"><elem name="young"/><elem name="old"/></dim>
+    <dim name="Coast"><elem name="South"/><elem name="East"/></dim>
   </dimensions>
   <model><variables>
     <aux name="pop"><dimensions><dim name="Region"/></dimensions>
@@ -237,6 +240,7 @@ ARRAYS = """<?xml version="1.0" encoding="utf-8"?>
         ("SUM(1, 2) + MEAN(2, 4, 9)", 8),  # lists of values
         ("SUM(pop)", 9),  # a whole array by its name
         ("SUM(pop[*] + 1)", 12),
+        ("SUM(pop[*:Coast])", 8),  # the elements of a subrange (South, East)
         ("MEAN(pop[*])", 3),
         ("SIZE(pop[*])", 3),
         ("STDDEV(pop[*])", (14 / 3) ** 0.5),  # 1, 2, 6: population (divided by n)
@@ -275,6 +279,7 @@ def test_array_builtins_and_element_names(tmp_path, equation, value):
             "'Sector.North': 'Sector' is neither a dimension nor a module",
         ),
         ("PROD(1, 2)", "PROD of an array takes one argument, not 2"),
+        ("SUM(pop[*:Sector])", "'Sector' is not a dimension"),
         ("SUM(pop[North])", "SUM needs an array: write its dimensions as \\[\\*\\]"),
     ],
 )
@@ -283,7 +288,7 @@ def test_array_errors_are_located(tmp_path, equation, message):
     variables = f'<aux name="x"><eqn>{equation}</eqn></aux>'
     path.write_text(ARRAYS.replace("{variables}", variables), encoding="utf-8")
     with pytest.raises(
-        ModelSyntaxError, match=r"a.xmile:25:\d+: XMILE equation error in 'x': " + message
+        ModelSyntaxError, match=r"a.xmile:26:\d+: XMILE equation error in 'x': " + message
     ):
         sd.load(path)
 
@@ -403,3 +408,20 @@ def test_an_unconnected_module_input_keeps_its_own_equation(tmp_path):
         MODULES.replace('<connect to="Clinic_B.referrals" from="Clinic_A.overflow"/>', "")
     )
     assert sd.load(path).run()["Clinic B.referrals"].tolist() == [1, 1, 1]
+
+
+def test_an_init_eqn_is_the_value_at_the_start_as_vensims_active_initial(tmp_path):
+    """xmutil writes Vensim's ACTIVE INITIAL(value, initial) as <eqn> plus <init_eqn>: the
+    initial equation breaks a loop among initial values (capacity starts at target, target is
+    1.5 capacity); the run, from the start time on, uses <eqn>. Without it the loop is refused."""
+    variables = """
+    <stock name="capacity"><eqn>target</eqn><inflow>growth</inflow></stock>
+    <flow name="growth"><eqn>(target - capacity) / 2</eqn></flow>
+    <aux name="target"><eqn>capacity * 1.5</eqn><init_eqn>start_target</init_eqn></aux>
+    <aux name="start target"><eqn>100</eqn></aux>
+    """
+    result = sd.load(_write(tmp_path, variables)).run()
+    assert result["capacity"].tolist() == pytest.approx([100, 125, 156.25, 195.3125, 244.140625])
+    assert result["target"].tolist() == pytest.approx(result["capacity"].to_numpy() * 1.5)
+    with pytest.raises(ModelError, match="circular initial values"):
+        sd.load(_write(tmp_path, variables.replace("<init_eqn>start_target</init_eqn>", ""))).run()

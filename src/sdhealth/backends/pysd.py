@@ -191,12 +191,27 @@ def _column_names(model: Model, key: str, ident: str, columns: Sequence[str]) ->
     """PySD's columns of variable ``key`` (``ident`` or ``ident[a,b]``) in its output.
 
     Elements no equation of the variable defines are left out (see :func:`_defined_cells`).
+
+    Raises
+    ------
+    BackendError
+        PySD computed the variable over other subscripts than its definitions (none of its
+        cells is one the model defines): an equation that reads a dimension its variable
+        does not have and no mapping relates, which PySD broadcasts instead of refusing.
     """
     found = [c for c in columns if c == ident or c.startswith(ident + "[")]
     defined = _defined_cells(model, model[key])
     if defined is None:
         return found
-    return [c for c in found if c == ident or _cell(c[len(ident) :]) in defined]
+    kept = [c for c in found if c == ident or _cell(c[len(ident) :]) in defined]
+    if found and not kept:
+        variable = model[key]
+        raise BackendError(
+            f"{variable.name!r} is defined over {', '.join(variable.dims) or 'no dimension'} "
+            f"but its equation gives values over other subscripts ({found[0][len(ident) :]}, "
+            f"...): it reads a dimension it does not have, and no mapping relates them"
+        )
+    return kept
 
 
 def _cell(brackets: str) -> tuple[str, ...]:

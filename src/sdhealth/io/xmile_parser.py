@@ -70,7 +70,7 @@ _TOKEN = re.compile(
     |(?P<number>\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)
     |(?P<name>[^\W\d][\w'$]*(?:\.[\w'$]+)*)
     |(?P<qname>"(?:\\"|[^"])*")
-    |(?P<op><>|<=|>=|[-+*/^(),\[\]=<>!;])
+    |(?P<op><>|<=|>=|[-+*/^(),\[\]=<>!;:])
     """,
     re.VERBOSE,
 )
@@ -456,8 +456,9 @@ class _Equation(OperatorLevels):
 
     def subscripts(self, variable: str) -> list[Any]:
         """``[a, b!, *]``: ``*`` is the variable's dimension at that place (summed over inside
-        an array function), ``Dim.elem`` the element ``elem``; any other expression is the
-        element's position from 1 (an :class:`_Index`)."""
+        an array function; ``*:Sub`` its subrange ``Sub``), ``Dim.elem`` the element
+        ``elem``; any other expression is the element's position from 1 (an
+        :class:`_Index`)."""
         opening = self.expect("[")
         names: list[Any] = []
         while not self.at("]"):
@@ -469,7 +470,15 @@ class _Equation(OperatorLevels):
                 if dims is None or len(names) >= len(dims):
                     self.fail(f"'*' needs the dimensions of {variable!r}, which has "
                               f"{len(dims or ())}", star)  # fmt: skip
-                item = dims[len(names)] + ("!" if self.reducing else "")
+                item = dims[len(names)]
+                if self.at(":"):  # ``*:Sub``: every element of the subrange Sub of it
+                    self.take()
+                    if self.token.kind not in ("name", "qname"):
+                        self.fail("expected a dimension after '*:'")
+                    item = self.take().text.strip('"').replace("_", " ")
+                    if _key(item) not in self.arrays.dimensions:
+                        self.fail(f"{item!r} is not a dimension", star)
+                item += "!" if self.reducing else ""
             elif self.token.kind in ("name", "qname", "number"):
                 token = self.take()
                 item = token.text.strip('"')
@@ -945,10 +954,15 @@ class _Reader:
         asts = []
         gf = doc.child(holder, "gf") if holder is not node else None
         gf = doc.child(node, "gf") if gf is None else gf  # an element's own table, or the node's
+        init = doc.child(holder, "init_eqn")
+        init = doc.child(node, "init_eqn") if init is None else init
         for eqn in doc.children(holder, "eqn"):
             ast = doc.equation(eqn.text, name, eqn)
             if gf is not None:
                 ast = structures["inline_lookup"](ast, _lookup(doc, gf, name))
+            if init is not None:  # xmutil's ACTIVE INITIAL: this value at the start
+                start = doc.equation(init.text, name, init)
+                ast = ae.CallStructure(ae.ReferenceStructure("active_initial"), (ast, start))
             asts.append(ast)
         if not asts:
             doc.where(name, node).error(f"the <{kind}> has no <eqn>")
