@@ -425,3 +425,19 @@ def test_an_init_eqn_is_the_value_at_the_start_as_vensims_active_initial(tmp_pat
     assert result["target"].tolist() == pytest.approx(result["capacity"].to_numpy() * 1.5)
     with pytest.raises(ModelError, match="circular initial values"):
         sd.load(_write(tmp_path, variables.replace("<init_eqn>start_target</init_eqn>", ""))).run()
+
+
+def test_xmutils_commented_vensim_data_call_reads_the_data(tmp_path):
+    """xmutil translates GET DIRECT CONSTANTS as ``0{GET_DIRECT_CONSTANTS(...)}`` (a stand-in
+    0, the Vensim call in a comment, underscores for its spaces): the file's data is read as
+    the .mdl reader reads it; a broken call is refused at the variable's line."""
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "k.csv").write_text("x,y\n1,2.5\n3,7\n", encoding="utf-8")
+    call = "0{GET_DIRECT_CONSTANTS(\n____'data/k.csv',\n____',',\n____'B2'\n__)}"
+    variables = f'<aux name="k"><eqn>{call}</eqn></aux><aux name="twice"><eqn>2 * k</eqn></aux>'
+    result = sd.load(_write(tmp_path, variables)).run()
+    assert result["twice"].tolist() == [5.0] * 5
+    broken = variables.replace("'B2'", "'B2',,")
+    with pytest.raises(ModelSyntaxError, match=r"m.xmile:\d+(:\d+)?: XMILE equation error in "
+                       "'k': in the Vensim call xmutil left in a comment"):  # fmt: skip
+        sd.load(_write(tmp_path, broken))

@@ -39,6 +39,7 @@ import hashlib
 import io
 import itertools
 import os
+import re
 import shutil
 import tempfile
 import warnings
@@ -324,10 +325,21 @@ def _failing_function(error: BaseException, py_path: Path) -> str | None:
 
 def _run_error(error: BaseException, translation: _Translation, time: float) -> SimulationError:
     """A failure inside PySD (``x/0`` raises in Python) named by variable and time."""
+    external = _EXTERNAL_OBJECT.match(str(error))
+    if external is not None:  # PySD's External objects put their own name on a first line
+        name = translation.display(external.group(1))
+        detail = " ".join(external.group(2).split())
+        if name:
+            return SimulationError(f"{name!r}: cannot read its external data: {detail}", name)
     function = _failing_function(error, translation.py_path)
     name = translation.display(function) if function else None
     where = f"{name!r} could not be computed" if name else "the run failed"
     return SimulationError(f"{where} at time {time:g}: {error}", name, time)
+
+
+#: The message of a failing PySD ``External`` object: its name (``_ext_constant_d``), a new
+#: line, what went wrong.
+_EXTERNAL_OBJECT = re.compile(r"_ext_(?:constant|data|lookup)_(\w+)\s*\n(.*)", re.DOTALL)
 
 
 def _pysd_frames(error: BaseException) -> Iterator[Any]:

@@ -183,7 +183,7 @@ def read_external(model: Model) -> Model:
         except (ValueError, KeyError, IndexError, OSError, TypeError) as error:
             raise UnsupportedByBackend(
                 f"the native backend cannot read the external data of {variable.name!r}: "
-                f"{error} (run this model with backend='pysd')"
+                f"{str(error).splitlines()[-1] if str(error) else type(error).__name__}"
             ) from error
     variables = tuple(changed.get(v.key, v) for v in model.variables)
     return replace(model, variables=variables)

@@ -744,6 +744,13 @@ def _macro_names(text: str) -> list[str]:
     return [" ".join(x.split()) for x in text.split(",") if x.strip()]
 
 
+def parse_expression(text: str, path: Path) -> Any:
+    """One Vensim right-hand side (``text`` alone) as PySD's syntax tree; errors name ``path``
+    and the line and column in ``text``."""
+    source = _Source(text, path)
+    return _Equation(source, source.tokens(0, len(text))).right_side()
+
+
 def parse_mdl(text: str, path: Path) -> am.AbstractModel:
     """Read Vensim ``.mdl`` ``text`` (the file ``path``) into PySD's ``AbstractModel``.
 

@@ -59,6 +59,7 @@ with warnings.catch_warnings():  # PySD's own imports raise deprecation warnings
 
 from sdhealth.errors import ModelSyntaxError
 from sdhealth.io.expressions import MAX_NESTING
+from sdhealth.io.mdl_parser import parse_expression
 from sdhealth.io.operator_levels import OperatorLevels
 from sdhealth.io.xmile_scan import XMILE_NAMESPACES
 
@@ -78,6 +79,10 @@ _TOKEN = re.compile(
 #: undeclared, and ``--`` inside a comment (the comment is skipped whole either way).
 _HARMLESS_XML_ERRORS = frozenset({"NS_ERR_UNDEFINED_NAMESPACE", "ERR_HYPHEN_IN_COMMENT"})
 _KEYWORDS = frozenset({"and", "or", "not", "mod", "if", "then", "else"})
+#: xmutil's translation of a Vensim data function: ``0{GET_DIRECT_CONSTANTS(...)}``.
+_VENSIM_DATA_CALL = re.compile(
+    r"\s*0\s*\{\s*(GET_(?:DIRECT|XLS|123)_[A-Z_]+\s*\(.*\))\s*\}\s*", re.DOTALL | re.IGNORECASE
+)
 _COMPARISON = ("=", "<>", "<=", "<", ">=", ">")
 _CONTROL = ("initial_time", "final_time", "time_step", "saveper")
 _INTERPOLATION = {"continuous": "interpolate", "extrapolate": "extrapolate",
@@ -821,7 +826,22 @@ class _Document:
         where = self.where(variable, element)
         if text is None or not text.strip():
             where.error("the equation is empty")
+        data = _VENSIM_DATA_CALL.fullmatch(text)
+        if data is not None:
+            return self.vensim_data_call(data.group(1), where)
         return _Equation(text, where, self.arrays).parse()
+
+    def vensim_data_call(self, call: str, where: _Where) -> Any:
+        """xmutil's ``0{GET_DIRECT_CONSTANTS('b.csv', ',', 'B2*')}``: the Vensim call it could
+        not translate, in a comment after a stand-in 0. Stella would run the 0; the call says
+        what the modeller meant (the data of a file beside the model), so it is read as the
+        ``.mdl`` reader reads it, with xmutil's underscores for spaces (outside quotes)."""
+        parts = re.split(r"('[^']*')", call)
+        text = "".join(p if p.startswith("'") else p.replace("_", " ") for p in parts)
+        try:
+            return parse_expression(text, self.path)
+        except ModelSyntaxError as error:
+            where.error(f"in the Vensim call xmutil left in a comment: {error.message}", text, 0)
 
 
 def _non_negative(doc: _Document, element: Any, default: bool) -> bool:
