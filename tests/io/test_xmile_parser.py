@@ -402,6 +402,25 @@ def test_modules_are_namespaces_wired_by_their_connections(tmp_path):
     assert sd.check(path) == []  # no collision caveat: the names are not merged
 
 
+def test_a_module_variable_with_other_characters_is_named_quoted_as_stella_exports_it(tmp_path):
+    """Stella's table names ``a."module/output"`` (quoted after the module's name where the
+    name holds more than letters, digits, spaces and underscores); equations refer to it
+    quoted or not."""
+    text = MODULES.replace('name="overflow"', 'name="over/flow"').replace(
+        'from="Clinic_A.overflow"', "from='Clinic_A.\"over/flow\"'"
+    )
+    text = text.replace(
+        "<eqn>Clinic_A.seen + Clinic_B.seen</eqn>",
+        '<eqn>Clinic_A.seen + Clinic_B.seen + 0 * Clinic_A."over/flow"</eqn>',
+    )
+    path = tmp_path / "clinics.xmile"
+    path.write_text(text, encoding="utf-8")
+    result = sd.load(path).run()
+    assert result['Clinic A."over/flow"'].tolist() == [2, 3, 4]
+    assert result["Clinic B.referrals"].tolist() == [2, 3, 4]
+    assert result["total seen"].tolist() == [10, 11, 12]
+
+
 def test_an_unconnected_module_input_keeps_its_own_equation(tmp_path):
     path = tmp_path / "clinics.xmile"
     path.write_text(

@@ -57,6 +57,9 @@ PYSD_CANNOT_PARSE = {
     "array_sum_expr": "the x[*] wildcard",
     "array_sum_simple": "the x[*] wildcard",
     "arrays1": "an IF inside an ELSE after INT(...) (a computed subscript, written as its IF)",
+    # Stella names b."ghost of module/output" with quotes; the written reference
+    # "b.\"ghost of module/output\"" keeps its backslashes in PySD's reader
+    "modules_with_complex_idents": 'a quote inside a quoted name (\\")',
 }
 
 

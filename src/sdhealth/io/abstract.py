@@ -145,6 +145,16 @@ def _is_lookup(element: am.AbstractElement) -> bool:
     )
 
 
+def unquoted(name: str) -> str:
+    """A name without the quotes around it (``"Teacup Temperature"``); a module variable's
+    quoted name (Stella's ``a."module/output"``) keeps them, as Stella's exports name it."""
+    name = name.strip()
+    return name if _QUOTED_IN_MODULE.search(name) else name.strip('"')
+
+
+_QUOTED_IN_MODULE = re.compile(r'\."[^"]*"$')
+
+
 def _clean_name(name: str) -> str:
     return " ".join(name.strip().strip('"').replace("_", " ").split())
 
@@ -307,7 +317,7 @@ def _clamped(rate: sympy.Expr, name: str, lhs: tuple[str, ...]) -> sympy.Expr:
     ``MAX(rate, -stock / TIME STEP)`` gives ``max(stock + dt * rate, 0)``, what Stella (and
     PySD's ``NonNegativeInteg``) compute, as a plain equation every backend runs.
     """
-    stock: sympy.Expr = symbol(name.strip().strip('"'))
+    stock: sympy.Expr = symbol(unquoted(name))
     if lhs:
         stock = fn.SUBSCRIPT(stock, *(Str(s) for s in lhs))
     return sympy.Max(rate, -stock / fn.TIME_STEP)
@@ -482,7 +492,7 @@ def failing_element(error: BaseException) -> str | None:
             elif isinstance(equation, str) and equation.strip():
                 found = re.split(r"[=\[(:]", equation, maxsplit=1)[0].strip() or found
         trace = trace.tb_next
-    return None if found is None else found.strip().strip('"')
+    return None if found is None else unquoted(found)
 
 
 def _element(
@@ -497,7 +507,7 @@ def _element(
         arrayed = any(p.subscripts or p.external for p in pieces) or len(pieces) > 1
         lhs = pieces[0].subscripts
         common = _Common(
-            name=element.name.strip().strip('"'),
+            name=unquoted(element.name),
             units=(element.units or "").strip(),
             doc=doc,
             source=source,
@@ -512,7 +522,7 @@ def _element(
     except ModelError:
         raise
     except TRANSLATION_FAILURES as error:  # e.g. STEP(1, 2, 3): sympy refuses the arity
-        raise UnreadableElement(element.name.strip().strip('"'), error) from None
+        raise UnreadableElement(unquoted(element.name), error) from None
     rate = pieces[0].rate if isinstance(variable, Stock) and not arrayed else None
     return variable, rate
 
@@ -713,7 +723,7 @@ def abstract_to_model(
             controls[clean] = element
         else:
             elements.append(element)
-    keys = {reference_key(e.name): symbol(e.name.strip().strip('"')).name for e in elements}
+    keys = {reference_key(e.name): symbol(unquoted(e.name)).name for e in elements}
     lookups = frozenset(keys[reference_key(e.name)] for e in elements if _is_lookup(e))
     range_keys = {  # a range or element named in an equation (``IF THEN ELSE(dimA = B, ..)``)
         reference_key(item): item

@@ -70,8 +70,15 @@ def reference_key(name: str) -> str:
 
     >>> reference_key('"Teacup  Temperature"'), reference_key("room_temperature")
     ('teacup_temperature', 'room_temperature')
+    >>> reference_key('a."module/output"')
+    'a.module/output'
     """
-    return re.sub(r"[\s_]+", "_", name.strip().strip('"').strip().lower())
+    name = _QUOTED_IN_MODULE.sub(r"\1", name.strip())  # Stella's a."module/output"
+    return re.sub(r"[\s_]+", "_", name.strip('"').strip().lower())
+
+
+#: A module variable's quoted name after its module's: ``a."module/output"``.
+_QUOTED_IN_MODULE = re.compile(r'(?<=\.)"(.*)"$')
 
 
 class Unsupported(Exception):

@@ -69,7 +69,7 @@ _TOKEN = re.compile(
     r"""
      (?P<space>\s+)
     |(?P<number>\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)
-    |(?P<name>[^\W\d][\w'$]*(?:\.[\w'$]+)*)
+    |(?P<name>[^\W\d][\w'$]*(?:\.(?:[\w'$]+|"(?:\\"|[^"])*"))*)
     |(?P<qname>"(?:\\"|[^"])*")
     |(?P<op><>|<=|>=|[-+*/^(),\[\]=<>!;:])
     """,
@@ -219,8 +219,17 @@ def _join_spaced_names(tokens: list[_Token], text: str) -> list[_Token]:
 
 def _reference_name(token: _Token) -> str:
     """A name as PySD keys it: lower case, spaces as ``_``, quotes dropped (runs of white
-    space in a quoted name count as one space, as PySD's reader sees them)."""
-    return " ".join(token.text.split()).lower().replace(" ", "_").strip('"')
+    space in a quoted name count as one space, as PySD's reader sees them). A quoted name's
+    ``\\"`` is a quote in the name; a module variable's quoted name, ``a."module/output"``,
+    is keyed without its quotes."""
+    text = token.text
+    if token.kind == "qname" and len(text) > 1 and text[0] == text[-1] == '"':
+        text = text[1:-1].replace('\\"', '"')
+    text = _QUOTED_AFTER_MODULE.sub(r"\1", text)
+    return " ".join(text.split()).lower().replace(" ", "_").strip('"')
+
+
+_QUOTED_AFTER_MODULE = re.compile(r'(?<=\.)"(.*)"$')
 
 
 def _key(name: str) -> str:
@@ -273,8 +282,15 @@ def _named_dimensions(node: Any) -> list[str]:
 
 
 def _qualified(prefix: str | None, name: str) -> str:
-    """A module variable's name as Stella exports it (``hares.birth fraction``)."""
-    return f"{prefix}.{name}" if prefix else name
+    """A module variable's name as Stella exports it: ``hares.birth fraction``, and quoted
+    after the module's name where it holds more than letters, digits, spaces and
+    underscores (``a."module/output"``), as in Stella's equations."""
+    if not prefix:
+        return name
+    return f'{prefix}."{name}"' if _NEEDS_QUOTES.search(name) else f"{prefix}.{name}"
+
+
+_NEEDS_QUOTES = re.compile(r"[^\w ]")
 
 
 def _reference_key(name: str) -> str:
@@ -557,6 +573,7 @@ class _Equation(OperatorLevels):
             prefix = self.arrays.modules.get(_key(module))
             if prefix is None:
                 return self.element_of(token)[0]  # ``Dim.elem`` as a number: its position
+            variable = variable.strip('"')  # Stella quotes a."module/output"
             name = f"{prefix}.{_reference_key(variable.replace('_', ' '))}"  # a module's output
         else:
             name = _reference_name(token)
