@@ -460,3 +460,47 @@ def test_xmutils_commented_vensim_data_call_reads_the_data(tmp_path):
     with pytest.raises(ModelSyntaxError, match=r"m.xmile:\d+(:\d+)?: XMILE equation error in "
                        "'k': in the Vensim call xmutil left in a comment"):  # fmt: skip
         sd.load(_write(tmp_path, broken))
+
+
+MACROS = """<?xml version="1.0" encoding="utf-8"?>
+<xmile version="1.0" xmlns="http://docs.oasis-open.org/xmile/ns/XMILE/v1.0">
+  <sim_specs><start>0</start><stop>4</stop><dt>1</dt></sim_specs>
+  <model><variables>
+    <aux name="a"><eqn>LOGB(100, 10) + LOGB(8)</eqn></aux>
+    <aux name="input"><eqn>STEP(10, 1)</eqn></aux>
+    <aux name="s"><eqn>MYSMOOTH(input, 2)</eqn></aux>
+    <aux name="s2"><eqn>MYSMOOTH(input, 2, 4)</eqn></aux>
+  </variables></model>
+  <macro name="LOGB">
+    <parm>value</parm>
+    <parm default="2">base</parm>
+    <eqn>LN(value) / LN(base)</eqn>
+  </macro>
+  <macro name="MYSMOOTH">
+    <parm>x</parm>
+    <parm>t</parm>
+    <parm default="x">initial</parm>
+    <eqn>level</eqn>
+    <variables>
+      <stock name="level"><eqn>initial</eqn><inflow>change</inflow></stock>
+      <flow name="change"><eqn>(x - level) / t</eqn></flow>
+    </variables>
+  </macro>
+</xmile>
+"""
+
+
+def test_macros_with_defaults_and_their_own_stocks(tmp_path):
+    """XMILE 3.6.2/4.8 macros: LOGB(8) takes the default base 2; each call of MYSMOOTH has its
+    own stock (a first-order smooth, xmile-semantics.md: SMTH1(STEP(10,1),2) = 0, 0, 5, 7.5,
+    8.75); the default initial value reads the parameter before it."""
+    path = tmp_path / "macros.xmile"
+    path.write_text(MACROS, encoding="utf-8")
+    result = sd.load(path).run()
+    assert result["a"].tolist() == pytest.approx([5] * 5)  # log10(100) + log2(8)
+    assert result["s"].tolist() == pytest.approx([0, 0, 5, 7.5, 8.75])
+    assert result["s2"].tolist() == pytest.approx([4, 2, 6, 8, 9])
+    wrong = MACROS.replace("LOGB(8)", "LOGB(8, 2, 1)")
+    path.write_text(wrong, encoding="utf-8")
+    with pytest.raises(ModelError, match="'a'.*macro 'LOGB' with 3 arguments \\(it takes 2\\)"):
+        sd.load(path)

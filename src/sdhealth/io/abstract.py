@@ -107,6 +107,9 @@ class _Macros:
         section = self.sections[name]
         if section.returns:
             raise Unsupported(f"macro {section.name!r} with more than one output")
+        defaults = getattr(section, "defaults", {})  # XMILE's <parm default="...">
+        if len(arguments) < len(section.params):
+            arguments = self._defaulted(outer, section, list(arguments), defaults)
         if len(arguments) != len(section.params):
             raise Unsupported(
                 f"a call of macro {section.name!r} with {len(arguments)} arguments "
@@ -128,6 +131,24 @@ class _Macros:
         if output not in keys:
             raise Unsupported(f"macro {section.name!r} without a variable named like it")
         return sympy.Symbol(keys[output])
+
+    @staticmethod
+    def _defaulted(
+        outer: Converter,
+        section: am.AbstractSection,
+        arguments: list[sympy.Expr],
+        defaults: Mapping[str, Any],
+    ) -> list[sympy.Expr]:
+        """``arguments`` with the missing trailing parameters' defaults, each read with the
+        parameters before it bound to the call's values."""
+        for param in section.params[len(arguments) :]:
+            default = defaults.get(reference_key(param))
+            if default is None:
+                break
+            bound = {reference_key(p): a for p, a in zip(section.params, arguments, strict=False)}
+            reader = _replace(outer, bindings={**outer.bindings, **bound})
+            arguments.append(reader.number(default))
+        return arguments
 
     def _fresh(self, section: am.AbstractSection, element: am.AbstractElement) -> str:
         base = f"{_clean_name(section.name)} {self.calls} {_clean_name(element.name)}"

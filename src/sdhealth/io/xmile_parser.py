@@ -79,6 +79,8 @@ _TOKEN = re.compile(
 #: undeclared, and ``--`` inside a comment (the comment is skipped whole either way).
 _HARMLESS_XML_ERRORS = frozenset({"NS_ERR_UNDEFINED_NAMESPACE", "ERR_HYPHEN_IN_COMMENT"})
 _KEYWORDS = frozenset({"and", "or", "not", "mod", "if", "then", "else"})
+#: Variable kinds a macro cannot hold (XMILE's conveyors, queues and ovens are stocks).
+_SPECIAL_NODES = frozenset({"conveyor", "queue", "oven"})
 #: xmutil's translation of a Vensim data function: ``0{GET_DIRECT_CONSTANTS(...)}``.
 _VENSIM_DATA_CALL = re.compile(
     r"\s*0\s*\{\s*(GET_(?:DIRECT|XLS|123)_[A-Z_]+\s*\(.*\))\s*\}\s*", re.DOTALL | re.IGNORECASE
@@ -1159,6 +1161,51 @@ class _Reader:
             for name, doc_text, text, node in settings
         ]
 
+    def macros(self) -> list[MacroSection]:
+        """Each ``<macro name="M">`` (XMILE 3.6.2, 4.8): ``<parm>`` parameters (with an
+        optional ``default``), the value ``<eqn>`` and its own ``<variables>`` (stocks get
+        their own state per call), read as Vensim macros are: inlined at each call."""
+        doc = self.doc
+        sections = []
+        for node in doc.children(doc.root, "macro"):
+            name = _name(node)
+            if not name:
+                doc.where("", node).error("a <macro> without a name")
+            params, defaults = [], {}
+            for parm in doc.children(node, "parm"):
+                parm_name = " ".join((parm.text or "").split())
+                if not parm_name:
+                    doc.where(name, parm).error("a <parm> without a name")
+                params.append(parm_name)
+                default = parm.get("default")
+                if default is not None:
+                    defaults[_reference_name(_Token("name", parm_name, 0, 0))] = doc.equation(
+                        default, name, parm
+                    )
+            eqn = doc.child(node, "eqn")
+            if eqn is None:
+                doc.where(name, node).error("the <macro> has no <eqn> (its value)")
+            elements = [am.AbstractElement(
+                name=name, units="", limits=(None, None), documentation="",
+                components=[am.AbstractComponent(
+                    subscripts=([], []), ast=doc.equation(eqn.text, name, eqn))],
+            )]  # fmt: skip
+            for holder in doc.children(node, "variables"):
+                for child in holder:
+                    kind = _local(child)
+                    if kind in ("aux", "flow", "stock", "gf"):
+                        elements.append(self.element(child, kind))
+                    elif kind in ("module", "group") or kind in _SPECIAL_NODES:
+                        doc.where(_name(child), child).error(
+                            f"a <{kind}> inside a <macro> is not supported"
+                        )
+            sections.append(MacroSection(
+                name=name, path=doc.path.with_suffix(".py"), type="macro", params=params,
+                returns=[], subscripts=[], elements=elements, constraints=[], test_inputs=[],
+                split=False, views_dict=None, defaults=defaults,
+            ))  # fmt: skip
+        return sections
+
     def section(self) -> Any:
         doc = self.doc
         subscripts = []
@@ -1203,6 +1250,14 @@ class _Reader:
         )  # fmt: skip
 
 
+@dataclass
+class MacroSection(am.AbstractSection):  # type: ignore[misc]
+    """An XMILE ``<macro>`` as a macro section: ``defaults`` holds the syntax tree of each
+    ``<parm default="...">`` (it may read the parameters before it)."""
+
+    defaults: dict[str, Any] = field(default_factory=dict)
+
+
 def parse_xmile(path: Path) -> tuple[Any, Any]:
     """The file's PySD ``AbstractModel`` and its XML root element.
 
@@ -1233,5 +1288,7 @@ def parse_xmile(path: Path) -> tuple[Any, Any]:
     root = tree.getroot()
     source = path.read_bytes().decode("utf-8", errors="replace")
     doc = _Document(root, path, source)
-    section = _Reader(doc).section()
-    return am.AbstractModel(original_path=path, sections=(section,)), root
+    reader = _Reader(doc)
+    section = reader.section()
+    macros = reader.macros()
+    return am.AbstractModel(original_path=path, sections=(section, *macros)), root
