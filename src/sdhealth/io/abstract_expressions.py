@@ -386,4 +386,9 @@ _CALLS: dict[str, Callable[[Converter, Sequence[Any]], sympy.Basic]] = {
     "floor": lambda c, args: fn.FLOOR(c.number(args[0])),  # XMILE's INT (io/xmile_parser)
     # PySD stores PULSE TRAIN(start, width, interval, end) as (start, interval, width, end)
     "pulse_train": lambda c, args: fn.PULSE_TRAIN(*(c.number(args[i]) for i in (0, 2, 1, 3))),
+    # Stella's random numbers (io/xmile_parser numbers each call: seed -1 for none, occurrence)
+    "sdhealth_random_draw": lambda c, args: fn.UNIFORM_DRAW(*map(c.number, args)),
+    "sdhealth_normal_draw": lambda c, args: fn.NORMAL_DRAW(*map(c.number, args)),
+    "sdhealth_exprnd_draw": lambda c, args: fn.EXPONENTIAL_DRAW(*map(c.number, args)),
+    "sdhealth_lognormal_draw": lambda c, args: fn.LOGNORMAL_DRAW(*map(c.number, args)),
 }

@@ -79,6 +79,8 @@ _TOKEN = re.compile(
 #: undeclared, and ``--`` inside a comment (the comment is skipped whole either way).
 _HARMLESS_XML_ERRORS = frozenset({"NS_ERR_UNDEFINED_NAMESPACE", "ERR_HYPHEN_IN_COMMENT"})
 _KEYWORDS = frozenset({"and", "or", "not", "mod", "if", "then", "else"})
+#: Stella's random-number builtins -> how many parameters come before the optional seed.
+_DRAWS = {"random": 2, "normal": 2, "exprnd": 1, "lognormal": 2}
 #: Variable kinds a macro cannot hold (XMILE's conveyors, queues and ovens are stocks).
 _SPECIAL_NODES = frozenset({"conveyor", "queue", "oven"})
 #: xmutil's translation of a Vensim data function: ``0{GET_DIRECT_CONSTANTS(...)}``.
@@ -323,6 +325,7 @@ class _Equation(OperatorLevels):
         self.arrays = arrays or _Arrays()
         self.tables = self.arrays.tables
         self.reducing = 0  # inside an array function: ``[*]`` is a whole dimension
+        self.draws: list[Any] = []  # the random-number calls read so far in this equation
         self.tokens = _tokens(text, where)
         self.index = 0
         self.depth = 0
@@ -637,6 +640,8 @@ class _Equation(OperatorLevels):
             # Vensim's DELAY FIXED by one time step
             value, initial = arguments[0], arguments[-1]
             return ae.DelayFixedStructure(value, ae.ReferenceStructure("time_step"), initial)
+        if name in _DRAWS:
+            return self.draw(token, name, arguments)
         build = None if name in _NOT_FUNCTIONS else structures.get(name)
         if build is None:
             return ae.CallStructure(reference, arguments)
@@ -656,6 +661,23 @@ class _Equation(OperatorLevels):
                 f"{token.text.upper()} cannot take {len(arguments)} arguments",
                 self.text, token.start,
             )  # fmt: skip
+
+    def draw(self, token: _Token, name: str, arguments: tuple[Any, ...]) -> Any:
+        """``RANDOM(min, max[, seed])``, ``NORMAL(mean, sd[, seed])``, ``EXPRND(mean[, seed])``,
+        ``LOGNORMAL(mean, sd[, seed])`` (XMILE 3.5.2): the IR's draw with seed -1 for none and
+        the call's number in this equation (:class:`sdhealth.ir.functions.RandomDraw`)."""
+        count = _DRAWS[name]
+        if len(arguments) not in (count, count + 1):
+            self.where.error(
+                f"{token.text.upper()} takes {count} or {count + 1} arguments (the last a seed), "
+                f"not {len(arguments)}", self.text, token.start,
+            )  # fmt: skip
+        seed = arguments[count] if len(arguments) > count else -1
+        written = (name, arguments[:count], seed)
+        self.draws.append(written)
+        occurrence = self.draws.count(written)  # among identical calls (RandomDraw)
+        call = ae.ReferenceStructure(f"sdhealth_{name}_draw")
+        return ae.CallStructure(call, (*arguments[:count], seed, occurrence))
 
     def one_argument(self) -> bool:
         """Whether the call whose ``(`` was just read has one argument (MIN/MAX of an array)."""

@@ -38,6 +38,13 @@ __all__ = [
     "INTEGER",
     "FLOOR",
     "floor_of",
+    "RandomDraw",
+    "UNIFORM_DRAW",
+    "NORMAL_DRAW",
+    "EXPONENTIAL_DRAW",
+    "LOGNORMAL_DRAW",
+    "uniform_draw",
+    "unseeded_stream",
     "MODULO",
     "QUANTUM",
     "LOOKUP",
@@ -188,6 +195,96 @@ def floor_of(condition: sympy.Basic, then: sympy.Basic, otherwise: sympy.Basic) 
         if not (ratio.is_Number and ratio > 0):
             return None
     return FLOOR(x)
+
+
+class RandomDraw(SDFunction):
+    """A new random number every time step (Stella's ``RANDOM``, ``NORMAL``, ``EXPRND``,
+    ``LOGNORMAL``; XMILE 3.5.2). The last two arguments are the ``seed`` (-1: none) and the
+    call's ``occurrence`` (its number among identical calls of its equation, from 1), which
+    keeps them apart (sympy would otherwise take ``RANDOM(0,1) - RANDOM(0,1)`` for 0).
+
+    The numbers are a counter-based stream, :func:`uniform_draw` ``(stream, 2*step)`` and
+    ``(stream, 2*step + 1)``, where ``step`` counts time steps from the start (the DT a time is
+    in: under Runge-Kutta the stages at ``t`` and ``t + DT/2`` draw step ``k``'s number, the
+    stage at ``t + DT`` step ``k + 1``'s, as a noise input sampled on the grid). A seeded call's
+    stream is its seed, so every call with one seed draws the same repeatable sequence; an
+    unseeded call's stream is :func:`unseeded_stream` of its (flattened) variable and the call:
+    repeatable from run to run, and different for each call and array element.
+    Stella's own generator is undocumented (xmile-semantics.md, section 6): the draws follow
+    its distributions, not its numbers.
+    """
+
+    time_dependent = True
+    #: How many distribution parameters come before the seed.
+    parameters: ClassVar[int] = 2
+    #: Stella's name of the builtin.
+    stella: ClassVar[str] = ""
+
+
+class UNIFORM_DRAW(RandomDraw):
+    """``RANDOM(min, max[, seed])``: uniform on ``[min, max)``."""
+
+    nargs = 4
+    stella = "RANDOM"
+
+
+class NORMAL_DRAW(RandomDraw):
+    """``NORMAL(mean, sd[, seed])``: normal (Box-Muller on two uniforms)."""
+
+    nargs = 4
+    stella = "NORMAL"
+
+
+class EXPONENTIAL_DRAW(RandomDraw):
+    """``EXPRND(mean[, seed])``: exponential with that mean."""
+
+    nargs = 3
+    parameters = 1
+    stella = "EXPRND"
+
+
+class LOGNORMAL_DRAW(RandomDraw):
+    """``LOGNORMAL(mean, sd[, seed])``: lognormal whose values have that mean and standard
+    deviation (the underlying normal has ``sigma^2 = ln(1 + sd^2/mean^2)`` and
+    ``mu = ln(mean) - sigma^2/2``)."""
+
+    nargs = 4
+    stella = "LOGNORMAL"
+
+
+_MASK = (1 << 64) - 1
+
+
+def _mix(x: int) -> int:
+    """SplitMix64's finaliser (Steele, Lea and Flood 2014), on 64-bit unsigned integers."""
+    z = (x + 0x9E3779B97F4A7C15) & _MASK
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
+    return z ^ (z >> 31)
+
+
+def uniform_draw(stream: int, counter: int) -> float:
+    """The uniform number in ``[0, 1)`` of ``stream`` at ``counter``: the native backend
+    computes the same bits (``sd_uniform`` in its generated code).
+
+    >>> uniform_draw(5, 0) == uniform_draw(5, 0), 0 <= uniform_draw(5, 1) < 1
+    (True, True)
+    """
+    key = _mix(stream & _MASK) ^ (counter & _MASK)
+    return (_mix(key) >> 11) * 2.0**-53
+
+
+def unseeded_stream(key: str, call: RandomDraw) -> int:
+    """The stream of an unseeded ``call`` in variable ``key``: above every seed (``2**32`` and
+    up), below ``2**52`` (it travels as a double), from a digest of the key, the call's kind
+    and parameters, and its occurrence (which only tells identical calls apart, so printing
+    an equation in another order keeps every call's stream)."""
+    import hashlib
+
+    *parameters, _, occurrence = call.args
+    text = f"{key}\n{type(call).__name__}{sympy.srepr(tuple(parameters))}\n{occurrence}"
+    digest = hashlib.sha256(text.encode()).digest()
+    return (1 << 32) + int.from_bytes(digest[:8], "little") % ((1 << 52) - (1 << 32))
 
 
 class QUANTUM(SDFunction):

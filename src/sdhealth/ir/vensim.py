@@ -427,6 +427,10 @@ class _Printer:
             whole = fn.INTEGER(x)
             below = sympy.Lt(x, whole, evaluate=False)  # as written: x < INTEGER(x)
             return self.piecewise(sympy.Piecewise((whole - 1, below), (whole, True)))
+        if isinstance(expr, fn.RandomDraw):
+            raise ValueError(
+                f"Stella's {expr.stella} has no Vensim function that draws the same numbers"
+            )
         if not expr.vensim:
             raise ValueError(f"builtin {type(expr).__name__} has no Vensim spelling")
         return self.call(expr.vensim, expr.args)

@@ -202,6 +202,10 @@ class XmilePrinter(_Printer):
             return self._integer(expr.args[0])
         if isinstance(expr, fn.FLOOR):
             return self.call("INT", expr.args)
+        if isinstance(expr, fn.RandomDraw):  # RANDOM(min, max[, seed]), NORMAL(...), ...
+            *parameters, seed, _ = expr.args
+            written = parameters if seed == -1 else (*parameters, seed)
+            return self.call(expr.stella, written)
         if isinstance(expr, fn.PULSE):
             return self._pulse(*expr.args)
         if isinstance(expr, fn.VENSIM_CALL) and expr.args[0].name in _REDUCERS:

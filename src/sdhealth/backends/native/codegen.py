@@ -105,6 +105,39 @@ interp:
 """
 
 
+#: Counter-based random numbers (``sdhealth.ir.functions.RandomDraw``): SplitMix64's
+#: finaliser of the stream, xor the counter, mixed again; the top 53 bits over 2**53.
+#: ``sdhealth.ir.functions.uniform_draw`` is the same computation in Python.
+_RANDOM_HELPER = """
+define private i64 @sd_mix(i64 %x) {
+entry:
+  %z0 = add i64 %x, -7046029254386353131
+  %s1 = lshr i64 %z0, 30
+  %x1 = xor i64 %z0, %s1
+  %z1 = mul i64 %x1, -4658895280553007687
+  %s2 = lshr i64 %z1, 27
+  %x2 = xor i64 %z1, %s2
+  %z2 = mul i64 %x2, -7723592293110705685
+  %s3 = lshr i64 %z2, 31
+  %r = xor i64 %z2, %s3
+  ret i64 %r
+}
+
+define private double @sd_uniform(double %stream, double %counter) {
+entry:
+  %si = fptosi double %stream to i64
+  %ci = fptosi double %counter to i64
+  %h1 = call i64 @sd_mix(i64 %si)
+  %k = xor i64 %h1, %ci
+  %h2 = call i64 @sd_mix(i64 %k)
+  %m = lshr i64 %h2, 11
+  %f = uitofp i64 %m to double
+  %u = fmul double %f, 0x3CA0000000000000
+  ret double %u
+}
+"""
+
+
 class _Function:
     """One generated function: its printer, the registers of variables, the stateful slots."""
 
@@ -184,6 +217,7 @@ def _init_function(model: Model, make: Callable[[bool], _Function]) -> str:
     f = make(True)
     for key in initialisation_order(model):
         variable = model[key]
+        f.p.current = key
         register = f.p.value(_equation(variable))
         f.registers[key] = register
         if isinstance(variable, Stock):
@@ -214,6 +248,7 @@ def _net_flow(f: _Function, stock: Stock) -> str:
 def _eval_function(model: Model, layout: Layout, make: Callable[[bool], _Function]) -> str:
     f = make(False)
     for key in evaluation_order(model):
+        f.p.current = key
         f.registers[key] = f.p.value(model[key].equation.expr)  # type: ignore[attr-defined]
     for j, key in enumerate(layout.value_keys):
         f.p.store("values", j, f.resolve(key))
@@ -276,6 +311,7 @@ def _clock_function(model: Model, make: Callable[[bool], _Function]) -> str:
     needed = _reads(model, [expr for _, expr in settings])
     for key in evaluation_order(model):
         if key in needed:
+            f.p.current = key
             f.registers[key] = f.p.value(model[key].equation.expr)  # type: ignore[attr-defined]
     for name, expr in settings:
         value = f.p.value(expr)
@@ -313,12 +349,21 @@ def generate_module(model: Model) -> tuple[str, Layout]:
         if isinstance(v, Lookup)
     }
 
+    draws = any(
+        v.equations() and any(e.expr.has(fn.RandomDraw) for e in v.equations())
+        for v in model.variables
+        if not isinstance(v, Lookup)
+    )
+
     def make(initialising: bool) -> _Function:
-        return _Function(model, layout, tables, initials, delays, initialising)
+        made = _Function(model, layout, tables, initials, delays, initialising)
+        made.p.draws = draws
+        return made
 
     functions = [_init_function(model, make), _eval_function(model, layout, make)]
     if model.time.equations:
         functions.append(_clock_function(model, make))
     declarations = "\n".join(INTRINSICS.values())
-    text = "\n".join([declarations, _LOOKUP_HELPER, *functions, _table_globals(tables)])
+    helpers = [_LOOKUP_HELPER, _RANDOM_HELPER] if draws else [_LOOKUP_HELPER]
+    text = "\n".join([declarations, *helpers, *functions, _table_globals(tables)])
     return text, layout

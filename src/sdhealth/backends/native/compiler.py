@@ -60,7 +60,7 @@ __all__ = [
     "cache_root",
 ]
 
-_FORMAT = "sdhealth-native-4"  # bump when generated code or expand_stateful changes
+_FORMAT = "sdhealth-native-5"  # bump when generated code or expand_stateful changes
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ in its dispatch table; anything else is a :class:`~sdhealth.errors.BackendError`
 
 from __future__ import annotations
 
+import math
 import struct
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -139,6 +140,11 @@ class ExpressionPrinter:
         self._stateful = stateful
         self._count = 0
         self._done: dict[sympy.Basic, str] = {}
+        #: The key of the variable being printed, and whether the model draws random numbers
+        #: (then an expression holding a draw is not shared between variables: each variable,
+        #: and each element of an array, draws its own numbers).
+        self.current = ""
+        self.draws = False
 
     # ------------------------------------------------------------------ instructions
 
@@ -179,15 +185,16 @@ class ExpressionPrinter:
             return self.emit(f"uitofp i1 {self.condition(expr)} to double")
         if expr.is_Number or isinstance(expr, sympy.NumberSymbol):
             return double(float(expr))
-        if expr in self._done:
-            return self._done[expr]
+        memo = (expr, self.current) if self.draws and expr.has(fn.RandomDraw) else expr
+        if memo in self._done:
+            return self._done[memo]
         printer = _PRINTERS.get(type(expr))
         if printer is None:
             printer = next((p for kind, p in _PRINTERS.items() if isinstance(expr, kind)), None)
         if printer is None:
             raise UnsupportedByBackend(f"the native backend cannot compile {expr}")
         result = printer(self, expr)
-        self._done[expr] = result
+        self._done[memo] = result
         return result
 
     def condition(self, expr: sympy.Basic) -> str:
@@ -448,6 +455,41 @@ def _stateful(p: ExpressionPrinter, expr: sympy.Basic) -> str:
     return p._stateful(p, expr)
 
 
+def _draw(p: ExpressionPrinter, expr: sympy.Basic) -> str:
+    """A :class:`~sdhealth.ir.functions.RandomDraw`: uniforms of the call's stream at counters
+    ``2*step`` and ``2*step + 1`` (``step`` counts time steps from the start, so every stage
+    of a Runge-Kutta step inside one DT sees the same number), shaped to the distribution."""
+    *parameters, seed, _ = expr.args
+    own = p.value(seed)
+    unseeded = double(float(fn.unseeded_stream(p.current, expr)))
+    stream = p.select(p.compare("oge", own, double(0.0)), own, unseeded)
+    elapsed = p.op("fsub", p.symbol(fn.TIME), p.symbol(fn.INITIAL_TIME))
+    steps = p.op("fadd", p.op("fdiv", elapsed, p.symbol(fn.TIME_STEP)), double(1e-6))
+    counter = p.op("fmul", p.call("llvm.floor.f64", steps), double(2.0))
+    u = p.emit(f"call double @sd_uniform(double {stream}, double {counter})")
+    values = [p.value(a) for a in parameters]
+    if isinstance(expr, fn.UNIFORM_DRAW):
+        low, high = values
+        return p.op("fadd", low, p.op("fmul", p.op("fsub", high, low), u))
+    # 1 - u is in (0, 1]: its logarithm is finite
+    tail = p.call("llvm.log.f64", p.op("fsub", double(1.0), u))
+    if isinstance(expr, fn.EXPONENTIAL_DRAW):
+        return p.emit(f"fneg double {p.op('fmul', values[0], tail)}")
+    second = p.op("fadd", counter, double(1.0))
+    v = p.emit(f"call double @sd_uniform(double {stream}, double {second})")
+    radius = p.call("llvm.sqrt.f64", p.op("fmul", double(-2.0), tail))
+    angle = p.call("llvm.cos.f64", p.op("fmul", double(2.0 * math.pi), v))
+    z = p.op("fmul", radius, angle)
+    mean, spread = values
+    if isinstance(expr, fn.NORMAL_DRAW):
+        return p.op("fadd", mean, p.op("fmul", spread, z))
+    ratio = p.op("fdiv", spread, mean)  # LOGNORMAL: the values' own mean and spread
+    variance = p.call("llvm.log.f64", p.op("fadd", double(1.0), p.op("fmul", ratio, ratio)))
+    mu = p.op("fsub", p.call("llvm.log.f64", mean), p.op("fmul", double(0.5), variance))
+    exponent = p.op("fadd", mu, p.op("fmul", p.call("llvm.sqrt.f64", variance), z))
+    return p.call("llvm.exp.f64", exponent)
+
+
 def global_name(key: str) -> str:
     """A safe LLVM global name for a table key (keys may hold any character)."""
     return "tab." + "".join(c if c.isalnum() else f"_{ord(c):x}_" for c in key)
@@ -474,5 +516,6 @@ _PRINTERS: Mapping[type, Callable[[ExpressionPrinter, sympy.Basic], str]] = {
     fn.INITIAL: _stateful,
     fn.DELAY_FIXED: _stateful,
     fn.VENSIM_CALL: _vensim_call,
+    fn.RandomDraw: _draw,
     **{kind: _unary for kind in _UNARY},
 }
