@@ -1,9 +1,10 @@
 """XMILE files sdhealth reads only in part: refused or flagged, never silently different.
 
 An XMILE file with no model is an error; Stella constructs sdhealth does not yet compute as
-Stella does (conveyors, queues, ovens, non-negative stocks with several outflows, module names
-that collide once flattened) are ``approximation`` warnings of ``check`` and refused by runs
-unless the model is loaded with ``approximate=True`` (``--approximate``).
+Stella does (conveyors, queues, ovens; with PySD's translator also non-negative stocks with
+several outflows and module names that collide once flattened) are ``approximation``
+warnings of ``check`` and refused by runs unless the model is loaded with
+``approximate=True`` (``--approximate``).
 """
 
 from __future__ import annotations
@@ -82,21 +83,52 @@ def test_queues_and_ovens_are_flagged(tmp_path, kind):
     assert [(c.element, c.construct) for c in caveats] == [("S", kind)]
 
 
-def test_only_non_negative_stocks_with_several_outflows_are_flagged(tmp_path):
+def test_pysds_reader_flags_non_negative_stocks_with_several_outflows(tmp_path):
+    """PySD's translator only clamps the stock: with several outflows its numbers differ from
+    Stella's, so that front end flags them; sdhealth's reader limits them (next test)."""
     two = _stock("Two", ["a", "b"], "<non_negative/>")
     one = _stock("One", ["c"], "<non_negative/>")
     free = _stock("Free", ["d", "e"])  # may go negative: Stella's plain Euler stock
     body = _model(two + one + free + _flows("a", "b", "c", "d", "e"))
-    caveats = sd.load(_file(tmp_path, body)).ir.caveats
+    caveats = sd.load(_file(tmp_path, body), front_end="pysd").ir.caveats
     assert [(c.element, c.construct) for c in caveats] == [("Two", "non-negative stock")]
     assert "with 2 outflows" in caveats[0].detail
+    assert sd.load(_file(tmp_path, body)).ir.caveats == ()
+
+
+def test_outflows_of_a_non_negative_stock_are_limited_in_priority_order(tmp_path):
+    """xmile-semantics.md 1.3, examples (a)-(c): each outflow takes at most what the stock
+    (over DT) and its inflows hold after the outflows listed before it; the reported flows are
+    the limited ones and the stock stops at zero exactly (no clamp: sdhealth's check that it
+    never goes below zero stays on)."""
+    ward = _stock("Ward", ["home", "care"], "<non_negative/>").replace(
+        "<eqn>10</eqn>", "<eqn>5</eqn>"
+    )
+    a = sd.load(_file(tmp_path, _model(ward + _flows("home") + _flows("care", value=3))))
+    frame = a.run()
+    assert frame[["home", "care", "Ward"]].iloc[:2].to_numpy().tolist() == [[4, 1, 5], [0, 0, 0]]
+    assert a.ir["Ward"].non_negative and set(a.ir["Ward"].outflows) == {"home", "care"}
+    assert a.ir.caveats == ()
+    fed = ward.replace("<outflow>", "<inflow>admissions</inflow><outflow>", 1)
+    body = _model(
+        fed + _flows("admissions", value=2) + _flows("home", value=8) + _flows("care", value=6)
+    )
+    b = sd.load(_file(tmp_path, body.replace("<eqn>10</eqn>", "<eqn>5</eqn>")))
+    frame = b.run(dt=0.5)
+    assert frame[["home", "care"]].iloc[0].tolist() == [8, 4]  # available 5/0.5 + 2 = 12
+    assert frame["Ward"].iloc[1] == 0  # 5 + 0.5 * (2 - 12)
+    drained = _stock("Tank", ["out"], "<non_negative/>")
+    c = sd.load(_file(tmp_path, _model(drained + _flows("out", value=5))))
+    frame = c.run(dt=0.5, saveper=0.5)
+    assert frame["Tank"].tolist()[:6] == [10, 7.5, 5, 2.5, 0, 0]
+    assert frame["out"].tolist()[:6] == [5, 5, 5, 5, 0, 0]  # reported as limited
 
 
 def test_approximate_runs_with_one_warning_naming_the_constructs(tmp_path):
     body = _model(_stock("Ward", ["home", "care"], "<non_negative/>") + _flows("home", "care"))
     path = _file(tmp_path, body)
     with pytest.warns(ApproximationWarning, match="'Ward' is a non-negative stock"):
-        model = sd.load(path, approximate=True)
+        model = sd.load(path, front_end="pysd", approximate=True)
     with warnings.catch_warnings():
         warnings.simplefilter("error", ApproximationWarning)
         frame = model.run()

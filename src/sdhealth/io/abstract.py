@@ -294,6 +294,7 @@ class _Piece:
     extrapolation: Extrapolation = Extrapolation.HOLD
     data: DataMode | None = None  # a data equation (``:=``)
     lookup_file: bool = False  # ``value`` is a GET ... LOOKUPS call giving a lookup's points
+    checked: bool = False  # a stock whose outflows the reader limits: never below zero
 
     @property
     def external(self) -> bool:
@@ -332,6 +333,16 @@ def _array_pieces(
     )
 
 
+#: ``IntegStructure.non_negative`` of a Stella non-negative stock whose outflows the reader has
+#: limited (sdhealth's XMILE reader: each outflow takes at most what the stock and its inflows
+#: hold, in priority order) and whose inflows are uniflows: the stock is not clamped (it keeps
+#: its flows), and sdhealth's check fails a run if it still goes below zero.
+OUTFLOWS_LIMITED = "outflows limited"
+#: The same for a stock with an inflow that may be negative (a biflow): Stella's documentation
+#: leaves open how it is cut, so the stock is also clamped at zero (as PySD does), unchecked.
+OUTFLOWS_LIMITED_CLAMPED = "outflows limited, clamped"
+
+
 def _clamped(rate: sympy.Expr, name: str, lhs: tuple[str, ...]) -> sympy.Expr:
     """A Stella non-negative stock's rate: cut so that one Euler step stops at zero.
 
@@ -359,9 +370,10 @@ def _pieces(element: am.AbstractElement, convert: Converter, ranges: _Ranges) ->
             pieces.append(_Piece(lhs, excepts, value=convert(ast), lookup_file=True))
         elif isinstance(ast, ae.IntegStructure):
             rate, initial = convert.number(ast.flow), convert.number(ast.initial)
-            if ast.non_negative:
+            checked = ast.non_negative == OUTFLOWS_LIMITED
+            if ast.non_negative and not checked:
                 rate = _clamped(rate, element.name, lhs)
-            pieces.append(_Piece(lhs, excepts, rate=rate, initial=initial))
+            pieces.append(_Piece(lhs, excepts, rate=rate, initial=initial, checked=checked))
         elif isinstance(ast, ae.LookupsStructure):
             extrapolation = (
                 Extrapolation.LINEAR if ast.type == "extrapolate" else Extrapolation.HOLD
@@ -435,7 +447,8 @@ def _variable(common: _Common, pieces: list[_Piece], arrayed: bool) -> Variable:
     if first.initial is not None:
         if any(p.initial is None for p in pieces):
             raise Unsupported("a stock with some elements not defined by INTEG")
-        return Stock(initial=Equation(first.initial), **fields)
+        checked = any(p.checked for p in pieces)
+        return Stock(initial=Equation(first.initial), non_negative=checked, **fields)
     if first.points is not None or first.lookup_file:
         if any(p.points is None and not p.lookup_file for p in pieces):
             raise Unsupported("a lookup with some elements not defined by points")

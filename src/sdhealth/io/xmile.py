@@ -84,7 +84,9 @@ def read_xmile(path: Path, front_end: str = "sdhealth") -> Model:
     namespaced = front_end == "sdhealth" and any(
         isinstance(e.tag, str) and e.tag.rsplit("}", 1)[-1] == "module" for e in root.iter()
     )  # sdhealth's reader gives each <module> its namespace; without one it merges, as PySD
-    caveats = scan_caveats(root, path, merged_modules=not namespaced)
+    caveats = scan_caveats(
+        root, path, merged_modules=not namespaced, limited_outflows=front_end == "sdhealth"
+    )
     return replace(model, caveats=caveats) if caveats else model
 
 

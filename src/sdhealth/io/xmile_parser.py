@@ -58,10 +58,11 @@ with warnings.catch_warnings():  # PySD's own imports raise deprecation warnings
     from pysd.translators.xmile.xmile_structures import structures
 
 from sdhealth.errors import ModelSyntaxError
+from sdhealth.io.abstract import OUTFLOWS_LIMITED, OUTFLOWS_LIMITED_CLAMPED
 from sdhealth.io.expressions import MAX_NESTING
 from sdhealth.io.mdl_parser import parse_expression
 from sdhealth.io.operator_levels import OperatorLevels
-from sdhealth.io.xmile_scan import XMILE_NAMESPACES
+from sdhealth.io.xmile_scan import _SPECIAL_STOCKS, XMILE_NAMESPACES
 
 __all__ = ["parse_xmile"]
 
@@ -82,7 +83,7 @@ _KEYWORDS = frozenset({"and", "or", "not", "mod", "if", "then", "else"})
 #: Stella's random-number builtins -> how many parameters come before the optional seed.
 _DRAWS = {"random": 2, "normal": 2, "exprnd": 1, "lognormal": 2}
 #: Variable kinds a macro cannot hold (XMILE's conveyors, queues and ovens are stocks).
-_SPECIAL_NODES = frozenset({"conveyor", "queue", "oven"})
+_SPECIAL_NODES = frozenset(_SPECIAL_STOCKS)
 #: xmutil's translation of a Vensim data function: ``0{GET_DIRECT_CONSTANTS(...)}``.
 _VENSIM_DATA_CALL = re.compile(
     r"\s*0\s*\{\s*(GET_(?:DIRECT|XLS|123)_[A-Z_]+\s*\(.*\))\s*\}\s*", re.DOTALL | re.IGNORECASE
@@ -96,6 +97,14 @@ _NOT_FUNCTIONS = frozenset(
     {"reference", "subscripts_ref", "arithmetic", "logic", "inline_lookup", "lookup", "call",
      "stock", "negative"}
 )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _Text:
+    """Stands for an XML element whose text is ``text`` (a name given to ``flow_name``)."""
+
+    text: str
+    sourceline: int | None = None
 
 
 @dataclass(frozen=True)
@@ -967,6 +976,71 @@ class _Reader:
     def __init__(self, doc: _Document) -> None:
         self.doc = doc
         self.stocks_non_negative, self.flows_non_negative = _behaviours(doc)
+        #: (module key or None, flow key) -> (the non-negative stock it drains, its priority)
+        self.limited: dict[tuple[str | None, str], tuple[Any, int]] = {}
+        #: id of a stock whose outflows are limited -> how (``abstract.OUTFLOWS_LIMITED...``)
+        self.stocks: dict[int, str] = {}
+        self.prefix: str | None = None  # the module of the element being read
+
+    def limited_outflows(self, placed: list[tuple[Any, str, str | None]]) -> None:
+        """Note each outflow of a Stella non-negative stock (xmile-semantics.md 1.3): a plain
+        stock, not a conveyor, queue or oven, whose ``<non_negative/>`` limits its outflows."""
+        doc = self.doc
+        drains: dict[tuple[str | None, str], int] = {}  # flow -> how many stocks it drains
+        flows: dict[tuple[str | None, str], Any] = {}
+        for node, kind, prefix in placed:
+            module = None if prefix is None else _key(prefix)
+            if kind == "flow":
+                flows[(module, _key(_name(node)))] = node
+            for outflow in doc.children(node, "outflow") if kind == "stock" else ():
+                key = (module, _key(outflow.text or ""))
+                drains[key] = drains.get(key, 0) + 1
+        for node, kind, prefix in placed:
+            if kind != "stock" or not _non_negative(doc, node, self.stocks_non_negative):
+                continue
+            if any(doc.child(node, special) is not None for special in _SPECIAL_STOCKS):
+                continue
+            module = None if prefix is None else _key(prefix)
+            outflows = [(module, _key(o.text or "")) for o in doc.children(node, "outflow")]
+            if any(drains.get(key, 0) != 1 for key in outflows):
+                continue  # a flow out of two stocks (not Stella's): the stock is clamped
+            for priority, key in enumerate(outflows):
+                self.limited[key] = (node, priority)
+            inflows = [
+                flows.get((module, _key(i.text or ""))) for i in doc.children(node, "inflow")
+            ]
+            biflows = any(
+                flow is None or not _non_negative(doc, flow, self.flows_non_negative)
+                for flow in inflows
+            )
+            self.stocks[id(node)] = OUTFLOWS_LIMITED_CLAMPED if biflows else OUTFLOWS_LIMITED
+
+    def limit(self, ast: Any, holder: Any, stock: Any, priority: int) -> Any:
+        """``MIN(outflow, stock/DT + inflows - outflows before it)``: Stella's rule for the
+        outflows of a non-negative stock under Euler (xmile-semantics.md 1.3), served in the
+        order of its ``<outflow>`` elements; an inflow counts with what it adds (its positive
+        part). An ``<element>``'s own equation reads that element of each."""
+        doc = self.doc
+        written = str(holder.get("subscript", "")) if holder is not stock else ""
+        at = [part.strip() for part in written.split(",")] if written.strip() else None
+
+        def ref(name_ast: Any) -> Any:
+            if at is None:
+                return name_ast
+            return ae.ReferenceStructure(name_ast.reference, ae.SubscriptsReferenceStructure(at))
+
+        name = _name(stock)
+        level = ref(self.flow_name(_Text(name), name))
+        available: Any = ae.ArithmeticStructure(["/"], (level, ae.ReferenceStructure("time_step")))
+        for inflow in doc.children(stock, "inflow"):
+            added = ae.CallStructure(
+                ae.ReferenceStructure("max"), (ref(self.flow_name(inflow, name)), 0)
+            )
+            available = ae.ArithmeticStructure(["+"], (available, added))
+        for earlier in doc.children(stock, "outflow")[:priority]:
+            taken = ref(self.flow_name(earlier, name))
+            available = ae.ArithmeticStructure(["-"], (available, taken))
+        return ae.CallStructure(ae.ReferenceStructure("min"), (ast, available))
 
     def element(self, node: Any, kind: str, display: str | None = None) -> Any:
         doc = self.doc
@@ -1029,6 +1103,9 @@ class _Reader:
             doc.where(name, node).error(f"the <{kind}> has no <eqn>")
         if kind == "flow" and _non_negative(doc, node, self.flows_non_negative):
             asts = [ae.CallStructure(ae.ReferenceStructure("max"), (ast, 0)) for ast in asts]
+        drained = self.limited.get((self.prefix, _key(_name(node)))) if kind == "flow" else None
+        if drained is not None:
+            asts = [self.limit(ast, holder, *drained) for ast in asts]
         return asts
 
     def stock(self, node: Any, holder: Any, name: str) -> Any:
@@ -1053,7 +1130,9 @@ class _Reader:
         if eqn is None:
             doc.where(name, holder).error("the <stock> has no initial value <eqn>")
         initial = doc.equation(eqn.text, name, eqn)
-        non_negative = _non_negative(doc, node, self.stocks_non_negative)
+        non_negative: Any = _non_negative(doc, node, self.stocks_non_negative)
+        if non_negative:  # its outflows limited (``limit``), or the stock clamped
+            non_negative = self.stocks.get(id(node), True)
         return structures["stock"](flows, initial, non_negative)
 
     def flow_name(self, element: Any, stock: str) -> Any:
@@ -1126,6 +1205,7 @@ class _Reader:
         """The element of ``node``, read in its module's scope (a connected input reads the
         variable connected to it)."""
         doc = self.doc
+        self.prefix = None if prefix is None else _key(prefix)
         display = _qualified(prefix, _name(node))
         if prefix is None:
             doc.arrays.scope = None
@@ -1239,6 +1319,7 @@ class _Reader:
                 name=str(dim.get("name")), subscripts=elements, mapping=[]
             ))  # fmt: skip
         placed = self.variables()
+        self.limited_outflows(placed)
         for node, kind, prefix in placed:  # what equations need to know of other variables
             key = _reference_key(_qualified(prefix, _name(node)))
             holder = doc.child(node, "dimensions")

@@ -129,12 +129,16 @@ def _is_non_negative(stock: Any, default: bool) -> bool:
     return default
 
 
-def scan_caveats(root: Any, path: Path, *, merged_modules: bool = True) -> tuple[Caveat, ...]:
+def scan_caveats(
+    root: Any, path: Path, *, merged_modules: bool = True, limited_outflows: bool = False
+) -> tuple[Caveat, ...]:
     """The half-understood constructs of an XMILE file, in file order (see module doc).
 
     ``merged_modules`` says the reader put every module's variables in one namespace (PySD's
     translator does; sdhealth's own reader gives each module its own), which makes the names
-    they share collide.
+    they share collide. ``limited_outflows`` says the reader limits the outflows of
+    non-negative stocks in priority order as Stella does (sdhealth's own reader does; PySD's
+    only keeps the stock at zero).
     """
     caveats: list[Caveat] = []
     owners: dict[str, list[tuple[str, Any]]] = defaultdict(list)
@@ -159,7 +163,8 @@ def scan_caveats(root: Any, path: Path, *, merged_modules: bool = True) -> tuple
                                "run as a plain stock", at)
                     )  # fmt: skip
                 outflows = _children(element, "outflow")
-                if not special and len(outflows) > 1 and _is_non_negative(element, default):
+                several = len(outflows) > 1 and not limited_outflows
+                if not special and several and _is_non_negative(element, default):
                     caveats.append(
                         Caveat(
                             name, "non-negative stock",
