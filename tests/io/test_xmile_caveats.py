@@ -62,7 +62,10 @@ def test_a_model_without_variables_is_an_error(tmp_path):
 
 
 def test_a_conveyor_is_flagged_by_check_and_refused_by_run(tmp_path):
-    body = _model(_stock("Belt", ["exits"], "<conveyor><len>3</len></conveyor>") + _flows("exits"))
+    body = _model(
+        _stock("Belt", ["exits"], "<conveyor><len>3</len><capacity>5</capacity></conveyor>")
+        + _flows("exits")
+    )
     path = _file(tmp_path, body)
     model = sd.load(path)
     [issue] = [i for i in sd.check(model) if i.code == "approximation"]
@@ -156,7 +159,10 @@ def test_module_names_that_collide_are_flagged(tmp_path):
 
 
 def test_the_cli_refuses_in_one_line_and_runs_with_approximate(tmp_path):
-    body = _model(_stock("Belt", ["exits"], "<conveyor><len>3</len></conveyor>") + _flows("exits"))
+    body = _model(
+        _stock("Belt", ["exits"], "<conveyor><len>3</len><capacity>5</capacity></conveyor>")
+        + _flows("exits")
+    )
     path = _file(tmp_path, body)
     out, err = io.StringIO(), io.StringIO()
     assert main(["run", str(path), "--no-loops"], out=out, err=err) == 2
@@ -183,3 +189,45 @@ def test_shipped_sdxorg_xmile_models_have_no_caveats():
         path = root / name
         if path.exists():
             assert sd.load(path).ir.caveats == ()
+
+
+def _belt(options: str = "", initial: str = "10", leak: str = "") -> str:
+    return (
+        f'<stock name="Belt"><eqn>{initial}</eqn><inflow>entering</inflow>'
+        f"<outflow>leaving</outflow>{leak}<conveyor><len>4</len>{options}</conveyor></stock>\n"
+        '<flow name="entering"><eqn>1</eqn><non_negative/></flow>\n'
+        '<flow name="leaving"><eqn>0</eqn></flow>\n'  # Stella's placeholder: not the outflow
+        '<aux name="twice leaving"><eqn>leaving * 2</eqn></aux>\n'
+    )
+
+
+def test_a_plain_conveyor_delivers_what_entered_its_transit_time_earlier(tmp_path):
+    """xmile-semantics.md 2.8, no leak: contents 10 over a belt of 4 (DT 0.25, 16 slats of
+    0.625) leave at 2.5 per time unit until the first entry (1 per time unit at time 0)
+    arrives at time 4; equations may read the outflow."""
+    path = _file(tmp_path, _model(_belt()))
+    path.write_text(path.read_text().replace("<dt>1</dt>", "<dt>0.25</dt>"))
+    model = sd.load(path)
+    assert model.ir.caveats == ()
+    frame = model.run()
+    at = frame.loc[[0, 0.25, 3.75, 4, 6]]
+    assert at["leaving"].tolist() == [2.5, 2.5, 2.5, 1, 1]
+    assert at["Belt"].tolist() == pytest.approx([10, 9.625, 4.375, 4, 4])
+    assert at["twice leaving"].tolist() == [5, 5, 5, 2, 2]
+
+
+@pytest.mark.parametrize(
+    ("options", "initial", "leak"),
+    [
+        ("<capacity>5</capacity>", "10", ""),
+        ("<in_limit>2</in_limit>", "10", ""),
+        ("<arrest>TIME &gt; 2</arrest>", "10", ""),
+        ("", "10", "<outflow>spill</outflow>"),  # a leakage flow
+    ],
+)
+def test_conveyors_sdhealth_does_not_yet_compute_stay_flagged(tmp_path, options, initial, leak):
+    body = _belt(options, initial, leak)
+    if leak:
+        body += '<flow name="spill"><eqn>0.1</eqn><leak/></flow>\n'
+    caveats = sd.load(_file(tmp_path, _model(body))).ir.caveats
+    assert [(c.element, c.construct) for c in caveats] == [("Belt", "conveyor")]

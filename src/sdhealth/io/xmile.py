@@ -85,7 +85,7 @@ def read_xmile(path: Path, front_end: str = "sdhealth") -> Model:
         isinstance(e.tag, str) and e.tag.rsplit("}", 1)[-1] == "module" for e in root.iter()
     )  # sdhealth's reader gives each <module> its namespace; without one it merges, as PySD
     caveats = scan_caveats(
-        root, path, merged_modules=not namespaced, limited_outflows=front_end == "sdhealth"
+        root, path, merged_modules=not namespaced, stella_stocks=front_end == "sdhealth"
     )
     return replace(model, caveats=caveats) if caveats else model
 

@@ -62,7 +62,7 @@ from sdhealth.io.abstract import OUTFLOWS_LIMITED, OUTFLOWS_LIMITED_CLAMPED
 from sdhealth.io.expressions import MAX_NESTING
 from sdhealth.io.mdl_parser import parse_expression
 from sdhealth.io.operator_levels import OperatorLevels
-from sdhealth.io.xmile_scan import _SPECIAL_STOCKS, XMILE_NAMESPACES
+from sdhealth.io.xmile_scan import _SPECIAL_STOCKS, XMILE_NAMESPACES, plain_conveyor
 
 __all__ = ["parse_xmile"]
 
@@ -980,6 +980,8 @@ class _Reader:
         self.limited: dict[tuple[str | None, str], tuple[Any, int]] = {}
         #: id of a stock whose outflows are limited -> how (``abstract.OUTFLOWS_LIMITED...``)
         self.stocks: dict[int, str] = {}
+        #: (module key or None, flow key) -> the plain conveyor whose outflow it is
+        self.belts: dict[tuple[str | None, str], Any] = {}
         self.prefix: str | None = None  # the module of the element being read
 
     def limited_outflows(self, placed: list[tuple[Any, str, str | None]]) -> None:
@@ -995,6 +997,14 @@ class _Reader:
             for outflow in doc.children(node, "outflow") if kind == "stock" else ():
                 key = (module, _key(outflow.text or ""))
                 drains[key] = drains.get(key, 0) + 1
+        by_module: dict[str | None, dict[str, Any]] = {}
+        for (module, key), flow in flows.items():
+            by_module.setdefault(module, {})[key] = flow
+        for node, kind, prefix in placed:
+            module = None if prefix is None else _key(prefix)
+            if kind == "stock" and plain_conveyor(node, by_module.get(module, {})):
+                (outflow,) = doc.children(node, "outflow")
+                self.belts[(module, _key(outflow.text or ""))] = node
         for node, kind, prefix in placed:
             if kind != "stock" or not _non_negative(doc, node, self.stocks_non_negative):
                 continue
@@ -1014,6 +1024,26 @@ class _Reader:
                 for flow in inflows
             )
             self.stocks[id(node)] = OUTFLOWS_LIMITED_CLAMPED if biflows else OUTFLOWS_LIMITED
+
+    def delivered(self, belt: Any) -> Any:
+        """The outflow of a plain conveyor (:func:`~sdhealth.io.xmile_scan.plain_conveyor`):
+        what entered ``len`` earlier -- everything entering in one DT is one slat that leaves
+        ``len`` later (xmile-semantics.md 2.2) -- and, until the first entry arrives, the
+        initial contents spread evenly over the belt (2.3): Vensim's ``DELAY FIXED(inflows,
+        len, contents / len)``. Stella's placeholder ``<eqn>`` of the outflow is ignored."""
+        doc = self.doc
+        name = _name(belt)
+        length = float(doc.child(doc.child(belt, "conveyor"), "len").text)
+        inflows = [self.flow_name(i, name) for i in doc.children(belt, "inflow")]
+        entering: Any = (
+            ae.ArithmeticStructure(["+"] * (len(inflows) - 1), tuple(inflows))
+            if len(inflows) > 1
+            else (inflows[0] if inflows else 0)
+        )
+        eqn = doc.child(belt, "eqn")
+        contents = doc.equation(eqn.text, name, eqn)
+        spread = ae.ArithmeticStructure(["/"], (contents, length))
+        return ae.DelayFixedStructure(entering, length, spread)
 
     def limit(self, ast: Any, holder: Any, stock: Any, priority: int) -> Any:
         """``MIN(outflow, stock/DT + inflows - outflows before it)``: Stella's rule for the
@@ -1103,6 +1133,9 @@ class _Reader:
             doc.where(name, node).error(f"the <{kind}> has no <eqn>")
         if kind == "flow" and _non_negative(doc, node, self.flows_non_negative):
             asts = [ae.CallStructure(ae.ReferenceStructure("max"), (ast, 0)) for ast in asts]
+        belt = self.belts.get((self.prefix, _key(_name(node)))) if kind == "flow" else None
+        if belt is not None:
+            asts = [self.delivered(belt)]
         drained = self.limited.get((self.prefix, _key(_name(node)))) if kind == "flow" else None
         if drained is not None:
             asts = [self.limit(ast, holder, *drained) for ast in asts]

@@ -25,7 +25,7 @@ from typing import Any
 from sdhealth.errors import ModelSyntaxError
 from sdhealth.ir.model import Caveat, SourceLocation, canonical
 
-__all__ = ["XMILE_NAMESPACES", "ensure_model_content", "scan_caveats"]
+__all__ = ["XMILE_NAMESPACES", "ensure_model_content", "plain_conveyor", "scan_caveats"]
 
 #: The namespaces whose elements the translator reads: XMILE 1.0 (OASIS), the pre-standard
 #: one that the SDXorg tests use, and none at all.
@@ -50,6 +50,53 @@ def _namespace(element: Any) -> str:
 
 def _children(element: Any, name: str) -> list[Any]:
     return [child for child in element if _local(child) == name]
+
+
+def plain_conveyor(stock: Any, flows: dict[str, Any]) -> bool:
+    """Whether ``stock`` is a conveyor sdhealth computes as Stella does (xmile-semantics.md
+    section 2): a continuous belt with a constant transit time (``<len>`` a number), one
+    outflow and no leak, no capacity, inflow limit, sampling or arrest, one initial value, and
+    inflows that land at the entry (no ``isee:spreadflow``). Such a conveyor delivers at its
+    outflow, ``len`` later, what entered, and at first its initial contents evenly over
+    ``len``. ``flows`` maps a flow's name (:func:`_flow_key`) to its element.
+    """
+    belts = _children(stock, "conveyor")
+    if len(belts) != 1:
+        return False
+    belt = belts[0]
+    lengths = _children(belt, "len")
+    if len(lengths) != 1 or not _is_number(lengths[0].text):
+        return False
+    options = {"capacity", "in_limit", "sample", "arrest"}
+    if any(_local(child) in options for child in belt):
+        return False
+    if str(belt.get("discrete", "false")).lower() == "true":
+        return False
+    if len(_children(stock, "outflow")) != 1 or len(_children(stock, "eqn")) != 1:
+        return False
+    if "," in (_children(stock, "eqn")[0].text or ""):  # amounts per time unit
+        return False
+    for kind in ("inflow", "outflow"):
+        for link in _children(stock, kind):
+            flow = flows.get(_flow_key(link.text))
+            if flow is None or _children(flow, "leak"):
+                return False
+            if any("spreadflow" in str(key) for key in flow.attrib) or any(
+                "distrib" in _local(child) for child in flow
+            ):
+                return False
+    return True
+
+
+def _flow_key(text: str | None) -> str:
+    return " ".join((text or "").replace("_", " ").split()).lower()
+
+
+def _is_number(text: str | None) -> bool:
+    try:
+        return float((text or "").strip()) > 0
+    except ValueError:
+        return False
 
 
 def _models(root: Any) -> list[Any]:
@@ -130,15 +177,16 @@ def _is_non_negative(stock: Any, default: bool) -> bool:
 
 
 def scan_caveats(
-    root: Any, path: Path, *, merged_modules: bool = True, limited_outflows: bool = False
+    root: Any, path: Path, *, merged_modules: bool = True, stella_stocks: bool = False
 ) -> tuple[Caveat, ...]:
     """The half-understood constructs of an XMILE file, in file order (see module doc).
 
     ``merged_modules`` says the reader put every module's variables in one namespace (PySD's
     translator does; sdhealth's own reader gives each module its own), which makes the names
-    they share collide. ``limited_outflows`` says the reader limits the outflows of
-    non-negative stocks in priority order as Stella does (sdhealth's own reader does; PySD's
-    only keeps the stock at zero).
+    they share collide. ``stella_stocks`` says the reader computes plain conveyors
+    (:func:`plain_conveyor`) and limits the outflows of non-negative stocks in priority order
+    as Stella does (sdhealth's own reader does; PySD's runs conveyors as plain stocks and only
+    keeps a non-negative stock at zero).
     """
     caveats: list[Caveat] = []
     owners: dict[str, list[tuple[str, Any]]] = defaultdict(list)
@@ -146,6 +194,12 @@ def scan_caveats(
     for model in models:
         default = _non_negative_default(root, model)
         module = str(model.get("name", "")) or None
+        flows = {
+            _flow_key(_name(e)): e
+            for variables in _children(model, "variables")
+            for e in variables
+            if _local(e) == "flow"
+        }
         for variables in _children(model, "variables"):
             for element in variables:
                 kind = _local(element)
@@ -157,13 +211,16 @@ def scan_caveats(
                     continue
                 at = SourceLocation(str(path), element.sourceline)
                 special = [s for s in _SPECIAL_STOCKS if _children(element, s)]
+                if stella_stocks and special == ["conveyor"]:
+                    if plain_conveyor(element, flows):  # sdhealth's reader computes it
+                        special = []
                 for construct in special:
                     caveats.append(
                         Caveat(name, construct, f"{name!r} is {_SPECIAL_STOCKS[construct]}, "
                                "run as a plain stock", at)
                     )  # fmt: skip
                 outflows = _children(element, "outflow")
-                several = len(outflows) > 1 and not limited_outflows
+                several = len(outflows) > 1 and not stella_stocks
                 if not special and several and _is_non_negative(element, default):
                     caveats.append(
                         Caveat(
