@@ -86,6 +86,8 @@ def test_seeds_repeat_and_unseeded_calls_are_each_their_own(tmp_path):
         ("NORMAL(10, 2)", 10.0, 2.0),
         ("EXPRND(3)", 3.0, 3.0),
         ("LOGNORMAL(10, 5)", 10.0, 5.0),  # the values' own mean and standard deviation
+        ("POISSON(3)", 3.0, math.sqrt(3)),
+        ("POISSON(1000)", 1000.0, math.sqrt(1000)),  # the normal approximation above 700
     ],
 )
 def test_the_distributions(tmp_path, equation, mean, sd_):  # noqa: D103
@@ -96,6 +98,10 @@ def test_the_distributions(tmp_path, equation, mean, sd_):  # noqa: D103
     assert values.std() == pytest.approx(sd_, rel=0.05)
     if equation.startswith("RANDOM"):
         assert values.min() >= 2 and values.max() < 4
+    if equation.startswith("POISSON"):
+        assert (values == np.round(values)).all() and values.min() >= 0
+    if equation == "POISSON(3)":
+        assert (values == 0).mean() == pytest.approx(math.exp(-3), abs=0.005)
 
 
 def test_what_cannot_draw_these_numbers_says_so(tmp_path):

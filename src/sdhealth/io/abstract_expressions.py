@@ -391,4 +391,5 @@ _CALLS: dict[str, Callable[[Converter, Sequence[Any]], sympy.Basic]] = {
     "sdhealth_normal_draw": lambda c, args: fn.NORMAL_DRAW(*map(c.number, args)),
     "sdhealth_exprnd_draw": lambda c, args: fn.EXPONENTIAL_DRAW(*map(c.number, args)),
     "sdhealth_lognormal_draw": lambda c, args: fn.LOGNORMAL_DRAW(*map(c.number, args)),
+    "sdhealth_poisson_draw": lambda c, args: fn.POISSON_DRAW(*map(c.number, args)),
 }

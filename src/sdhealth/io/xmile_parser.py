@@ -81,7 +81,7 @@ _TOKEN = re.compile(
 _HARMLESS_XML_ERRORS = frozenset({"NS_ERR_UNDEFINED_NAMESPACE", "ERR_HYPHEN_IN_COMMENT"})
 _KEYWORDS = frozenset({"and", "or", "not", "mod", "if", "then", "else"})
 #: Stella's random-number builtins -> how many parameters come before the optional seed.
-_DRAWS = {"random": 2, "normal": 2, "exprnd": 1, "lognormal": 2}
+_DRAWS = {"random": 2, "normal": 2, "exprnd": 1, "lognormal": 2, "poisson": 1}
 #: Variable kinds a macro cannot hold (XMILE's conveyors, queues and ovens are stocks).
 _SPECIAL_NODES = frozenset(_SPECIAL_STOCKS)
 #: xmutil's translation of a Vensim data function: ``0{GET_DIRECT_CONSTANTS(...)}``.

@@ -43,6 +43,7 @@ __all__ = [
     "NORMAL_DRAW",
     "EXPONENTIAL_DRAW",
     "LOGNORMAL_DRAW",
+    "POISSON_DRAW",
     "uniform_draw",
     "unseeded_stream",
     "MODULO",
@@ -250,6 +251,16 @@ class LOGNORMAL_DRAW(RandomDraw):
 
     nargs = 4
     stella = "LOGNORMAL"
+
+
+class POISSON_DRAW(RandomDraw):
+    """``POISSON(mean[, seed])``: a whole number of events with that mean, by inversion of
+    the distribution from 0 (a mean above 700, where ``exp(-mean)`` underflows, by the rounded
+    normal approximation, which is within 1% of it there); a mean at or below 0 draws 0."""
+
+    nargs = 3
+    parameters = 1
+    stella = "POISSON"
 
 
 _MASK = (1 << 64) - 1

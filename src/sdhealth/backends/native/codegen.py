@@ -135,6 +135,45 @@ entry:
   %u = fmul double %f, 0x3CA0000000000000
   ret double %u
 }
+
+define private double @sd_poisson(double %mean, double %u, double %z) {
+entry:
+  %none = fcmp ole double %mean, 0.0
+  br i1 %none, label %zero, label %size
+zero:
+  ret double 0.0
+size:
+  %large = fcmp ogt double %mean, 700.0
+  br i1 %large, label %normal, label %start
+normal:
+  %root = call double @llvm.sqrt.f64(double %mean)
+  %spread = fmul double %root, %z
+  %approx = fadd double %mean, %spread
+  %rounded = call double @llvm.round.f64(double %approx)
+  %negative = fcmp olt double %rounded, 0.0
+  %clipped = select i1 %negative, double 0.0, double %rounded
+  ret double %clipped
+start:
+  %minus = fneg double %mean
+  %p0 = call double @llvm.exp.f64(double %minus)
+  br label %loop
+loop:
+  %k = phi double [0.0, %start], [%k1, %next]
+  %p = phi double [%p0, %start], [%p1, %next]
+  %cdf = phi double [%p0, %start], [%cdf1, %next]
+  %found = fcmp olt double %u, %cdf
+  br i1 %found, label %done, label %next
+next:
+  %k1 = fadd double %k, 1.0
+  %ratio = fdiv double %mean, %k1
+  %p1 = fmul double %p, %ratio
+  %cdf1 = fadd double %cdf, %p1
+  %beyond = fcmp ogt double %k1, 2000.0
+  br i1 %beyond, label %done, label %loop
+done:
+  %result = phi double [%k, %loop], [%k1, %next]
+  ret double %result
+}
 """
 
 

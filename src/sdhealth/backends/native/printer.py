@@ -480,6 +480,8 @@ def _draw(p: ExpressionPrinter, expr: sympy.Basic) -> str:
     radius = p.call("llvm.sqrt.f64", p.op("fmul", double(-2.0), tail))
     angle = p.call("llvm.cos.f64", p.op("fmul", double(2.0 * math.pi), v))
     z = p.op("fmul", radius, angle)
+    if isinstance(expr, fn.POISSON_DRAW):
+        return p.emit(f"call double @sd_poisson(double {values[0]}, double {u}, double {z})")
     mean, spread = values
     if isinstance(expr, fn.NORMAL_DRAW):
         return p.op("fadd", mean, p.op("fmul", spread, z))
