@@ -231,3 +231,22 @@ def test_conveyors_sdhealth_does_not_yet_compute_stay_flagged(tmp_path, options,
         body += '<flow name="spill"><eqn>0.1</eqn><leak/></flow>\n'
     caveats = sd.load(_file(tmp_path, _model(body))).ir.caveats
     assert [(c.element, c.construct) for c in caveats] == [("Belt", "conveyor")]
+
+
+def test_initial_values_read_flows_as_stella_computes_them_at_the_start(tmp_path):
+    """xmile-semantics.md section 4: stocks that start from flows or other stocks get the
+    flows' values at the start time -- a conveyor's outflow (its contents over its length),
+    a non-negative stock's limited outflow -- never 0 or a later value."""
+    variables = (
+        _belt(initial="8").replace("<len>4</len>", "<len>4</len>")
+        + '<stock name="after"><eqn>leaving * 10</eqn><inflow>leaving</inflow></stock>\n'
+        + '<stock name="second"><eqn>after + Belt</eqn></stock>\n'
+        + '<stock name="pool"><eqn>5</eqn><outflow>drain</outflow><non_negative/></stock>\n'
+        + '<flow name="drain"><eqn>8</eqn></flow>\n'
+        + '<stock name="got"><eqn>drain</eqn></stock>\n'
+    )
+    frame = sd.load(_file(tmp_path, _model(variables))).run()
+    start = frame.iloc[0]
+    assert (start["leaving"], start["after"], start["second"]) == (2, 20, 28)
+    assert (start["drain"], start["got"]) == (5, 5)  # min(8, 5 / DT)
+    assert frame["pool"].iloc[1] == 0 and frame["drain"].iloc[1] == 0
