@@ -222,13 +222,13 @@ def test_a_plain_conveyor_delivers_what_entered_its_transit_time_earlier(tmp_pat
         ("<capacity>5</capacity>", "10", ""),
         ("<in_limit>2</in_limit>", "10", ""),
         ("<arrest>TIME &gt; 2</arrest>", "10", ""),
-        ("", "10", "<outflow>spill</outflow>"),  # a leakage flow
+        ("", "10", '<flow name="spill" leak_start="0.5"><eqn>0.1</eqn><leak/></flow>'),
+        ("", "10", '<flow name="spill"><eqn>TIME / 10</eqn><leak/></flow>'),  # varying
+        ("", "10", '<flow name="spill"><eqn>0.1</eqn><leak/><leak_integers/></flow>'),
     ],
 )
 def test_conveyors_sdhealth_does_not_yet_compute_stay_flagged(tmp_path, options, initial, leak):
-    body = _belt(options, initial, leak)
-    if leak:
-        body += '<flow name="spill"><eqn>0.1</eqn><leak/></flow>\n'
+    body = _belt(options, initial, "<outflow>spill</outflow>" if leak else "") + leak
     caveats = sd.load(_file(tmp_path, _model(body))).ir.caveats
     assert [(c.element, c.construct) for c in caveats] == [("Belt", "conveyor")]
 
@@ -250,3 +250,35 @@ def test_initial_values_read_flows_as_stella_computes_them_at_the_start(tmp_path
     assert (start["leaving"], start["after"], start["second"]) == (2, 20, 28)
     assert (start["drain"], start["got"]) == (5, 5)  # min(8, 5 / DT)
     assert frame["pool"].iloc[1] == 0 and frame["drain"].iloc[1] == 0
+
+
+@pytest.mark.parametrize(
+    ("exponential", "expected"),
+    [
+        # xmile-semantics.md 2.8: contents 10, len 2, DT 0.5, fraction 0.2, inflow 1
+        (False, {0: (10, 4.3243243, 1.0810811), 0.5: (7.7972973, 4.3243243, 0.8608108),
+                 1.5: (3.7222973, 4.3243243, 0.4202703), 3: (1.85, 0.8, 0.2)}),
+        (True, {0: (10, 3.8156441, 2.0), 0.5: (7.592178, 3.8156441, 1.5184356),
+                3: (1.7195, 0.6561, 0.3439)}),
+    ],
+)  # fmt: skip
+def test_a_leaking_conveyor_as_stella_documents_it(tmp_path, exponential, expected):
+    """Linear leakage: each DT every slat loses fraction/N of what entered in it; exponential:
+    fraction x DT of what it holds. The initial contents lie in the steady-state profile."""
+    attribute = ' exponential_leak="true"' if exponential else ""
+    body = (
+        '<stock name="Belt"><eqn>10</eqn><inflow>entering</inflow><outflow>leaving</outflow>'
+        f"<outflow>spill</outflow><conveyor{attribute}><len>2</len></conveyor></stock>\n"
+        '<flow name="entering"><eqn>1</eqn><non_negative/></flow>\n'
+        '<flow name="leaving"><eqn>0</eqn></flow>\n'
+        '<flow name="spill"><eqn>0.2</eqn><leak/></flow>\n'
+    )
+    path = _file(tmp_path, _model(body))
+    path.write_text(path.read_text().replace("<dt>1</dt>", "<dt>0.5</dt>"))
+    model = sd.load(path)
+    assert model.ir.caveats == ()
+    frame = model.run()
+    assert list(frame.columns) == ["entering", "leaving", "spill", "Belt"]  # no helper shown
+    for time, values in expected.items():
+        row = frame.loc[time]
+        assert (row["Belt"], row["leaving"], row["spill"]) == pytest.approx(values, abs=1e-7)

@@ -27,6 +27,7 @@ from sdhealth.io.xmile_parser import parse_xmile
 from sdhealth.io.xmile_scan import ensure_model_content, scan_caveats
 from sdhealth.io.xmile_writer import METADATA_NAMESPACE
 from sdhealth.ir.model import Model
+from sdhealth.ir.names import canonical
 
 with warnings.catch_warnings():  # PySD's own imports raise deprecation warnings
     warnings.simplefilter("ignore")
@@ -79,6 +80,12 @@ def read_xmile(path: Path, front_end: str = "sdhealth") -> Model:
     path = Path(path)
     abstract, root = _parsed(path, front_end)
     model = _converted(abstract, path, _CLOCK_NAMES if front_end == "pysd" else None)
+    internal = {canonical(name) for name in getattr(abstract, "internal", ())}
+    if internal:  # what the reader added (a leaking conveyor's pipeline)
+        variables = tuple(
+            replace(v, internal=True) if v.key in internal else v for v in model.variables
+        )
+        model = replace(model, variables=variables)
     ensure_model_content(root, path, len(model.variables))
     model = _restored(model, root)
     namespaced = front_end == "sdhealth" and any(

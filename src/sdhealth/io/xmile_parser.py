@@ -62,7 +62,12 @@ from sdhealth.io.abstract import OUTFLOWS_LIMITED, OUTFLOWS_LIMITED_CLAMPED
 from sdhealth.io.expressions import MAX_NESTING
 from sdhealth.io.mdl_parser import parse_expression
 from sdhealth.io.operator_levels import OperatorLevels
-from sdhealth.io.xmile_scan import _SPECIAL_STOCKS, XMILE_NAMESPACES, plain_conveyor
+from sdhealth.io.xmile_scan import (
+    _SPECIAL_STOCKS,
+    XMILE_NAMESPACES,
+    leak_fraction,
+    plain_conveyor,
+)
 
 __all__ = ["parse_xmile"]
 
@@ -982,6 +987,11 @@ class _Reader:
         self.stocks: dict[int, str] = {}
         #: (module key or None, flow key) -> the plain conveyor whose outflow it is
         self.belts: dict[tuple[str | None, str], Any] = {}
+        #: (module key or None, flow key) -> (the plain conveyor it leaks from, the fraction)
+        self.leaks: dict[tuple[str | None, str], tuple[Any, float | None]] = {}
+        self.belt_leaks: dict[int, float | None] = {}  # id of a leaking conveyor -> fraction
+        #: elements the reader adds (a leaking conveyor's no-leak pipeline), all internal
+        self.extra: list[Any] = []
         self.prefix: str | None = None  # the module of the element being read
 
     def limited_outflows(self, placed: list[tuple[Any, str, str | None]]) -> None:
@@ -1003,8 +1013,12 @@ class _Reader:
         for node, kind, prefix in placed:
             module = None if prefix is None else _key(prefix)
             if kind == "stock" and plain_conveyor(node, by_module.get(module, {})):
-                (outflow,) = doc.children(node, "outflow")
+                outflow, *leaks = doc.children(node, "outflow")
                 self.belts[(module, _key(outflow.text or ""))] = node
+                for leak in leaks:
+                    key = (module, _key(leak.text or ""))
+                    self.leaks[key] = (node, leak_fraction(flows[key]))
+                    self.belt_leaks[id(node)] = self.leaks[key][1]
         for node, kind, prefix in placed:
             if kind != "stock" or not _non_negative(doc, node, self.stocks_non_negative):
                 continue
@@ -1026,11 +1040,58 @@ class _Reader:
             self.stocks[id(node)] = OUTFLOWS_LIMITED_CLAMPED if biflows else OUTFLOWS_LIMITED
 
     def delivered(self, belt: Any) -> Any:
-        """The outflow of a plain conveyor (:func:`~sdhealth.io.xmile_scan.plain_conveyor`):
-        what entered ``len`` earlier -- everything entering in one DT is one slat that leaves
-        ``len`` later (xmile-semantics.md 2.2) -- and, until the first entry arrives, the
-        initial contents spread evenly over the belt (2.3): Vensim's ``DELAY FIXED(inflows,
-        len, contents / len)``. Stella's placeholder ``<eqn>`` of the outflow is ignored."""
+        """The main outflow of a plain conveyor (:func:`~sdhealth.io.xmile_scan.plain_conveyor`,
+        xmile-semantics.md 2.2-2.4): everything entering in one DT is one slat that leaves
+        ``len`` later, less what leaked on the way; Stella's placeholder ``<eqn>`` is ignored.
+
+        The initial contents lie on the belt as if a constant inflow ``q`` had filled it (the
+        steady-state profile of 2.3), so before the first entry arrives the belt delivers what
+        ``q`` would: ``(1 - f) DELAY FIXED(inflows, len, q)`` for a linear leak of fraction
+        ``f`` (0 without leak), with ``q = contents / (len - f (len - DT) / 2)``;
+        ``(1 - f DT)^(len/DT) DELAY FIXED(inflows, len, q)`` for an exponential one, with
+        ``q = contents f / (1 - (1 - f DT)^(len/DT))``.
+        """
+        length, entering, q = self.belt_terms(belt)
+        arrived = ae.DelayFixedStructure(entering, length, q)
+        fraction = self.belt_leaks.get(id(belt))
+        if fraction is None or fraction == 0:
+            return arrived
+        if self.exponential(belt):
+            kept = ae.ArithmeticStructure(["^"], (self.kept_per_dt(fraction), self.slats(length)))
+        else:
+            kept = 1 - fraction
+        return ae.ArithmeticStructure(["*"], (kept, arrived))
+
+    def leaked(self, belt: Any, fraction: float | None) -> Any:
+        """A conveyor's leak flow (2.4): exponential, ``f`` times the contents; linear, every
+        slat on the belt loses ``f/N`` of what entered in it each DT (the exiting one too), so
+        the leak is ``f / len`` times what the belt would hold without leaks -- an internal
+        stock fed by the inflows and emptied by ``DELAY FIXED(inflows, len, q)``, which starts
+        at ``len q`` (:meth:`delivered`)."""
+        f = fraction or 0.0
+        name = _name(belt)
+        if self.exponential(belt):
+            level = self.flow_name(_Text(name), name)
+            return ae.ArithmeticStructure(["*"], (f, level))
+        length, entering, q = self.belt_terms(belt)
+        pipeline = f"{name} without leaks"
+        flows = ae.ArithmeticStructure(
+            ["-"], (entering, ae.DelayFixedStructure(entering, length, q))
+        )
+        start = ae.ArithmeticStructure(["*"], (length, q))
+        self.extra.append(am.AbstractElement(
+            name=pipeline, units="", limits=(None, None), documentation="",
+            components=[am.AbstractComponent(
+                subscripts=([], []), ast=structures["stock"](flows, start, False))],
+        ))  # fmt: skip
+        scope = self.doc.arrays.scope
+        key = _reference_key(pipeline)
+        reference = f"{scope[0]}.{key}" if scope is not None else key
+        return ae.ArithmeticStructure(["*"], (f / length, ae.ReferenceStructure(reference)))
+
+    def belt_terms(self, belt: Any) -> tuple[float, Any, Any]:
+        """``(len, the inflows' sum, q)``: ``q`` the inflow that would have filled the belt
+        with its initial contents (:meth:`delivered`)."""
         doc = self.doc
         name = _name(belt)
         length = float(doc.child(doc.child(belt, "conveyor"), "len").text)
@@ -1042,8 +1103,33 @@ class _Reader:
         )
         eqn = doc.child(belt, "eqn")
         contents = doc.equation(eqn.text, name, eqn)
-        spread = ae.ArithmeticStructure(["/"], (contents, length))
-        return ae.DelayFixedStructure(entering, length, spread)
+        fraction = self.belt_leaks.get(id(belt)) or 0.0
+        if fraction == 0:
+            return length, entering, ae.ArithmeticStructure(["/"], (contents, length))
+        if self.exponential(belt):
+            full = ae.ArithmeticStructure(["^"], (self.kept_per_dt(fraction), self.slats(length)))
+            spread = ae.ArithmeticStructure(["*"], (contents, fraction))
+            emptied = ae.ArithmeticStructure(["-"], (1, full))
+            return length, entering, ae.ArithmeticStructure(["/"], (spread, emptied))
+        dt = ae.ReferenceStructure("time_step")
+        shortened = ae.ArithmeticStructure(
+            ["*"], (fraction / 2, ae.ArithmeticStructure(["-"], (length, dt)))
+        )
+        span = ae.ArithmeticStructure(["-"], (length, shortened))
+        return length, entering, ae.ArithmeticStructure(["/"], (contents, span))
+
+    def exponential(self, belt: Any) -> bool:
+        conveyor = self.doc.child(belt, "conveyor")
+        return str(conveyor.get("exponential_leak", "false")).lower() == "true"
+
+    @staticmethod
+    def kept_per_dt(fraction: float) -> Any:
+        dt = ae.ReferenceStructure("time_step")
+        return ae.ArithmeticStructure(["-"], (1, ae.ArithmeticStructure(["*"], (fraction, dt))))
+
+    @staticmethod
+    def slats(length: float) -> Any:
+        return ae.ArithmeticStructure(["/"], (length, ae.ReferenceStructure("time_step")))
 
     def limit(self, ast: Any, holder: Any, stock: Any, priority: int) -> Any:
         """``MIN(outflow, stock/DT + inflows - outflows before it)``: Stella's rule for the
@@ -1136,6 +1222,9 @@ class _Reader:
         belt = self.belts.get((self.prefix, _key(_name(node)))) if kind == "flow" else None
         if belt is not None:
             asts = [self.delivered(belt)]
+        leaking = self.leaks.get((self.prefix, _key(_name(node)))) if kind == "flow" else None
+        if leaking is not None:
+            asts = [self.leaked(*leaking)]
         drained = self.limited.get((self.prefix, _key(_name(node)))) if kind == "flow" else None
         if drained is not None:
             asts = [self.limit(ast, holder, *drained) for ast in asts]
@@ -1377,6 +1466,7 @@ class _Reader:
                     continue
                 elements.append(self.placed_element(node, kind, prefix))
         doc.arrays.scope = None
+        elements += self.extra
         if doc.readable:  # else nothing is read, which ensure_model_content reports
             elements += self.control()
         return am.AbstractSection(
@@ -1384,6 +1474,14 @@ class _Reader:
             returns=[], subscripts=subscripts, elements=elements, constraints=[],
             test_inputs=[], split=False, views_dict=None,
         )  # fmt: skip
+
+
+@dataclass
+class XmileModel(am.AbstractModel):  # type: ignore[misc]
+    """PySD's ``AbstractModel`` with the names of the variables the reader added (``internal``:
+    not in the file, kept out of results)."""
+
+    internal: tuple[str, ...] = ()
 
 
 @dataclass
@@ -1427,4 +1525,5 @@ def parse_xmile(path: Path) -> tuple[Any, Any]:
     reader = _Reader(doc)
     section = reader.section()
     macros = reader.macros()
-    return am.AbstractModel(original_path=path, sections=(section, *macros)), root
+    internal = tuple(element.name for element in reader.extra)
+    return XmileModel(original_path=path, sections=(section, *macros), internal=internal), root

@@ -72,20 +72,54 @@ def plain_conveyor(stock: Any, flows: dict[str, Any]) -> bool:
         return False
     if str(belt.get("discrete", "false")).lower() == "true":
         return False
-    if len(_children(stock, "outflow")) != 1 or len(_children(stock, "eqn")) != 1:
+    outflows = _children(stock, "outflow")
+    if not 1 <= len(outflows) <= 2 or len(_children(stock, "eqn")) != 1:
         return False
     if "," in (_children(stock, "eqn")[0].text or ""):  # amounts per time unit
         return False
     for kind in ("inflow", "outflow"):
         for link in _children(stock, kind):
             flow = flows.get(_flow_key(link.text))
-            if flow is None or _children(flow, "leak"):
+            if (
+                flow is None
+                or (kind == "inflow" or link is outflows[0])
+                and _children(flow, "leak")
+            ):
                 return False
             if any("spreadflow" in str(key) for key in flow.attrib) or any(
                 "distrib" in _local(child) for child in flow
             ):
                 return False
+    if len(outflows) == 2:  # the second is a leak: one constant fraction over the whole belt
+        leak = flows[_flow_key(outflows[1].text)]
+        if leak_fraction(leak) is None or _children(leak, "leak_integers"):
+            return False
+        zone = (leak.get("leak_start", "0"), leak.get("leak_end", "1"))
+        if tuple(_number(z) for z in zone) != (0.0, 1.0):
+            return False
+        exponential = str(belt.get("exponential_leak", "false")).lower() == "true"
+        if not exponential and (leak_fraction(leak) or 0.0) > 1:
+            return False
     return True
+
+
+def leak_fraction(flow: Any) -> float | None:
+    """A leak flow's fraction when it is a number: XMILE's ``<leak>fraction</leak>``, or, as
+    Stella writes it, a bare ``<leak/>`` with the fraction in the flow's ``<eqn>``."""
+    marks = _children(flow, "leak")
+    written = (marks[0].text or "").strip() if marks else ""
+    if not written:
+        equations = _children(flow, "eqn")
+        written = (equations[0].text or "").strip() if equations else ""
+    value = _number(written)
+    return value if value is not None and value >= 0 else None
+
+
+def _number(text: str | None) -> float | None:
+    try:
+        return float((text or "").strip())
+    except ValueError:
+        return None
 
 
 def _flow_key(text: str | None) -> str:
