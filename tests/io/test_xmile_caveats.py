@@ -63,7 +63,7 @@ def test_a_model_without_variables_is_an_error(tmp_path):
 
 def test_a_conveyor_is_flagged_by_check_and_refused_by_run(tmp_path):
     body = _model(
-        _stock("Belt", ["exits"], "<conveyor><len>3</len><capacity>5</capacity></conveyor>")
+        _stock("Belt", ["exits"], "<conveyor><len>3</len><sample>TIME &gt; 1</sample></conveyor>")
         + _flows("exits")
     )
     path = _file(tmp_path, body)
@@ -160,7 +160,7 @@ def test_module_names_that_collide_are_flagged(tmp_path):
 
 def test_the_cli_refuses_in_one_line_and_runs_with_approximate(tmp_path):
     body = _model(
-        _stock("Belt", ["exits"], "<conveyor><len>3</len><capacity>5</capacity></conveyor>")
+        _stock("Belt", ["exits"], "<conveyor><len>3</len><sample>TIME &gt; 1</sample></conveyor>")
         + _flows("exits")
     )
     path = _file(tmp_path, body)
@@ -219,8 +219,7 @@ def test_a_plain_conveyor_delivers_what_entered_its_transit_time_earlier(tmp_pat
 @pytest.mark.parametrize(
     ("options", "initial", "leak"),
     [
-        ("<capacity>5</capacity>", "10", ""),
-        ("<in_limit>2</in_limit>", "10", ""),
+        ("<sample>TIME &gt; 1</sample>", "10", ""),
         ("<arrest>TIME &gt; 2</arrest>", "10", ""),
         ("", "10", '<flow name="spill" leak_start="0.5"><eqn>0.1</eqn><leak/></flow>'),
         ("", "10", '<flow name="spill"><eqn>TIME / 10</eqn><leak/></flow>'),  # varying
@@ -282,3 +281,35 @@ def test_a_leaking_conveyor_as_stella_documents_it(tmp_path, exponential, expect
     for time, values in expected.items():
         row = frame.loc[time]
         assert (row["Belt"], row["leaving"], row["spill"]) == pytest.approx(values, abs=1e-7)
+
+
+def test_a_conveyors_capacity_and_inflow_limit_admit_what_fits(tmp_path):
+    """xmile-semantics.md 2.8: capacity 10, contents 9.8, outflow 0.4, DT 0.25, request 4 ->
+    admitted 1.2 (room over DT plus what leaves); an inflow limit of 2 admits 2 of 3. What is
+    refused stays in the stock upstream."""
+
+    def belt(options: str, request: int) -> str:
+        return (
+            '<stock name="Waiting"><eqn>100</eqn><outflow>entering</outflow>'
+            "<non_negative/></stock>\n"
+            '<stock name="Belt"><eqn>9.8</eqn><inflow>entering</inflow><outflow>leaving</outflow>'
+            f"<conveyor><len>24.5</len>{options}</conveyor></stock>\n"
+            f'<flow name="entering"><eqn>{request}</eqn><non_negative/></flow>\n'
+            '<flow name="leaving"><eqn>0</eqn></flow>\n'
+        )
+
+    for options, request, admitted in (
+        ("<capacity>10</capacity>", 4, 1.2),
+        ("<in_limit>2</in_limit>", 3, 2.0),
+        ("<capacity>10</capacity><in_limit>1</in_limit>", 4, 1.0),
+    ):
+        path = _file(tmp_path, _model(belt(options, request)))
+        path.write_text(path.read_text().replace("<dt>1</dt>", "<dt>0.25</dt>"))
+        model = sd.load(path)
+        assert model.ir.caveats == ()
+        frame = model.run()
+        assert frame["leaving"].iloc[0] == pytest.approx(0.4)
+        assert frame["entering"].iloc[0] == pytest.approx(admitted)
+        assert frame["Waiting"].iloc[1] == pytest.approx(100 - 0.25 * admitted)
+    capped = frame["Belt"].to_numpy()
+    assert capped.max() <= 10 + 1e-9

@@ -990,6 +990,8 @@ class _Reader:
         #: (module key or None, flow key) -> (the plain conveyor it leaks from, the fraction)
         self.leaks: dict[tuple[str | None, str], tuple[Any, float | None]] = {}
         self.belt_leaks: dict[int, float | None] = {}  # id of a leaking conveyor -> fraction
+        #: (module key or None, flow key) -> (the plain conveyor it feeds, its priority)
+        self.admitted: dict[tuple[str | None, str], tuple[Any, int]] = {}
         #: elements the reader adds (a leaking conveyor's no-leak pipeline), all internal
         self.extra: list[Any] = []
         self.prefix: str | None = None  # the module of the element being read
@@ -1015,6 +1017,8 @@ class _Reader:
             if kind == "stock" and plain_conveyor(node, by_module.get(module, {})):
                 outflow, *leaks = doc.children(node, "outflow")
                 self.belts[(module, _key(outflow.text or ""))] = node
+                for priority, inflow in enumerate(doc.children(node, "inflow")):
+                    self.admitted[(module, _key(inflow.text or ""))] = (node, priority)
                 for leak in leaks:
                     key = (module, _key(leak.text or ""))
                     self.leaks[key] = (node, leak_fraction(flows[key]))
@@ -1061,6 +1065,37 @@ class _Reader:
         else:
             kept = 1 - fraction
         return ae.ArithmeticStructure(["*"], (kept, arrived))
+
+    def admit(self, ast: Any, flow: str, belt: Any, priority: int) -> Any:
+        """An inflow of a conveyor with a capacity or an inflow limit (xmile-semantics.md 2.6):
+        ``MIN(requested, in_limit, (capacity - contents)/DT + outflow - inflows before it)``,
+        inflows admitted in the order of the conveyor's ``<inflow>`` elements; the inflow limit
+        does not apply to what another conveyor delivers. What is refused stays upstream."""
+        doc = self.doc
+        conveyor = doc.child(belt, "conveyor")
+        name = _name(belt)
+        bounds = [ast]
+        limit = doc.child(conveyor, "in_limit")
+        if limit is not None and (self.prefix, flow) not in self.belts:
+            bounds.append(doc.equation(limit.text, name, limit))
+        capacity = doc.child(conveyor, "capacity")
+        if capacity is not None:
+            level = self.flow_name(_Text(name), name)
+            room = ae.ArithmeticStructure(
+                ["-"], (doc.equation(capacity.text, name, capacity), level)
+            )
+            outflow = doc.children(belt, "outflow")[0]
+            space: Any = ae.ArithmeticStructure(
+                ["/", "+"],
+                (room, ae.ReferenceStructure("time_step"), self.flow_name(outflow, name)),
+            )
+            for earlier in doc.children(belt, "inflow")[:priority]:
+                taken = self.flow_name(earlier, name)
+                space = ae.ArithmeticStructure(["-"], (space, taken))
+            bounds.append(space)
+        if len(bounds) == 1:
+            return ast
+        return ae.CallStructure(ae.ReferenceStructure("min"), tuple(bounds))
 
     def leaked(self, belt: Any, fraction: float | None) -> Any:
         """A conveyor's leak flow (2.4): exponential, ``f`` times the contents; linear, every
@@ -1225,6 +1260,9 @@ class _Reader:
         leaking = self.leaks.get((self.prefix, _key(_name(node)))) if kind == "flow" else None
         if leaking is not None:
             asts = [self.leaked(*leaking)]
+        feeding = self.admitted.get((self.prefix, _key(_name(node)))) if kind == "flow" else None
+        if feeding is not None:
+            asts = [self.admit(ast, _key(_name(node)), *feeding) for ast in asts]
         drained = self.limited.get((self.prefix, _key(_name(node)))) if kind == "flow" else None
         if drained is not None:
             asts = [self.limit(ast, holder, *drained) for ast in asts]

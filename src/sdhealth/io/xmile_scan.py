@@ -54,11 +54,11 @@ def _children(element: Any, name: str) -> list[Any]:
 
 def plain_conveyor(stock: Any, flows: dict[str, Any]) -> bool:
     """Whether ``stock`` is a conveyor sdhealth computes as Stella does (xmile-semantics.md
-    section 2): a continuous belt with a constant transit time (``<len>`` a number), one
-    outflow and no leak, no capacity, inflow limit, sampling or arrest, one initial value, and
-    inflows that land at the entry (no ``isee:spreadflow``). Such a conveyor delivers at its
-    outflow, ``len`` later, what entered, and at first its initial contents evenly over
-    ``len``. ``flows`` maps a flow's name (:func:`_flow_key`) to its element.
+    section 2): a continuous belt with a constant transit time (``<len>`` a number), a main
+    outflow and at most one leak of constant fraction over the whole belt, no sampling or
+    arrest, one initial value, and inflows that land at the entry (no ``isee:spreadflow``); a
+    capacity and an inflow limit may be given. ``flows`` maps a flow's name
+    (:func:`_flow_key`) to its element.
     """
     belts = _children(stock, "conveyor")
     if len(belts) != 1:
@@ -67,7 +67,7 @@ def plain_conveyor(stock: Any, flows: dict[str, Any]) -> bool:
     lengths = _children(belt, "len")
     if len(lengths) != 1 or not _is_number(lengths[0].text):
         return False
-    options = {"capacity", "in_limit", "sample", "arrest"}
+    options = {"sample", "arrest"}
     if any(_local(child) in options for child in belt):
         return False
     if str(belt.get("discrete", "false")).lower() == "true":
