@@ -313,3 +313,35 @@ def test_a_conveyors_capacity_and_inflow_limit_admit_what_fits(tmp_path):
         assert frame["Waiting"].iloc[1] == pytest.approx(100 - 0.25 * admitted)
     capped = frame["Belt"].to_numpy()
     assert capped.max() <= 10 + 1e-9
+
+
+def test_an_array_of_leaking_conveyors_runs_each_element_as_stella_does(tmp_path):
+    """Two sites' belts (apply-to-all), fed 1 and 2 per time unit: each element follows the
+    worked example of its own inflow (north is 2.8's linear case; south's steady state doubles
+    its contents, outflow and leak)."""
+    body = (
+        '<stock name="Belt"><dimensions><dim name="Site"/></dimensions><eqn>10</eqn>'
+        "<inflow>entering</inflow><outflow>leaving</outflow><outflow>spill</outflow>"
+        "<conveyor><len>2</len></conveyor></stock>\n"
+        '<flow name="entering"><dimensions><dim name="Site"/></dimensions>'
+        '<element subscript="north"><eqn>1</eqn></element>'
+        '<element subscript="south"><eqn>2</eqn></element><non_negative/></flow>\n'
+        '<flow name="leaving"><dimensions><dim name="Site"/></dimensions><eqn>0</eqn></flow>\n'
+        '<flow name="spill"><dimensions><dim name="Site"/></dimensions><eqn>0.2</eqn>'
+        "<leak/></flow>\n"
+    )
+    path = _file(tmp_path, _model(body))
+    text = path.read_text().replace("<dt>1</dt>", "<dt>0.5</dt>")
+    dims = (
+        '<dimensions><dim name="Site"><elem name="north"/><elem name="south"/></dim></dimensions>'
+    )
+    path.write_text(text.replace("<model>", dims + "\n<model>", 1))
+    model = sd.load(path)
+    assert model.ir.caveats == ()
+    end = model.run().iloc[-1]
+    assert (end["Belt[north]"], end["leaving[north]"], end["spill[north]"]) == pytest.approx(
+        (1.85, 0.8, 0.2)
+    )
+    assert (end["Belt[south]"], end["leaving[south]"], end["spill[south]"]) == pytest.approx(
+        (3.7, 1.6, 0.4)
+    )

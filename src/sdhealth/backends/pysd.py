@@ -254,13 +254,22 @@ def _flatten(frame: pd.DataFrame) -> pd.DataFrame:
     columns: dict[str, np.ndarray] = {}
     for column in frame.columns:
         cells = list(frame[column])
-        first = cells[0] if cells else None
-        if not isinstance(first, xr.DataArray):
+        # the first array among the cells (PySD may give a DELAY FIXED's scalar initial value
+        # at the start and arrays after): scalars are broadcast to its shape
+        first = next((c for c in cells if isinstance(c, xr.DataArray)), None)
+        if first is None:
             columns[column] = np.asarray(cells, dtype=float)
             continue
-        stacked = np.stack(
-            [np.broadcast_to(np.asarray(c, dtype=float), first.shape) for c in cells]
-        )
+        try:
+            stacked = np.stack(
+                [np.broadcast_to(np.asarray(c, dtype=float), first.shape) for c in cells]
+            )
+        except (ValueError, TypeError):  # e.g. an arrayed DELAY FIXED with a scalar start
+            raise BackendError(
+                f"PySD computed {column!r} as values it cannot give as numbers (arrays inside "
+                "arrays: PySD's DELAY FIXED of an array from one initial value); use "
+                "backend='native'"
+            ) from None
         labels = itertools.product(*(first.coords[d].values for d in first.dims))
         flat = stacked.reshape(len(cells), -1)
         for index, label in enumerate(labels):

@@ -1114,10 +1114,16 @@ class _Reader:
             ["-"], (entering, ae.DelayFixedStructure(entering, length, q))
         )
         start = ae.ArithmeticStructure(["*"], (length, q))
+        holder = self.doc.child(belt, "dimensions")
+        dims = (
+            [str(d.get("name")) for d in self.doc.children(holder, "dim")]
+            if holder is not None
+            else []
+        )
         self.extra.append(am.AbstractElement(
             name=pipeline, units="", limits=(None, None), documentation="",
             components=[am.AbstractComponent(
-                subscripts=([], []), ast=structures["stock"](flows, start, False))],
+                subscripts=(dims, []), ast=structures["stock"](flows, start, False))],
         ))  # fmt: skip
         scope = self.doc.arrays.scope
         key = _reference_key(pipeline)
