@@ -148,6 +148,19 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument("target", help="file to write (.yaml, .mdl, .xmile or .stmx)")
     convert.set_defaults(handler=_convert)
 
+    compare = commands.add_parser(
+        "compare",
+        help="compare a run with another tool's export (Stella .csv/.xlsx, Vensim .tab)",
+    )
+    compare.add_argument(
+        "run", help="results of 'sdhealth run --out' (.csv, .parquet) or a model to run"
+    )
+    compare.add_argument("reference", help="the other tool's run (.csv, .xlsx, .tab, .tsv)")
+    compare.add_argument("--scenario", metavar="FILE", help="scenario of the run (a model)")
+    compare.add_argument("--rtol", type=float, default=1e-3, help="relative tolerance (1e-3)")
+    compare.add_argument("--atol", type=float, default=1e-6, help="absolute tolerance (1e-6)")
+    compare.set_defaults(handler=_compare)
+
     bench = commands.add_parser("bench", help="time the backends (quick: small models)")
     bench.add_argument("--full", action="store_true", help="chains up to 1000 stocks (minutes)")
     bench.add_argument("--sizes", type=int, nargs="+", metavar="N", help="chain sizes to time")
@@ -165,7 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
             "does (Stella conveyors, queues, ...) as an approximation, with a warning",
         )
     for command in commands.choices.values():
-        if any(action.dest in ("model", "source") for action in command._actions):
+        if any(action.dest in ("model", "source", "run") for action in command._actions):
             command.add_argument(
                 "--front-end",
                 choices=FRONT_ENDS,
@@ -181,7 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 #: The commands that run the model they are given (and so take ``--approximate``).
 _RUNNING_COMMANDS = (
-    "run", "dominance", "report", "sweep", "calibrate", "montecarlo", "sensitivity"
+    "run", "dominance", "report", "sweep", "calibrate", "montecarlo", "sensitivity", "compare"
 )  # fmt: skip
 
 
@@ -301,6 +314,46 @@ def _convert(args: argparse.Namespace, out: TextIO) -> int:
     writer(load(args.source, front_end=args.front_end), args.target)
     print(f"{args.source} -> {args.target}", file=out)
     return EXIT_OK
+
+
+#: Files ``compare`` runs rather than reads.
+_MODEL_SUFFIXES = (".yaml", ".yml", ".mdl", ".xmile", ".stmx", ".xml")
+#: The status of ``compare`` when the runs differ (as ``diff`` has it).
+EXIT_DIFFERENT = 1
+
+
+def _compare(args: argparse.Namespace, out: TextIO) -> int:
+    """``compare RUN REFERENCE``: status 0 when they agree, 1 when they differ, 2 on errors."""
+    from sdhealth.report.comparison import compare_runs, read_reference
+
+    reference = read_reference(args.reference)
+    source = Path(args.run)
+    if source.suffix.lower() in _MODEL_SUFFIXES:
+        model = load(source, approximate=args.approximate, front_end=args.front_end)
+        run = model.run(scenario=args.scenario)
+    elif args.scenario:
+        raise _UsageError("--scenario goes with a model to run, not with a results file")
+    else:
+        run = _read_results(source)
+    result = compare_runs(run, reference, rtol=args.rtol, atol=args.atol)
+    print("\n".join(result.lines()), file=out)
+    return EXIT_OK if result.same else EXIT_DIFFERENT
+
+
+def _read_results(path: Path) -> pd.DataFrame:
+    """A results table ``sdhealth run --out`` wrote (time first)."""
+    if not path.is_file():
+        raise SdhealthError(f"{path}: no such results file")
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        return pd.read_csv(path, index_col=0)
+    if suffix == ".parquet":
+        frame = pd.read_parquet(path)
+        return frame.set_index(frame.columns[0]) if "time" in frame.columns[:1] else frame
+    raise SdhealthError(
+        f"{path}: cannot read a run from {suffix or 'a file without suffix'!r} (use a model, "
+        ".csv or .parquet)"
+    )
 
 
 def _loops(args: argparse.Namespace, out: TextIO) -> int:
