@@ -345,3 +345,10 @@ def test_an_array_of_leaking_conveyors_runs_each_element_as_stella_does(tmp_path
     assert (end["Belt[south]"], end["leaving[south]"], end["spill[south]"]) == pytest.approx(
         (3.7, 1.6, 0.4)
     )
+
+
+def test_an_empty_conveyor_of_length_4_fed_10_delivers_10_from_time_4(tmp_path):
+    body = _belt(initial="0").replace("<eqn>1</eqn><non_negative/>", "<eqn>10</eqn><non_negative/>")
+    frame = sd.load(_file(tmp_path, _model(body))).run()
+    assert frame["leaving"].tolist() == [0, 0, 0, 0, 10, 10, 10]
+    assert frame["Belt"].tolist() == [0, 10, 20, 30, 40, 40, 40]
