@@ -237,7 +237,7 @@ def test_initial_values_read_flows_as_stella_computes_them_at_the_start(tmp_path
     flows' values at the start time -- a conveyor's outflow (its contents over its length),
     a non-negative stock's limited outflow -- never 0 or a later value."""
     variables = (
-        _belt(initial="8").replace("<len>4</len>", "<len>4</len>")
+        _belt(initial="8")
         + '<stock name="after"><eqn>leaving * 10</eqn><inflow>leaving</inflow></stock>\n'
         + '<stock name="second"><eqn>after + Belt</eqn></stock>\n'
         + '<stock name="pool"><eqn>5</eqn><outflow>drain</outflow><non_negative/></stock>\n'
