@@ -128,7 +128,10 @@ def _add_stock_edges(graph: nx.DiGraph, stock: Stock) -> None:
 
 
 def dependency_graph(model: Model) -> nx.DiGraph:
-    """The graph of who reads whom (see the module docstring for the edge flags).
+    """The graph of who reads whom (see the module docstring for the edge flags), frozen
+    (``nx.freeze``): the checks, the orders and the sketch ask for it of one model several
+    times, so the last model's graph is kept (found by identity: hashing a model walks every
+    equation).
 
     >>> import sympy
     >>> from sdhealth.ir import Auxiliary, Constant, Equation, Model, symbol
@@ -138,6 +141,18 @@ def dependency_graph(model: Model) -> nx.DiGraph:
     >>> list(g.edges(data=True))
     [('a', 'b', {'initial': False, 'instant': True, 'at_init': True})]
     """
+    last = _LAST_GRAPH[0]
+    if last is not None and last[0] is model:
+        return last[1]
+    graph = _built_graph(model)
+    _LAST_GRAPH[0] = (model, nx.freeze(graph))
+    return graph
+
+
+_LAST_GRAPH: list[tuple[Model, nx.DiGraph] | None] = [None]
+
+
+def _built_graph(model: Model) -> nx.DiGraph:
     graph = nx.DiGraph()
     for variable in model.variables:
         graph.add_node(variable.key, variable=variable)
