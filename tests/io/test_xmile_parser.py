@@ -508,3 +508,19 @@ def test_macros_with_defaults_and_their_own_stocks(tmp_path):
     path.write_text(wrong, encoding="utf-8")
     with pytest.raises(ModelError, match="'a'.*macro 'LOGB' with 3 arguments \\(it takes 2\\)"):
         sd.load(path)
+
+
+def test_a_macros_flow_is_not_the_models_flow_of_the_same_name(tmp_path):
+    """The model's non-negative stock limits its own outflow 'change'; MYSMOOTH's flow is also
+    called 'change' and keeps its own equation (a macro is a namespace of its own)."""
+    model_variables = (
+        '<stock name="pool"><eqn>1</eqn><outflow>change</outflow><non_negative/></stock>\n'
+        '    <flow name="change"><eqn>5</eqn></flow>\n'
+        '    <aux name="s3"><eqn>MYSMOOTH(input, 2)</eqn></aux>'
+    )
+    text = MACROS.replace('<aux name="s"><eqn>MYSMOOTH(input, 2)</eqn></aux>', model_variables)
+    path = tmp_path / "macros.xmile"
+    path.write_text(text, encoding="utf-8")
+    result = sd.load(path).run()
+    assert result["change"].tolist()[:2] == [1, 0]  # limited by pool (1 over DT 1)
+    assert result["s3"].tolist() == pytest.approx([0, 0, 5, 7.5, 8.75])  # not limited

@@ -51,6 +51,7 @@ from sdhealth.io.abstract_expressions import (
     lookup_points,
     number,
     reference_key,
+    without_module_quotes,
 )
 from sdhealth.ir import functions as fn
 from sdhealth.ir.model import (
@@ -170,10 +171,7 @@ def unquoted(name: str) -> str:
     """A name without the quotes around it (``"Teacup Temperature"``); a module variable's
     quoted name (Stella's ``a."module/output"``) keeps them, as Stella's exports name it."""
     name = name.strip()
-    return name if _QUOTED_IN_MODULE.search(name) else name.strip('"')
-
-
-_QUOTED_IN_MODULE = re.compile(r'\."[^"]*"$')
+    return name if without_module_quotes(name) != name else name.strip('"')
 
 
 def _clean_name(name: str) -> str:

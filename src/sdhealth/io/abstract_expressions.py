@@ -45,7 +45,9 @@ __all__ = [
     "Unsupported",
     "lookup_points",
     "number",
+    "draw_call",
     "reference_key",
+    "without_module_quotes",
 ]
 
 TIME_REFERENCES = {
@@ -73,8 +75,14 @@ def reference_key(name: str) -> str:
     >>> reference_key('a."module/output"')
     'a.module/output'
     """
-    name = _QUOTED_IN_MODULE.sub(r"\1", name.strip())  # Stella's a."module/output"
+    name = without_module_quotes(name.strip())
     return re.sub(r"[\s_]+", "_", name.strip('"').strip().lower())
+
+
+def without_module_quotes(name: str) -> str:
+    """Stella's ``a."module/output"`` (a module variable's name quoted after the module's) as
+    ``a.module/output``; any other name as it is."""
+    return _QUOTED_IN_MODULE.sub(r"\1", name)
 
 
 #: A module variable's quoted name after its module's: ``a."module/output"``.
@@ -386,10 +394,17 @@ _CALLS: dict[str, Callable[[Converter, Sequence[Any]], sympy.Basic]] = {
     "floor": lambda c, args: fn.FLOOR(c.number(args[0])),  # XMILE's INT (io/xmile_parser)
     # PySD stores PULSE TRAIN(start, width, interval, end) as (start, interval, width, end)
     "pulse_train": lambda c, args: fn.PULSE_TRAIN(*(c.number(args[i]) for i in (0, 2, 1, 3))),
-    # Stella's random numbers (io/xmile_parser numbers each call: seed -1 for none, occurrence)
-    "sdhealth_random_draw": lambda c, args: fn.UNIFORM_DRAW(*map(c.number, args)),
-    "sdhealth_normal_draw": lambda c, args: fn.NORMAL_DRAW(*map(c.number, args)),
-    "sdhealth_exprnd_draw": lambda c, args: fn.EXPONENTIAL_DRAW(*map(c.number, args)),
-    "sdhealth_lognormal_draw": lambda c, args: fn.LOGNORMAL_DRAW(*map(c.number, args)),
-    "sdhealth_poisson_draw": lambda c, args: fn.POISSON_DRAW(*map(c.number, args)),
 }
+
+
+def draw_call(name: str) -> str:
+    """The name of the call the XMILE reader writes for Stella's draw ``name`` (``random``)."""
+    return f"sdhealth_{name}_draw"
+
+
+def _draw(kind: type[fn.RandomDraw]) -> Callable[[Converter, Sequence[Any]], sympy.Basic]:
+    return lambda c, args: kind(*map(c.number, args))
+
+
+# Stella's random numbers (io/xmile_parser numbers each call: seed -1 for none, occurrence)
+_CALLS.update({draw_call(name): _draw(kind) for name, kind in fn.STELLA_DRAWS.items()})

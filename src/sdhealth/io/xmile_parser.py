@@ -59,6 +59,7 @@ with warnings.catch_warnings():  # PySD's own imports raise deprecation warnings
 
 from sdhealth.errors import ModelSyntaxError
 from sdhealth.io.abstract import OUTFLOWS_LIMITED, OUTFLOWS_LIMITED_CLAMPED
+from sdhealth.io.abstract_expressions import draw_call, without_module_quotes
 from sdhealth.io.expressions import MAX_NESTING
 from sdhealth.io.mdl_parser import parse_expression
 from sdhealth.io.operator_levels import OperatorLevels
@@ -68,6 +69,7 @@ from sdhealth.io.xmile_scan import (
     leak_fraction,
     plain_conveyor,
 )
+from sdhealth.ir import functions as fn
 
 __all__ = ["parse_xmile"]
 
@@ -85,10 +87,6 @@ _TOKEN = re.compile(
 #: undeclared, and ``--`` inside a comment (the comment is skipped whole either way).
 _HARMLESS_XML_ERRORS = frozenset({"NS_ERR_UNDEFINED_NAMESPACE", "ERR_HYPHEN_IN_COMMENT"})
 _KEYWORDS = frozenset({"and", "or", "not", "mod", "if", "then", "else"})
-#: Stella's random-number builtins -> how many parameters come before the optional seed.
-_DRAWS = {"random": 2, "normal": 2, "exprnd": 1, "lognormal": 2, "poisson": 1}
-#: Variable kinds a macro cannot hold (XMILE's conveyors, queues and ovens are stocks).
-_SPECIAL_NODES = frozenset(_SPECIAL_STOCKS)
 #: xmutil's translation of a Vensim data function: ``0{GET_DIRECT_CONSTANTS(...)}``.
 _VENSIM_DATA_CALL = re.compile(
     r"\s*0\s*\{\s*(GET_(?:DIRECT|XLS|123)_[A-Z_]+\s*\(.*\))\s*\}\s*", re.DOTALL | re.IGNORECASE
@@ -243,11 +241,8 @@ def _reference_name(token: _Token) -> str:
     text = token.text
     if token.kind == "qname" and len(text) > 1 and text[0] == text[-1] == '"':
         text = text[1:-1].replace('\\"', '"')
-    text = _QUOTED_AFTER_MODULE.sub(r"\1", text)
+    text = without_module_quotes(text)
     return " ".join(text.split()).lower().replace(" ", "_").strip('"')
-
-
-_QUOTED_AFTER_MODULE = re.compile(r'(?<=\.)"(.*)"$')
 
 
 def _key(name: str) -> str:
@@ -654,7 +649,7 @@ class _Equation(OperatorLevels):
             # Vensim's DELAY FIXED by one time step
             value, initial = arguments[0], arguments[-1]
             return ae.DelayFixedStructure(value, ae.ReferenceStructure("time_step"), initial)
-        if name in _DRAWS:
+        if name in fn.STELLA_DRAWS:
             return self.draw(token, name, arguments)
         build = None if name in _NOT_FUNCTIONS else structures.get(name)
         if build is None:
@@ -680,7 +675,7 @@ class _Equation(OperatorLevels):
         """``RANDOM(min, max[, seed])``, ``NORMAL(mean, sd[, seed])``, ``EXPRND(mean[, seed])``,
         ``LOGNORMAL(mean, sd[, seed])`` (XMILE 3.5.2): the IR's draw with seed -1 for none and
         the call's number in this equation (:class:`sdhealth.ir.functions.RandomDraw`)."""
-        count = _DRAWS[name]
+        count = fn.STELLA_DRAWS[name].parameters
         if len(arguments) not in (count, count + 1):
             self.where.error(
                 f"{token.text.upper()} takes {count} or {count + 1} arguments (the last a seed), "
@@ -690,7 +685,7 @@ class _Equation(OperatorLevels):
         written = (name, arguments[:count], seed)
         self.draws.append(written)
         occurrence = self.draws.count(written)  # among identical calls (RandomDraw)
-        call = ae.ReferenceStructure(f"sdhealth_{name}_draw")
+        call = ae.ReferenceStructure(draw_call(name))
         return ae.CallStructure(call, (*arguments[:count], seed, occurrence))
 
     def one_argument(self) -> bool:
@@ -987,8 +982,8 @@ class _Reader:
         self.stocks: dict[int, str] = {}
         #: (module key or None, flow key) -> the plain conveyor whose outflow it is
         self.belts: dict[tuple[str | None, str], Any] = {}
-        #: (module key or None, flow key) -> (the plain conveyor it leaks from, the fraction)
-        self.leaks: dict[tuple[str | None, str], tuple[Any, float | None]] = {}
+        #: (module key or None, flow key) -> the plain conveyor it leaks from
+        self.leaks: dict[tuple[str | None, str], Any] = {}
         self.belt_leaks: dict[int, float | None] = {}  # id of a leaking conveyor -> fraction
         #: (module key or None, flow key) -> (the plain conveyor it feeds, its priority)
         self.admitted: dict[tuple[str | None, str], tuple[Any, int]] = {}
@@ -996,9 +991,11 @@ class _Reader:
         self.extra: list[Any] = []
         self.prefix: str | None = None  # the module of the element being read
 
-    def limited_outflows(self, placed: list[tuple[Any, str, str | None]]) -> None:
-        """Note each outflow of a Stella non-negative stock (xmile-semantics.md 1.3): a plain
-        stock, not a conveyor, queue or oven, whose ``<non_negative/>`` limits its outflows."""
+    def plan_stocks(self, placed: list[tuple[Any, str, str | None]]) -> None:
+        """Note the flows of Stella's special stocks before any equation is read: the outflow,
+        leak and inflows of each plain conveyor (:func:`~sdhealth.io.xmile_scan.plain_conveyor`)
+        and each outflow of a non-negative stock (xmile-semantics.md 1.3: a plain stock, not a
+        conveyor, queue or oven, whose ``<non_negative/>`` limits its outflows)."""
         doc = self.doc
         drains: dict[tuple[str | None, str], int] = {}  # flow -> how many stocks it drains
         flows: dict[tuple[str | None, str], Any] = {}
@@ -1021,8 +1018,8 @@ class _Reader:
                     self.admitted[(module, _key(inflow.text or ""))] = (node, priority)
                 for leak in leaks:
                     key = (module, _key(leak.text or ""))
-                    self.leaks[key] = (node, leak_fraction(flows[key]))
-                    self.belt_leaks[id(node)] = self.leaks[key][1]
+                    self.leaks[key] = node
+                    self.belt_leaks[id(node)] = leak_fraction(flows[key])
         for node, kind, prefix in placed:
             if kind != "stock" or not _non_negative(doc, node, self.stocks_non_negative):
                 continue
@@ -1097,13 +1094,13 @@ class _Reader:
             return ast
         return ae.CallStructure(ae.ReferenceStructure("min"), tuple(bounds))
 
-    def leaked(self, belt: Any, fraction: float | None) -> Any:
+    def leaked(self, belt: Any) -> Any:
         """A conveyor's leak flow (2.4): exponential, ``f`` times the contents; linear, every
         slat on the belt loses ``f/N`` of what entered in it each DT (the exiting one too), so
         the leak is ``f / len`` times what the belt would hold without leaks -- an internal
         stock fed by the inflows and emptied by ``DELAY FIXED(inflows, len, q)``, which starts
         at ``len q`` (:meth:`delivered`)."""
-        f = fraction or 0.0
+        f = self.belt_leaks.get(id(belt)) or 0.0
         name = _name(belt)
         if self.exponential(belt):
             level = self.flow_name(_Text(name), name)
@@ -1120,15 +1117,20 @@ class _Reader:
             if holder is not None
             else []
         )
-        self.extra.append(am.AbstractElement(
-            name=pipeline, units="", limits=(None, None), documentation="",
-            components=[am.AbstractComponent(
-                subscripts=(dims, []), ast=structures["stock"](flows, start, False))],
-        ))  # fmt: skip
+        if all(element.name != pipeline for element in self.extra):
+            self.add_stock(pipeline, dims, flows, start)
         scope = self.doc.arrays.scope
         key = _reference_key(pipeline)
         reference = f"{scope[0]}.{key}" if scope is not None else key
         return ae.ArithmeticStructure(["*"], (f / length, ae.ReferenceStructure(reference)))
+
+    def add_stock(self, name: str, dims: list[str], flows: Any, start: Any) -> None:
+        """An internal stock the reader adds to the model (``XmileModel.internal``)."""
+        self.extra.append(am.AbstractElement(
+            name=name, units="", limits=(None, None), documentation="",
+            components=[am.AbstractComponent(
+                subscripts=(dims, []), ast=structures["stock"](flows, start, False))],
+        ))  # fmt: skip
 
     def belt_terms(self, belt: Any) -> tuple[float, Any, Any]:
         """``(len, the inflows' sum, q)``: ``q`` the inflow that would have filled the belt
@@ -1260,18 +1262,23 @@ class _Reader:
             doc.where(name, node).error(f"the <{kind}> has no <eqn>")
         if kind == "flow" and _non_negative(doc, node, self.flows_non_negative):
             asts = [ae.CallStructure(ae.ReferenceStructure("max"), (ast, 0)) for ast in asts]
-        belt = self.belts.get((self.prefix, _key(_name(node)))) if kind == "flow" else None
-        if belt is not None:
-            asts = [self.delivered(belt)]
-        leaking = self.leaks.get((self.prefix, _key(_name(node)))) if kind == "flow" else None
-        if leaking is not None:
-            asts = [self.leaked(*leaking)]
-        feeding = self.admitted.get((self.prefix, _key(_name(node)))) if kind == "flow" else None
-        if feeding is not None:
-            asts = [self.admit(ast, _key(_name(node)), *feeding) for ast in asts]
-        drained = self.limited.get((self.prefix, _key(_name(node)))) if kind == "flow" else None
-        if drained is not None:
-            asts = [self.limit(ast, holder, *drained) for ast in asts]
+        if kind == "flow":
+            asts = self.stella_flow(asts, node, holder)
+        return asts
+
+    def stella_flow(self, asts: list[Any], node: Any, holder: Any) -> list[Any]:
+        """A flow's equations under Stella's stock rules: a conveyor's outflow or leak is the
+        conveyor's; an inflow admitted to a conveyor, an outflow limited by a non-negative
+        stock."""
+        key = (self.prefix, _key(_name(node)))
+        if key in self.belts:
+            asts = [self.delivered(self.belts[key])]
+        if key in self.leaks:
+            asts = [self.leaked(self.leaks[key])]
+        if key in self.admitted:
+            asts = [self.admit(ast, key[1], *self.admitted[key]) for ast in asts]
+        if key in self.limited:
+            asts = [self.limit(ast, holder, *self.limited[key]) for ast in asts]
         return asts
 
     def stock(self, node: Any, holder: Any, name: str) -> Any:
@@ -1434,6 +1441,8 @@ class _Reader:
         optional ``default``), the value ``<eqn>`` and its own ``<variables>`` (stocks get
         their own state per call), read as Vensim macros are: inlined at each call."""
         doc = self.doc
+        doc.arrays.scope = None
+        self.prefix = "\0macro"  # no flow of a macro is one of the model's (``stella_flow``)
         sections = []
         for node in doc.children(doc.root, "macro"):
             name = _name(node)
@@ -1463,7 +1472,7 @@ class _Reader:
                     kind = _local(child)
                     if kind in ("aux", "flow", "stock", "gf"):
                         elements.append(self.element(child, kind))
-                    elif kind in ("module", "group") or kind in _SPECIAL_NODES:
+                    elif kind in ("module", "group") or kind in _SPECIAL_STOCKS:
                         doc.where(_name(child), child).error(
                             f"a <{kind}> inside a <macro> is not supported"
                         )
@@ -1485,7 +1494,7 @@ class _Reader:
                 name=str(dim.get("name")), subscripts=elements, mapping=[]
             ))  # fmt: skip
         placed = self.variables()
-        self.limited_outflows(placed)
+        self.plan_stocks(placed)
         for node, kind, prefix in placed:  # what equations need to know of other variables
             key = _reference_key(_qualified(prefix, _name(node)))
             holder = doc.child(node, "dimensions")

@@ -44,6 +44,7 @@ __all__ = [
     "EXPONENTIAL_DRAW",
     "LOGNORMAL_DRAW",
     "POISSON_DRAW",
+    "STELLA_DRAWS",
     "uniform_draw",
     "unseeded_stream",
     "MODULO",
@@ -262,6 +263,12 @@ class POISSON_DRAW(RandomDraw):
     parameters = 1
     stella = "POISSON"
 
+
+#: Stella's name (lower case) -> the draw: the XMILE reader and the IR's readers share it.
+STELLA_DRAWS: dict[str, type[RandomDraw]] = {
+    cls.stella.lower(): cls
+    for cls in (UNIFORM_DRAW, NORMAL_DRAW, EXPONENTIAL_DRAW, LOGNORMAL_DRAW, POISSON_DRAW)
+}
 
 _MASK = (1 << 64) - 1
 

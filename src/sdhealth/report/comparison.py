@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from sdhealth.errors import SdhealthError
+from sdhealth.io.abstract_expressions import without_module_quotes
 
 __all__ = ["Difference", "Comparison", "compare_runs", "read_reference"]
 
@@ -89,8 +90,7 @@ class Comparison:
 
 def _key(name: object) -> str:
     """A column name as the tools compare names (module docstring)."""
-    text = str(name).replace("\\n", " ").strip()
-    text = re.sub(r'\."(.*)"$', r".\1", text)  # a."module/output"
+    text = without_module_quotes(str(name).replace("\\n", " ").strip())
     text = text.strip('"').replace('""', '"')
     return re.sub(r"[\s_]+", " ", text).strip().lower().replace(", ", ",")
 
