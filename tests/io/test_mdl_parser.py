@@ -14,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from pysd.translators.structures import abstract_expressions as ae
 
 import sdhealth as sd
 from sdhealth.errors import ModelSyntaxError, SdhealthError
+from sdhealth.io import syntax as ae
 from sdhealth.io.mdl import read_mdl
 from sdhealth.io.mdl_parser import parse_mdl
 

@@ -39,11 +39,10 @@ from typing import Any
 
 import numpy as np
 import sympy
-from pysd.translators.structures import abstract_expressions as ae
-from pysd.translators.structures import abstract_model as am
 from sympy.core.symbol import Str
 
 from sdhealth.errors import ModelError
+from sdhealth.io import syntax as syn
 from sdhealth.io.abstract_expressions import (
     TIME_REFERENCES,
     Converter,
@@ -98,7 +97,7 @@ class _Macros:
     stocks and auxiliaries; a macro's stocks get their own state per call, as in Vensim.
     """
 
-    sections: Mapping[str, am.AbstractSection]  # reference key -> macro section
+    sections: Mapping[str, syn.AbstractSection]  # reference key -> macro section
     ranges: _Ranges
     taken: set[str]  # variable keys in use
     made: list[tuple[Variable, sympy.Basic | None]] = field(default_factory=list)
@@ -136,7 +135,7 @@ class _Macros:
     @staticmethod
     def _defaulted(
         outer: Converter,
-        section: am.AbstractSection,
+        section: syn.AbstractSection,
         arguments: list[sympy.Expr],
         defaults: Mapping[str, Any],
     ) -> list[sympy.Expr]:
@@ -151,7 +150,7 @@ class _Macros:
             arguments.append(reader.number(default))
         return arguments
 
-    def _fresh(self, section: am.AbstractSection, element: am.AbstractElement) -> str:
+    def _fresh(self, section: syn.AbstractSection, element: syn.AbstractElement) -> str:
         base = f"{_clean_name(section.name)} {self.calls} {_clean_name(element.name)}"
         name, number = base, 1
         while symbol(name).name in self.taken:
@@ -161,9 +160,9 @@ class _Macros:
         return name
 
 
-def _is_lookup(element: am.AbstractElement) -> bool:
+def _is_lookup(element: syn.AbstractElement) -> bool:
     return bool(element.components) and isinstance(
-        element.components[0].ast, (ae.LookupsStructure, ae.GetLookupsStructure)
+        element.components[0].ast, (syn.LookupsStructure, syn.GetLookupsStructure)
     )
 
 
@@ -217,7 +216,7 @@ def _mapping_text(mapping: Any) -> str:
     raise Unsupported(f"the subscript mapping {mapping!r}")
 
 
-def _file_elements(subscript: am.AbstractSubscriptRange, folder: Path) -> tuple[str, ...]:
+def _file_elements(subscript: syn.AbstractSubscriptRange, folder: Path) -> tuple[str, ...]:
     """The elements of a ``GET XLS/DIRECT SUBSCRIPT`` range, read from its file now."""
     from pysd.py_backend.external import ExtSubscript
 
@@ -242,7 +241,7 @@ def _file_elements(subscript: am.AbstractSubscriptRange, folder: Path) -> tuple[
 
 
 def _subscripts(
-    ranges: Sequence[am.AbstractSubscriptRange], folder: Path
+    ranges: Sequence[syn.AbstractSubscriptRange], folder: Path
 ) -> tuple[tuple[Subscript, ...], _Ranges]:
     """The model's ranges; one read from a file (``GET ... SUBSCRIPT``) keeps its elements."""
     known = _Ranges()
@@ -353,26 +352,26 @@ def _clamped(rate: sympy.Expr, name: str, lhs: tuple[str, ...]) -> sympy.Expr:
     return sympy.Max(rate, -stock / fn.TIME_STEP)
 
 
-def _pieces(element: am.AbstractElement, convert: Converter, ranges: _Ranges) -> list[_Piece]:
+def _pieces(element: syn.AbstractElement, convert: Converter, ranges: _Ranges) -> list[_Piece]:
     pieces: list[_Piece] = []
     for component in element.components:
         lhs = tuple(component.subscripts[0])
         excepts = tuple(tuple(e) for e in component.subscripts[1])
         ast = component.ast
-        if isinstance(component, am.AbstractData):
-            if isinstance(ast, ae.DataStructure) or component.keyword not in _DATA_MODES:
+        if isinstance(component, syn.AbstractData):
+            if isinstance(ast, syn.DataStructure) or component.keyword not in _DATA_MODES:
                 raise Unsupported("a data variable without an equation (data given at run time)")
             mode = _DATA_MODES[component.keyword]
             pieces.append(_Piece(lhs, excepts, value=convert.number(ast), data=mode))
-        elif isinstance(ast, ae.GetLookupsStructure):
+        elif isinstance(ast, syn.GetLookupsStructure):
             pieces.append(_Piece(lhs, excepts, value=convert(ast), lookup_file=True))
-        elif isinstance(ast, ae.IntegStructure):
+        elif isinstance(ast, syn.IntegStructure):
             rate, initial = convert.number(ast.flow), convert.number(ast.initial)
             checked = ast.non_negative == OUTFLOWS_LIMITED
             if ast.non_negative and not checked:
                 rate = _clamped(rate, element.name, lhs)
             pieces.append(_Piece(lhs, excepts, rate=rate, initial=initial, checked=checked))
-        elif isinstance(ast, ae.LookupsStructure):
+        elif isinstance(ast, syn.LookupsStructure):
             extrapolation = (
                 Extrapolation.LINEAR if ast.type == "extrapolate" else Extrapolation.HOLD
             )
@@ -381,7 +380,7 @@ def _pieces(element: am.AbstractElement, convert: Converter, ranges: _Ranges) ->
             )
         elif isinstance(ast, np.ndarray):
             pieces.extend(_array_pieces(lhs, excepts, ast, ranges))
-        elif isinstance(ast, ae.DataStructure):
+        elif isinstance(ast, syn.DataStructure):
             raise Unsupported("a data variable without an equation (data given at run time)")
         else:
             pieces.append(_Piece(lhs, excepts, value=convert.number(ast)))
@@ -528,7 +527,7 @@ def failing_element(error: BaseException) -> str | None:
 
 
 def _element(
-    element: am.AbstractElement, convert: Converter, ranges: _Ranges
+    element: syn.AbstractElement, convert: Converter, ranges: _Ranges
 ) -> tuple[Variable, sympy.Basic | None]:
     """One element as a variable, plus a scalar stock's net rate (``None`` otherwise)."""
     doc, source = _doc_and_source(element.documentation or "")
@@ -645,7 +644,7 @@ def _replace(variable: Variable, **changes: Any) -> Variable:
 # --------------------------------------------------------------------------- the model
 
 
-def _clock_value(element: am.AbstractElement, values: Mapping[str, float]) -> float | None:
+def _clock_value(element: syn.AbstractElement, values: Mapping[str, float]) -> float | None:
     """A clock setting's number, or ``None`` if the model computes it."""
     convert = Converter({}, frozenset(), Path.cwd())
     try:
@@ -659,7 +658,7 @@ def _clock_value(element: am.AbstractElement, values: Mapping[str, float]) -> fl
     return None
 
 
-def _clock_equation(element: am.AbstractElement, convert: Converter) -> Equation:
+def _clock_equation(element: syn.AbstractElement, convert: Converter) -> Equation:
     try:
         return Equation(convert.number(element.components[0].ast))
     except Unsupported as error:
@@ -672,7 +671,7 @@ def _clock_equation(element: am.AbstractElement, convert: Converter) -> Equation
 _CLOCK_DEFAULTS = {"initial_time": 0.0, "final_time": 100.0, "time_step": 1.0}
 
 
-def _time_spec(controls: Mapping[str, am.AbstractElement], convert: Converter) -> TimeSpec:
+def _time_spec(controls: Mapping[str, syn.AbstractElement], convert: Converter) -> TimeSpec:
     values: dict[str, float] = {}
     equations: list[tuple[str, Equation]] = []
     for name in ("initial time", "final time", "time step", "saveper"):
@@ -691,7 +690,7 @@ def _time_spec(controls: Mapping[str, am.AbstractElement], convert: Converter) -
     dt = values.get("time_step", _CLOCK_DEFAULTS["time_step"])
     saveper = values.get("saveper")
     if "saveper" in controls and isinstance(
-        controls["saveper"].components[0].ast, ae.ReferenceStructure
+        controls["saveper"].components[0].ast, syn.ReferenceStructure
     ):
         saveper = None  # SAVEPER = TIME STEP: follows dt
     return TimeSpec(
@@ -704,14 +703,14 @@ def _time_spec(controls: Mapping[str, am.AbstractElement], convert: Converter) -
     )
 
 
-def _main_section(abstract: am.AbstractModel) -> am.AbstractSection:
+def _main_section(abstract: syn.AbstractModel) -> syn.AbstractSection:
     for section in abstract.sections:
         if section.type == "main":
             return section
     raise ModelError("the model has no main section")
 
 
-def _macro_sections(abstract: am.AbstractModel) -> dict[str, am.AbstractSection]:
+def _macro_sections(abstract: syn.AbstractModel) -> dict[str, syn.AbstractSection]:
     return {
         reference_key(section.name): section
         for section in abstract.sections
@@ -720,7 +719,7 @@ def _macro_sections(abstract: am.AbstractModel) -> dict[str, am.AbstractSection]
 
 
 def abstract_to_model(
-    abstract: am.AbstractModel,
+    abstract: syn.AbstractModel,
     name: str,
     path: Path | None = None,
     clock_names: Mapping[str, str] | None = None,

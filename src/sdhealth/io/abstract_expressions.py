@@ -19,11 +19,11 @@ from typing import Any, Protocol
 
 import numpy as np
 import sympy
-from pysd.translators.structures import abstract_expressions as ae
 from sympy.core.relational import Relational
 from sympy.core.symbol import Str
 from sympy.logic.boolalg import BooleanAtom, BooleanFunction
 
+from sdhealth.io import syntax as syn
 from sdhealth.ir import functions as fn
 
 
@@ -120,7 +120,7 @@ def _as_condition(value: sympy.Basic) -> sympy.Basic:
     return value if _is_boolean(value) else sympy.Ne(value, 0)
 
 
-def lookup_points(lookup: ae.LookupsStructure) -> tuple[tuple[float, ...], tuple[float, ...]]:
+def lookup_points(lookup: syn.LookupsStructure) -> tuple[tuple[float, ...], tuple[float, ...]]:
     return tuple(float(x) for x in lookup.x), tuple(float(y) for y in lookup.y)
 
 
@@ -155,7 +155,7 @@ class Converter:
             raise Unsupported(f"a reference to unknown name {reference!r}")
         return sympy.Symbol(key)
 
-    def reference(self, node: ae.ReferenceStructure) -> sympy.Basic:
+    def reference(self, node: syn.ReferenceStructure) -> sympy.Basic:
         name = reference_key(node.reference)
         if name in self.bindings:
             return self.bindings[name]
@@ -170,7 +170,7 @@ class Converter:
             return target
         return fn.SUBSCRIPT(target, *(Str(s) for s in node.subscripts.subscripts))
 
-    def arithmetic(self, node: ae.ArithmeticStructure) -> sympy.Basic:
+    def arithmetic(self, node: syn.ArithmeticStructure) -> sympy.Basic:
         arguments = [self.number(a) for a in node.arguments]
         if node.operators == ["negative"]:
             return -arguments[0]
@@ -189,7 +189,7 @@ class Converter:
             result = _ARITHMETIC[operator](result, argument)
         return result
 
-    def logic(self, node: ae.LogicStructure) -> sympy.Basic:
+    def logic(self, node: syn.LogicStructure) -> sympy.Basic:
         operators = [op.strip().upper() for op in node.operators]
         if operators == [":NOT:"]:
             return sympy.Not(_as_condition(self(node.arguments[0])))
@@ -209,7 +209,7 @@ class Converter:
         except TypeError:  # sympy will not order what it takes for non-real (INTEGER(x[a]*y[a]))
             return compare(left, right, evaluate=False)
 
-    def call(self, node: ae.CallStructure) -> sympy.Basic:
+    def call(self, node: syn.CallStructure) -> sympy.Basic:
         name = reference_key(node.function.reference)
         arguments = tuple(node.arguments)
         if name in self.keys and self.keys[name] in self.lookups:
@@ -247,13 +247,13 @@ class Converter:
             return self.vensim_call("VMIN" if cls is sympy.Min else "VMAX", arguments)
         return cls(*(self.number(a) for a in arguments))
 
-    def initial(self, node: ae.InitialStructure) -> sympy.Basic:
+    def initial(self, node: syn.InitialStructure) -> sympy.Basic:
         return fn.INITIAL(self.number(node.initial))
 
-    def integ(self, node: ae.IntegStructure) -> sympy.Basic:
+    def integ(self, node: syn.IntegStructure) -> sympy.Basic:
         raise Unsupported("INTEG inside an expression")
 
-    def delay(self, node: ae.DelayStructure) -> sympy.Basic:
+    def delay(self, node: syn.DelayStructure) -> sympy.Basic:
         x, time, initial = (self.number(a) for a in (node.input, node.delay_time, node.initial))
         order = int(node.order)
         if order not in (1, 3):
@@ -262,15 +262,15 @@ class Converter:
             return (fn.DELAY1 if order == 1 else fn.DELAY3)(x, time)
         return (fn.DELAY1I if order == 1 else fn.DELAY3I)(x, time, initial)
 
-    def delay_n(self, node: ae.DelayNStructure) -> sympy.Basic:
+    def delay_n(self, node: syn.DelayNStructure) -> sympy.Basic:
         parts = (node.input, node.delay_time, node.initial, node.order)
         return fn.DELAY_N(*(self.number(a) for a in parts))
 
-    def delay_fixed(self, node: ae.DelayFixedStructure) -> sympy.Basic:
+    def delay_fixed(self, node: syn.DelayFixedStructure) -> sympy.Basic:
         parts = (node.input, node.delay_time, node.initial)
         return fn.DELAY_FIXED(*(self.number(a) for a in parts))
 
-    def smooth(self, node: ae.SmoothStructure) -> sympy.Basic:
+    def smooth(self, node: syn.SmoothStructure) -> sympy.Basic:
         x, time, initial = (self.number(a) for a in (node.input, node.smooth_time, node.initial))
         order = int(node.order)
         if order not in (1, 3):
@@ -279,37 +279,37 @@ class Converter:
             return (fn.SMOOTH if order == 1 else fn.SMOOTH3)(x, time)
         return (fn.SMOOTHI if order == 1 else fn.SMOOTH3I)(x, time, initial)
 
-    def smooth_n(self, node: ae.SmoothNStructure) -> sympy.Basic:
+    def smooth_n(self, node: syn.SmoothNStructure) -> sympy.Basic:
         parts = (node.input, node.smooth_time, node.initial, node.order)
         return fn.SMOOTH_N(*(self.number(a) for a in parts))
 
-    def trend(self, node: ae.TrendStructure) -> sympy.Basic:
+    def trend(self, node: syn.TrendStructure) -> sympy.Basic:
         parts = (node.input, node.average_time, node.initial_trend)
         return fn.TREND(*(self.number(a) for a in parts))
 
-    def forecast(self, node: ae.ForecastStructure) -> sympy.Basic:
+    def forecast(self, node: syn.ForecastStructure) -> sympy.Basic:
         if self.number(node.initial_trend) != 0:
             raise Unsupported("FORECAST with an initial trend")
         parts = (node.input, node.average_time, node.horizon)
         return fn.FORECAST(*(self.number(a) for a in parts))
 
-    def sample_if_true(self, node: ae.SampleIfTrueStructure) -> sympy.Basic:
+    def sample_if_true(self, node: syn.SampleIfTrueStructure) -> sympy.Basic:
         condition = _as_number(self(node.condition))
         return fn.VENSIM_CALL(
             Str("SAMPLE IF TRUE"), condition, self.number(node.input), self.number(node.initial)
         )
 
-    def inline_lookup(self, node: ae.InlineLookupsStructure) -> sympy.Basic:
+    def inline_lookup(self, node: syn.InlineLookupsStructure) -> sympy.Basic:
         xs, ys = lookup_points(node.lookups)
         return fn.WITH_LOOKUP(self.number(node.argument), sympy.Tuple(*xs), sympy.Tuple(*ys))
 
-    def game(self, node: ae.GameStructure) -> sympy.Basic:
+    def game(self, node: syn.GameStructure) -> sympy.Basic:
         return self.vensim_call("GAME", [node.expression])
 
-    def allocate_available(self, node: ae.AllocateAvailableStructure) -> sympy.Basic:
+    def allocate_available(self, node: syn.AllocateAvailableStructure) -> sympy.Basic:
         return self.vensim_call("ALLOCATE AVAILABLE", [node.request, node.pp, node.avail])
 
-    def allocate_by_priority(self, node: ae.AllocateByPriorityStructure) -> sympy.Basic:
+    def allocate_by_priority(self, node: syn.AllocateByPriorityStructure) -> sympy.Basic:
         parts = [node.request, node.priority, node.size, node.width, node.supply]
         return self.vensim_call("ALLOCATE BY PRIORITY", parts)
 
@@ -319,16 +319,16 @@ class Converter:
             raise Unsupported("GET ... with an indirect file name")
         return Str(str((self.folder / file).resolve()))
 
-    def get_constants(self, node: ae.GetConstantsStructure) -> sympy.Basic:
+    def get_constants(self, node: syn.GetConstantsStructure) -> sympy.Basic:
         path = self.external_file(node.file)
         return fn.VENSIM_CALL(Str("GET DIRECT CONSTANTS"), path, Str(node.tab), Str(node.cell))
 
-    def get_data(self, node: ae.GetDataStructure) -> sympy.Basic:
+    def get_data(self, node: syn.GetDataStructure) -> sympy.Basic:
         path = self.external_file(node.file)
         parts = (node.tab, node.time_row_or_col, node.cell)
         return fn.VENSIM_CALL(Str("GET DIRECT DATA"), path, *(Str(p) for p in parts))
 
-    def get_lookups(self, node: ae.GetLookupsStructure) -> sympy.Basic:
+    def get_lookups(self, node: syn.GetLookupsStructure) -> sympy.Basic:
         path = self.external_file(node.file)
         parts = (node.tab, node.x_row_or_col, node.cell)
         return fn.VENSIM_CALL(Str("GET DIRECT LOOKUPS"), path, *(Str(p) for p in parts))
@@ -363,27 +363,27 @@ _ARITHMETIC: dict[str, Callable[[sympy.Expr, sympy.Expr], sympy.Expr]] = {
 }
 
 _EXPRESSIONS: dict[type, Callable[[Converter, Any], sympy.Basic]] = {
-    ae.ReferenceStructure: Converter.reference,
-    ae.ArithmeticStructure: Converter.arithmetic,
-    ae.LogicStructure: Converter.logic,
-    ae.CallStructure: Converter.call,
-    ae.InitialStructure: Converter.initial,
-    ae.IntegStructure: Converter.integ,
-    ae.DelayStructure: Converter.delay,
-    ae.DelayNStructure: Converter.delay_n,
-    ae.DelayFixedStructure: Converter.delay_fixed,
-    ae.SmoothStructure: Converter.smooth,
-    ae.SmoothNStructure: Converter.smooth_n,
-    ae.TrendStructure: Converter.trend,
-    ae.ForecastStructure: Converter.forecast,
-    ae.SampleIfTrueStructure: Converter.sample_if_true,
-    ae.InlineLookupsStructure: Converter.inline_lookup,
-    ae.GameStructure: Converter.game,
-    ae.AllocateAvailableStructure: Converter.allocate_available,
-    ae.AllocateByPriorityStructure: Converter.allocate_by_priority,
-    ae.GetConstantsStructure: Converter.get_constants,
-    ae.GetDataStructure: Converter.get_data,
-    ae.GetLookupsStructure: Converter.get_lookups,
+    syn.ReferenceStructure: Converter.reference,
+    syn.ArithmeticStructure: Converter.arithmetic,
+    syn.LogicStructure: Converter.logic,
+    syn.CallStructure: Converter.call,
+    syn.InitialStructure: Converter.initial,
+    syn.IntegStructure: Converter.integ,
+    syn.DelayStructure: Converter.delay,
+    syn.DelayNStructure: Converter.delay_n,
+    syn.DelayFixedStructure: Converter.delay_fixed,
+    syn.SmoothStructure: Converter.smooth,
+    syn.SmoothNStructure: Converter.smooth_n,
+    syn.TrendStructure: Converter.trend,
+    syn.ForecastStructure: Converter.forecast,
+    syn.SampleIfTrueStructure: Converter.sample_if_true,
+    syn.InlineLookupsStructure: Converter.inline_lookup,
+    syn.GameStructure: Converter.game,
+    syn.AllocateAvailableStructure: Converter.allocate_available,
+    syn.AllocateByPriorityStructure: Converter.allocate_by_priority,
+    syn.GetConstantsStructure: Converter.get_constants,
+    syn.GetDataStructure: Converter.get_data,
+    syn.GetLookupsStructure: Converter.get_lookups,
 }
 
 _CALLS: dict[str, Callable[[Converter, Sequence[Any]], sympy.Basic]] = {

@@ -40,6 +40,7 @@ from sdhealth.io.mdl_text import (
     metadata_of,
     normalise_whitespace,
 )
+from sdhealth.io.syntax import from_pysd
 from sdhealth.io.yaml_documents import decode_text
 from sdhealth.ir.model import (
     DeclaredLink,
@@ -150,7 +151,7 @@ def _parsed(path: Path, front_end: str = "sdhealth", text: str | None = None) ->
             raise ModelError(f"{path}: cannot read the Vensim file: {error}") from None
         try:
             vensim.parse()
-            return vensim.get_abstract_model()
+            return from_pysd(vensim.get_abstract_model())
         except ParseError as error:
             raise _syntax_error(error, _raw_text(path), path) from None
         except (VisitationError, *TRANSLATION_FAILURES) as error:

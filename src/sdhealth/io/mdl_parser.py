@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import inspect
 import re
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,13 +46,8 @@ from typing import Any, NoReturn
 
 import numpy as np
 
-with warnings.catch_warnings():  # PySD's own imports raise deprecation warnings
-    warnings.simplefilter("ignore")
-    from pysd.translators.structures import abstract_expressions as ae
-    from pysd.translators.structures import abstract_model as am
-    from pysd.translators.vensim.vensim_structures import structures
-
 from sdhealth.errors import ModelSyntaxError
+from sdhealth.io import syntax as syn
 from sdhealth.io.expressions import MAX_NESTING
 from sdhealth.io.operator_levels import OperatorLevels
 
@@ -303,19 +297,19 @@ class _Equation(OperatorLevels):
         while self.at(*_LOGIC):
             operators.append(self.take().text)
             operands.append(self.logic_expr())
-        return ae.LogicStructure(operators, tuple(operands)) if operators else operands[0]
+        return syn.LogicStructure(operators, tuple(operands)) if operators else operands[0]
 
     def logic_expr(self) -> Any:
         if self.at(":NOT:"):
             self.take()
-            return ae.LogicStructure([":NOT:"], (self.comp_expr(),))
+            return syn.LogicStructure([":NOT:"], (self.comp_expr(),))
         return self.comp_expr()
 
     def comp_expr(self) -> Any:
         left = self.add_expr()
         if self.at(*_COMPARISON):
             operator = self.take().text
-            return ae.LogicStructure([operator], (left, self.add_expr()))
+            return syn.LogicStructure([operator], (left, self.add_expr()))
         return left
 
     def add_expr(self) -> Any:
@@ -355,22 +349,22 @@ class _Equation(OperatorLevels):
         name = self.name()
         subscripts = None
         if self.at("["):
-            subscripts = ae.SubscriptsReferenceStructure(self.subscript_list(allow_bang=True))
-        reference = ae.ReferenceStructure(_key(name), subscripts)
+            subscripts = syn.SubscriptsReferenceStructure(self.subscript_list(allow_bang=True))
+        reference = syn.ReferenceStructure(_key(name), subscripts)
         if not self.at("("):
             return reference
         opening = self.take()
         self.nested(opening)
         arguments = self.arguments()
         self.depth -= 1
-        if reference.reference in structures:
-            build = structures[reference.reference]
+        if reference.reference in syn.VENSIM:
+            build = syn.VENSIM[reference.reference]
             low, high = _arity(build)
             if not low <= len(arguments) <= high:
                 wanted = str(low) if low == high else f"{low} to {high}"
                 self.error(f"{name} takes {wanted} arguments, not {len(arguments)}", token.start)
             return build(*arguments)
-        return ae.CallStructure(reference, arguments)
+        return syn.CallStructure(reference, arguments)
 
     def arguments(self) -> tuple[Any, ...]:
         values: list[Any] = []
@@ -396,7 +390,7 @@ class _Equation(OperatorLevels):
         table = self.lookup_points()
         self.expect(")", "')'")
         self.depth -= 1
-        return ae.InlineLookupsStructure(argument, table)
+        return syn.InlineLookupsStructure(argument, table)
 
     def lookup_points(self) -> Any:
         """``[limits], (x, y), ...)``: the points and limits as PySD's LookupsStructure."""
@@ -410,7 +404,7 @@ class _Equation(OperatorLevels):
         values = np.array(points, dtype=float)
         values = values[np.argsort(values[:, 0])]
         xy = np.array(limits, dtype=float) if limits else np.full((2, 2), np.nan)
-        return structures["lookup"](
+        return syn.VENSIM["lookup"](
             x=tuple(values[:, 0]),
             y=tuple(values[:, 1]),
             x_limits=tuple(xy[:, 0]),
@@ -464,7 +458,7 @@ class _Equation(OperatorLevels):
             self.expect(")", "')'")
             if len(texts) != 4:
                 self.fail("GET LOOKUPS takes four texts in quotes", token)
-            value = structures["get_xls_lookups"](*texts)
+            value = syn.VENSIM["get_xls_lookups"](*texts)
         else:
             value = self.lookup_points()
         if self.token.kind != "end":
@@ -511,7 +505,7 @@ def _units(text: str, source: _Source, offset: int) -> tuple[str, tuple | None]:
 
 def _element(
     source: _Source, start: int, end: int, units: str, documentation: str, units_at: int
-) -> _Component | am.AbstractSubscriptRange:
+) -> _Component | syn.AbstractSubscriptRange:
     """One entry's equation: a subscript range, or a component with its AST."""
     tokens = source.tokens(start, end)
     parser = _Equation(source, tokens)
@@ -538,31 +532,31 @@ def _element(
     if parser.at(":THE CONDITION:", ":TEST INPUT:"):
         kind = parser.take()
         text = _clean(source.text[kind.end : end])
-        made = am.AbstractConstraint if kind.text == ":THE CONDITION:" else am.AbstractTestInput
+        made = syn.AbstractConstraint if kind.text == ":THE CONDITION:" else syn.AbstractTestInput
         return component(made(name=name, subscripts=subscripts, expression=text))
     if parser.at("=="):
         parser.take()
-        return component(am.AbstractUnchangeableConstant(subscripts=both, ast=parser.right_side()))
+        return component(syn.AbstractUnchangeableConstant(subscripts=both, ast=parser.right_side()))
     if parser.at("="):
         parser.take()
         ast = parser.right_side()
-        if isinstance(ast, ae.GetLookupsStructure):
-            return component(am.AbstractLookup(subscripts=both, ast=ast))
-        return component(am.AbstractComponent(subscripts=both, ast=ast))
+        if isinstance(ast, syn.GetLookupsStructure):
+            return component(syn.AbstractLookup(subscripts=both, ast=ast))
+        return component(syn.AbstractComponent(subscripts=both, ast=ast))
     if parser.at("("):
-        return component(am.AbstractLookup(subscripts=both, ast=parser.lookup_definition()))
+        return component(syn.AbstractLookup(subscripts=both, ast=parser.lookup_definition()))
     if parser.token.kind == "end":  # no equation: Vensim's data variable, given at run time
-        return component(am.AbstractData(subscripts=both, ast=structures["data"](), keyword=None))
+        return component(syn.AbstractData(subscripts=both, ast=syn.VENSIM["data"](), keyword=None))
     if parser.at(":=") or (parser.token.kind == "keyword" and parser.token.text in _DATA_KEYWORDS):
         keyword = None
         if parser.token.kind == "keyword":
             keyword = parser.take().text[1:-1].lower().replace(" ", "_")
         if parser.token.kind == "end":
-            ast = structures["data"]()
+            ast = syn.VENSIM["data"]()
         else:
             parser.expect(":=", "':='")
             ast = parser.right_side()
-        return component(am.AbstractData(subscripts=both, ast=ast, keyword=keyword))
+        return component(syn.AbstractData(subscripts=both, ast=ast, keyword=keyword))
     if parser.at(":") and not subscripts:
         parser.take()
         return _subscript_range(parser, name)
@@ -571,11 +565,11 @@ def _element(
         other = parser.name("the name of a subscript range")
         if parser.token.kind != "end":
             parser.fail("expected the end of the equation")
-        return am.AbstractSubscriptRange(name=name, subscripts=other, mapping=[])
+        return syn.AbstractSubscriptRange(name=name, subscripts=other, mapping=[])
     parser.fail("expected '=', '==', ':=', '(' or ':' after the name")
 
 
-def _subscript_range(parser: _Equation, name: str) -> am.AbstractSubscriptRange:
+def _subscript_range(parser: _Equation, name: str) -> syn.AbstractSubscriptRange:
     """``name: a, b, (c1-c3) -> mapping, (other: x, y)`` or ``name: GET ... SUBSCRIPT(...)``."""
     token = parser.token
     if token.kind == "name" and parser.next_is("("):
@@ -617,7 +611,7 @@ def _subscript_range(parser: _Equation, name: str) -> am.AbstractSubscriptRange:
             parser.take()
     if parser.token.kind != "end":
         parser.fail("expected ',' or the end of the subscript range")
-    return am.AbstractSubscriptRange(name=name, subscripts=definition, mapping=mapping)
+    return syn.AbstractSubscriptRange(name=name, subscripts=definition, mapping=mapping)
 
 
 def _numbered_range(parser: _Equation) -> list[str]:
@@ -700,22 +694,22 @@ def _section(
     kind: str,
     params: list[str],
     returns: list[str],
-) -> am.AbstractSection:
+) -> syn.AbstractSection:
     items = [item for start, end in spans for item in _entries(source, start, end)]
-    ranges = [i for i in items if isinstance(i, am.AbstractSubscriptRange)]
+    ranges = [i for i in items if isinstance(i, syn.AbstractSubscriptRange)]
     components = [i for i in items if isinstance(i, _Component)]
-    merged: dict[str, am.AbstractElement] = {}
+    merged: dict[str, syn.AbstractElement] = {}
     constraints, test_inputs = [], []
     for component in components:
-        if isinstance(component.abstract, am.AbstractConstraint):
+        if isinstance(component.abstract, syn.AbstractConstraint):
             constraints.append(component.abstract)
             continue
-        if isinstance(component.abstract, am.AbstractTestInput):
+        if isinstance(component.abstract, syn.AbstractTestInput):
             test_inputs.append(component.abstract)
             continue
         key = _key(component.name)
         if key not in merged:
-            made = am.AbstractControlElement if key in _CONTROL else am.AbstractElement
+            made = syn.AbstractControlElement if key in _CONTROL else syn.AbstractElement
             merged[key] = made(name=component.name, components=[])
         element = merged[key]
         if component.units:
@@ -725,7 +719,7 @@ def _section(
         if component.documentation:
             element.documentation = component.documentation
         element.components.append(component.abstract)
-    return am.AbstractSection(
+    return syn.AbstractSection(
         name=name,
         path=path,
         type=kind,
@@ -751,7 +745,7 @@ def parse_expression(text: str, path: Path) -> Any:
     return _Equation(source, source.tokens(0, len(text))).right_side()
 
 
-def parse_mdl(text: str, path: Path) -> am.AbstractModel:
+def parse_mdl(text: str, path: Path) -> syn.AbstractModel:
     """Read Vensim ``.mdl`` ``text`` (the file ``path``) into PySD's ``AbstractModel``.
 
     Raises
@@ -765,7 +759,7 @@ def parse_mdl(text: str, path: Path) -> am.AbstractModel:
     encoding = _ENCODING.match(text, 0, stop)
     pos = encoding.end() if encoding else 0
     main: list[tuple[int, int]] = []
-    macros: list[am.AbstractSection] = []
+    macros: list[syn.AbstractSection] = []
     while True:
         at = text.find(_MACRO, pos, stop)
         if at < 0:
@@ -794,4 +788,4 @@ def parse_mdl(text: str, path: Path) -> am.AbstractModel:
         )
         pos = close + len(_END_MACRO)
     first = _section(source, main, "__main__", path.with_suffix(".py"), "main", [], [])
-    return am.AbstractModel(original_path=path, sections=(first, *macros))
+    return syn.AbstractModel(original_path=path, sections=(first, *macros))

@@ -10,20 +10,17 @@ A reader mixes :class:`OperatorLevels` in and provides ``at``, ``take`` and ``ex
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 from typing import Any
 
-with warnings.catch_warnings():  # PySD's own imports raise deprecation warnings
-    warnings.simplefilter("ignore")
-    from pysd.translators.structures import abstract_expressions as ae
+from sdhealth.io import syntax as syn
 
 __all__ = ["OperatorLevels", "negative"]
 
 
 def negative(value: Any) -> Any:
     """``-value`` in PySD's shape."""
-    return ae.ArithmeticStructure(["negative"], (value,))
+    return syn.ArithmeticStructure(["negative"], (value,))
 
 
 class OperatorLevels:
@@ -39,7 +36,7 @@ class OperatorLevels:
         while self.at(*texts):
             operators.append(self.take().text)
             operands.append(operand())
-        return ae.ArithmeticStructure(operators, tuple(operands)) if operators else operands[0]
+        return syn.ArithmeticStructure(operators, tuple(operands)) if operators else operands[0]
 
     def exp_expr(self) -> Any:
         """PySD's powers: right to left, a negated operand wrapping the power it starts."""
@@ -53,12 +50,12 @@ class OperatorLevels:
         if not operators:
             return negative(values[0]) if negated[0] else values[0]
         if not any(negated):
-            return ae.ArithmeticStructure(operators, tuple(values))
+            return syn.ArithmeticStructure(operators, tuple(values))
         current = negative(values[-1]) if negated[-1] else values[-1]
         for value, sign, operator in zip(
             reversed(values[:-1]), reversed(negated[:-1]), reversed(operators), strict=True
         ):
-            current = ae.ArithmeticStructure([operator], (value, current))
+            current = syn.ArithmeticStructure([operator], (value, current))
             if sign:
                 current = negative(current)
         return current

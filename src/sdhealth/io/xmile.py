@@ -13,6 +13,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from lxml import etree
+
 from sdhealth.errors import ModelError, ModelSyntaxError
 from sdhealth.io.abstract import (
     TRANSLATION_FAILURES,
@@ -23,17 +25,12 @@ from sdhealth.io.abstract import (
 )
 from sdhealth.io.front_ends import check_front_end
 from sdhealth.io.mdl import restore_metadata
+from sdhealth.io.syntax import from_pysd
 from sdhealth.io.xmile_parser import parse_xmile
 from sdhealth.io.xmile_scan import ensure_model_content, scan_caveats
 from sdhealth.io.xmile_writer import METADATA_NAMESPACE
 from sdhealth.ir.model import Model
 from sdhealth.ir.names import canonical
-
-with warnings.catch_warnings():  # PySD's own imports raise deprecation warnings
-    warnings.simplefilter("ignore")
-    from lxml import etree
-    from parsimonious.exceptions import ParseError, VisitationError
-    from pysd.translators.xmile.xmile_file import XmileFile
 
 __all__ = ["read_xmile"]
 
@@ -43,12 +40,15 @@ def _parsed(path: Path, front_end: str = "sdhealth") -> tuple[Any, Any]:
     check_front_end(front_end)
     if front_end == "sdhealth":
         return parse_xmile(path)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings():  # PySD's imports and translator raise deprecation warnings
         warnings.simplefilter("ignore")
+        from parsimonious.exceptions import ParseError, VisitationError
+        from pysd.translators.xmile.xmile_file import XmileFile
+
         try:
             xmile = XmileFile(path)
             xmile.parse()
-            return xmile.get_abstract_model(), xmile.xmile_root
+            return from_pysd(xmile.get_abstract_model()), xmile.xmile_root
         except etree.XMLSyntaxError as error:
             line = error.position[0] if error.position else None
             raise ModelSyntaxError(f"XML syntax error: {error.msg}", str(path), line) from None

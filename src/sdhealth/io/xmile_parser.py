@@ -42,22 +42,16 @@ from __future__ import annotations
 import itertools
 import math
 import re
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
 import numpy as np
-
-with warnings.catch_warnings():  # PySD's own imports raise deprecation warnings
-    warnings.simplefilter("ignore")
-    from lxml import etree
-    from pysd.translators.structures import abstract_expressions as ae
-    from pysd.translators.structures import abstract_model as am
-    from pysd.translators.xmile.xmile_structures import structures
+from lxml import etree
 
 from sdhealth.errors import ModelSyntaxError
+from sdhealth.io import syntax as syn
 from sdhealth.io.abstract import OUTFLOWS_LIMITED, OUTFLOWS_LIMITED_CLAMPED
 from sdhealth.io.abstract_expressions import draw_call, without_module_quotes
 from sdhealth.io.expressions import MAX_NESTING
@@ -275,7 +269,7 @@ def _subscripts_in(node: Any) -> list[str]:
     stack = [node]
     while stack:
         item = stack.pop()
-        if isinstance(item, ae.SubscriptsReferenceStructure):
+        if isinstance(item, syn.SubscriptsReferenceStructure):
             found.extend(name for name in item.subscripts if name not in found)
         elif isinstance(item, (list, tuple)):
             stack.extend(reversed(item))
@@ -313,9 +307,9 @@ def _reference_key(name: str) -> str:
 
 #: Stella's names for the clock and its constants (no parentheses), in PySD's terms.
 _CONSTANTS: dict[str, Any] = {
-    "dt": ae.ReferenceStructure("time_step"),
-    "starttime": ae.ReferenceStructure("initial_time"),
-    "stoptime": ae.ReferenceStructure("final_time"),
+    "dt": syn.ReferenceStructure("time_step"),
+    "starttime": syn.ReferenceStructure("initial_time"),
+    "stoptime": syn.ReferenceStructure("final_time"),
     "pi": math.pi,
     "inf": math.inf,
 }
@@ -426,7 +420,7 @@ class _Equation(OperatorLevels):
             self.expect("else", "ELSE")
             otherwise = self.final_expr()
             self.depth -= 1
-            return structures["if_then_else"](condition, then, otherwise)
+            return syn.XMILE["if_then_else"](condition, then, otherwise)
         return self.logic2_expr()
 
     def logic2_expr(self) -> Any:
@@ -435,19 +429,19 @@ class _Equation(OperatorLevels):
         while self.at("and", "or"):
             operators.append(f":{self.take().text.upper()}:")
             operands.append(self.logic_expr())
-        return ae.LogicStructure(operators, tuple(operands)) if operators else operands[0]
+        return syn.LogicStructure(operators, tuple(operands)) if operators else operands[0]
 
     def logic_expr(self) -> Any:
         if self.at("not"):
             self.take()
-            return ae.LogicStructure([":NOT:"], (self.comp_expr(),))
+            return syn.LogicStructure([":NOT:"], (self.comp_expr(),))
         return self.comp_expr()
 
     def comp_expr(self) -> Any:
         left = self.add_expr()
         if self.at(*_COMPARISON):
             operator = self.take().text
-            return ae.LogicStructure([operator], (left, self.add_expr()))
+            return syn.LogicStructure([operator], (left, self.add_expr()))
         return left
 
     def add_expr(self) -> Any:
@@ -550,16 +544,16 @@ class _Equation(OperatorLevels):
         result: Any = 0
         for combination in reversed(list(itertools.product(*choices))):
             tests = [
-                ae.LogicStructure(["="], (expr, position))
+                syn.LogicStructure(["="], (expr, position))
                 for expr, position, _ in combination
                 if expr is not None
             ]
-            reference = ae.ReferenceStructure(
-                name, ae.SubscriptsReferenceStructure([e for _, _, e in combination])
+            reference = syn.ReferenceStructure(
+                name, syn.SubscriptsReferenceStructure([e for _, _, e in combination])
             )
-            condition = tests[0] if len(tests) == 1 else ae.LogicStructure(
+            condition = tests[0] if len(tests) == 1 else syn.LogicStructure(
                 [":AND:"] * (len(tests) - 1), tuple(tests))  # fmt: skip
-            result = structures["if_then_else"](condition, reference, result)
+            result = syn.XMILE["if_then_else"](condition, reference, result)
         return result
 
     def element_of(self, token: _Token) -> tuple[int, str]:
@@ -603,12 +597,12 @@ class _Equation(OperatorLevels):
             written = self.subscripts(name)
             if any(isinstance(item, _Index) for item in written):
                 return self.selected(name, written)
-            subscripts = ae.SubscriptsReferenceStructure(written)
-        reference = ae.ReferenceStructure(name, subscripts)
+            subscripts = syn.SubscriptsReferenceStructure(written)
+        reference = syn.ReferenceStructure(name, subscripts)
         if not self.at("("):
             if self.reducing and subscripts is None and name in self.arrays.dims:
                 whole = [f"{d}!" for d in self.arrays.dims[name]]  # SUM(x): all of x
-                return ae.ReferenceStructure(name, ae.SubscriptsReferenceStructure(whole))
+                return syn.ReferenceStructure(name, syn.SubscriptsReferenceStructure(whole))
             return reference
         opening = self.take()
         self.nested(opening)
@@ -622,38 +616,38 @@ class _Equation(OperatorLevels):
         if (
             name == "lookup"
             and len(arguments) == 2
-            and isinstance(arguments[0], ae.ReferenceStructure)
+            and isinstance(arguments[0], syn.ReferenceStructure)
         ):
             table, argument = arguments  # a graphical function called by name
             if table.reference in self.tables:  # an aux's or flow's: its table applied to x
-                return structures["inline_lookup"](argument, self.tables[table.reference])
+                return syn.XMILE["inline_lookup"](argument, self.tables[table.reference])
             if table.subscripts is not None:  # one element's own table: LOOKUP(name[a], x)
                 where = ",".join(_key(s) for s in table.subscripts.subscripts)
                 found = self.tables.get(f"{table.reference}[{where}]")
                 if found is not None:
-                    return structures["inline_lookup"](argument, found)
-            return ae.CallStructure(table, (argument,))
+                    return syn.XMILE["inline_lookup"](argument, found)
+            return syn.CallStructure(table, (argument,))
         if name == "int" and len(arguments) == 1:
             return _floor(arguments[0])
         if name == "ramp" and len(arguments) == 2:  # no end time: rising to the end of the run
-            return ae.CallStructure(ae.ReferenceStructure("ramp"), (*arguments, _FINAL_TIME))
+            return syn.CallStructure(syn.ReferenceStructure("ramp"), (*arguments, _FINAL_TIME))
         if name == "pulse" and len(arguments) in (2, 3):
             return _pulse(*arguments)
         if name == "pulse_train" and len(arguments) == 4:
             # Vensim's PULSE TRAIN(start, width, interval, end), kept in the order PySD's
             # Vensim translator stores it (start, interval, width, end), as the .mdl reader does
             start, width, interval, end = arguments
-            return ae.CallStructure(reference, (start, interval, width, end))
+            return syn.CallStructure(reference, (start, interval, width, end))
         if name == "previous" and len(arguments) in (1, 2):
             # the value one DT earlier (the initial value ``i``, default x's, in the first DT):
             # Vensim's DELAY FIXED by one time step
             value, initial = arguments[0], arguments[-1]
-            return ae.DelayFixedStructure(value, ae.ReferenceStructure("time_step"), initial)
+            return syn.DelayFixedStructure(value, syn.ReferenceStructure("time_step"), initial)
         if name in fn.STELLA_DRAWS:
             return self.draw(token, name, arguments)
-        build = None if name in _NOT_FUNCTIONS else structures.get(name)
+        build = None if name in _NOT_FUNCTIONS else syn.XMILE.get(name)
         if build is None:
-            return ae.CallStructure(reference, arguments)
+            return syn.CallStructure(reference, arguments)
         if isinstance(build, dict):
             if len(arguments) not in build:
                 counts = sorted(build)
@@ -685,8 +679,8 @@ class _Equation(OperatorLevels):
         written = (name, arguments[:count], seed)
         self.draws.append(written)
         occurrence = self.draws.count(written)  # among identical calls (RandomDraw)
-        call = ae.ReferenceStructure(draw_call(name))
-        return ae.CallStructure(call, (*arguments[:count], seed, occurrence))
+        call = syn.ReferenceStructure(draw_call(name))
+        return syn.CallStructure(call, (*arguments[:count], seed, occurrence))
 
     def one_argument(self) -> bool:
         """Whether the call whose ``(`` was just read has one argument (MIN/MAX of an array)."""
@@ -707,9 +701,9 @@ class _Equation(OperatorLevels):
     def array_function(self, token: _Token, name: str, arguments: tuple[Any, ...]) -> Any:
         """Stella's array builtins over the dimensions marked ``!`` in their argument."""
         if len(arguments) > 1 and name in ("sum", "mean"):  # a list of values, not an array
-            total = ae.ArithmeticStructure(["+"] * (len(arguments) - 1), arguments)
+            total = syn.ArithmeticStructure(["+"] * (len(arguments) - 1), arguments)
             return (
-                total if name == "sum" else ae.ArithmeticStructure(["/"], (total, len(arguments)))
+                total if name == "sum" else syn.ArithmeticStructure(["/"], (total, len(arguments)))
             )
         if len(arguments) != 1:
             self.where.error(
@@ -717,7 +711,7 @@ class _Equation(OperatorLevels):
                 self.text, token.start,
             )  # fmt: skip
         (argument,) = arguments
-        if name == "size" and isinstance(argument, ae.ReferenceStructure):
+        if name == "size" and isinstance(argument, syn.ReferenceStructure):
             elements = self.arrays.dimensions.get(_key(argument.reference))
             if elements is not None and argument.subscripts is None:
                 return len(elements)  # SIZE(Dim): how many elements Dim has
@@ -739,24 +733,24 @@ class _Equation(OperatorLevels):
         if name == "size":
             return size
         if name == "mean":
-            total = ae.CallStructure(ae.ReferenceStructure("sum"), (argument,))
-            return ae.ArithmeticStructure(["/"], (total, size))
+            total = syn.CallStructure(syn.ReferenceStructure("sum"), (argument,))
+            return syn.ArithmeticStructure(["/"], (total, size))
         if name == "stddev":
             # the population standard deviation (divided by n, not n - 1): the open-source
             # engine that matches Stella's exports does so; xmile-semantics.md lists it Open
             def total(of: Any) -> Any:
-                return ae.CallStructure(ae.ReferenceStructure("sum"), (of,))
+                return syn.CallStructure(syn.ReferenceStructure("sum"), (of,))
 
-            squares = total(ae.ArithmeticStructure(["^"], (argument, 2)))
-            mean = ae.ArithmeticStructure(["/"], (total(argument), size))
-            variance = ae.ArithmeticStructure(
-                ["/", "-"], (squares, size, ae.ArithmeticStructure(["^"], (mean, 2)))
+            squares = total(syn.ArithmeticStructure(["^"], (argument, 2)))
+            mean = syn.ArithmeticStructure(["/"], (total(argument), size))
+            variance = syn.ArithmeticStructure(
+                ["/", "-"], (squares, size, syn.ArithmeticStructure(["^"], (mean, 2)))
             )
-            return ae.CallStructure(ae.ReferenceStructure("sqrt"), (variance,))
+            return syn.CallStructure(syn.ReferenceStructure("sqrt"), (variance,))
         vensim = {"min": "vmin", "max": "vmax"}.get(name, name)
         if name in ("min", "max") and not marked:
             vensim += "_xmile"  # PySD's form for a range left unmarked: the same reduction
-        return ae.CallStructure(ae.ReferenceStructure(vensim), (argument,))
+        return syn.CallStructure(syn.ReferenceStructure(vensim), (argument,))
 
     def arguments(self) -> tuple[Any, ...]:
         values: list[Any] = []
@@ -774,7 +768,7 @@ def _constant(node: Any) -> float | None:
     """The value of an expression of numbers alone (``-7 / 3``), else None."""
     if isinstance(node, (int, float)) and not isinstance(node, bool):
         return float(node)
-    if not isinstance(node, ae.ArithmeticStructure):
+    if not isinstance(node, syn.ArithmeticStructure):
         return None
     values = [_constant(a) for a in node.arguments]
     if any(v is None for v in values):
@@ -805,7 +799,7 @@ def _floor(value: Any) -> Any:
     constant = _constant(value)
     if constant is not None:
         return math.floor(constant)
-    return ae.CallStructure(ae.ReferenceStructure("floor"), (value,))
+    return syn.CallStructure(syn.ReferenceStructure("floor"), (value,))
 
 
 def _modulo(a: Any, b: Any) -> Any:
@@ -814,12 +808,14 @@ def _modulo(a: Any, b: Any) -> Any:
     x, y = _constant(a), _constant(b)
     if x is not None and y:
         return x % y  # Python's % is this floored modulus
-    quotient = ae.ArithmeticStructure(["/"], (a, b))
-    return ae.ArithmeticStructure(["-"], (a, ae.ArithmeticStructure(["*"], (b, _floor(quotient)))))
+    quotient = syn.ArithmeticStructure(["/"], (a, b))
+    return syn.ArithmeticStructure(
+        ["-"], (a, syn.ArithmeticStructure(["*"], (b, _floor(quotient))))
+    )
 
 
-_TIME_STEP = ae.ReferenceStructure("time_step")
-_FINAL_TIME = ae.ReferenceStructure("final_time")
+_TIME_STEP = syn.ReferenceStructure("time_step")
+_FINAL_TIME = syn.ReferenceStructure("final_time")
 
 
 def _pulse(volume: Any, first: Any, interval: Any = 0) -> Any:
@@ -828,12 +824,12 @@ def _pulse(volume: Any, first: Any, interval: Any = 0) -> Any:
     time: Vensim's ``PULSE(first, DT)`` or ``PULSE TRAIN(first, DT, interval, FINAL TIME)``
     scaled by ``v/DT`` (PySD stores a train's arguments as start, interval, width, end)."""
     if _constant(interval) == 0:
-        shape = ae.CallStructure(ae.ReferenceStructure("pulse"), (first, _TIME_STEP))
+        shape = syn.CallStructure(syn.ReferenceStructure("pulse"), (first, _TIME_STEP))
     else:
-        shape = ae.CallStructure(
-            ae.ReferenceStructure("pulse_train"), (first, interval, _TIME_STEP, _FINAL_TIME)
+        shape = syn.CallStructure(
+            syn.ReferenceStructure("pulse_train"), (first, interval, _TIME_STEP, _FINAL_TIME)
         )
-    return ae.ArithmeticStructure(["/", "*"], (volume, _TIME_STEP, shape))
+    return syn.ArithmeticStructure(["/", "*"], (volume, _TIME_STEP, shape))
 
 
 # --------------------------------------------------------------------------- the XML
@@ -950,7 +946,7 @@ def _lookup(doc: _Document, gf: Any, variable: str) -> Any:
     if kind not in _INTERPOLATION:
         where.error(f"unknown graphical function type {kind!r} (continuous, extrapolate, discrete)")
     order = np.argsort(xs)
-    return structures["lookup"](
+    return syn.XMILE["lookup"](
         x=tuple(xs[order]),
         y=tuple(ys[order]),
         x_limits=(np.min(xs), np.max(xs)),
@@ -1053,15 +1049,15 @@ class _Reader:
         ``q = contents f / (1 - (1 - f DT)^(len/DT))``.
         """
         length, entering, q = self.belt_terms(belt)
-        arrived = ae.DelayFixedStructure(entering, length, q)
+        arrived = syn.DelayFixedStructure(entering, length, q)
         fraction = self.belt_leaks.get(id(belt))
         if fraction is None or fraction == 0:
             return arrived
         if self.exponential(belt):
-            kept = ae.ArithmeticStructure(["^"], (self.kept_per_dt(fraction), self.slats(length)))
+            kept = syn.ArithmeticStructure(["^"], (self.kept_per_dt(fraction), self.slats(length)))
         else:
             kept = 1 - fraction
-        return ae.ArithmeticStructure(["*"], (kept, arrived))
+        return syn.ArithmeticStructure(["*"], (kept, arrived))
 
     def admit(self, ast: Any, flow: str, belt: Any, priority: int) -> Any:
         """An inflow of a conveyor with a capacity or an inflow limit (xmile-semantics.md 2.6):
@@ -1078,21 +1074,21 @@ class _Reader:
         capacity = doc.child(conveyor, "capacity")
         if capacity is not None:
             level = self.flow_name(_Text(name), name)
-            room = ae.ArithmeticStructure(
+            room = syn.ArithmeticStructure(
                 ["-"], (doc.equation(capacity.text, name, capacity), level)
             )
             outflow = doc.children(belt, "outflow")[0]
-            space: Any = ae.ArithmeticStructure(
+            space: Any = syn.ArithmeticStructure(
                 ["/", "+"],
-                (room, ae.ReferenceStructure("time_step"), self.flow_name(outflow, name)),
+                (room, syn.ReferenceStructure("time_step"), self.flow_name(outflow, name)),
             )
             for earlier in doc.children(belt, "inflow")[:priority]:
                 taken = self.flow_name(earlier, name)
-                space = ae.ArithmeticStructure(["-"], (space, taken))
+                space = syn.ArithmeticStructure(["-"], (space, taken))
             bounds.append(space)
         if len(bounds) == 1:
             return ast
-        return ae.CallStructure(ae.ReferenceStructure("min"), tuple(bounds))
+        return syn.CallStructure(syn.ReferenceStructure("min"), tuple(bounds))
 
     def leaked(self, belt: Any) -> Any:
         """A conveyor's leak flow (2.4): exponential, ``f`` times the contents; linear, every
@@ -1104,13 +1100,13 @@ class _Reader:
         name = _name(belt)
         if self.exponential(belt):
             level = self.flow_name(_Text(name), name)
-            return ae.ArithmeticStructure(["*"], (f, level))
+            return syn.ArithmeticStructure(["*"], (f, level))
         length, entering, q = self.belt_terms(belt)
         pipeline = f"{name} without leaks"
-        flows = ae.ArithmeticStructure(
-            ["-"], (entering, ae.DelayFixedStructure(entering, length, q))
+        flows = syn.ArithmeticStructure(
+            ["-"], (entering, syn.DelayFixedStructure(entering, length, q))
         )
-        start = ae.ArithmeticStructure(["*"], (length, q))
+        start = syn.ArithmeticStructure(["*"], (length, q))
         holder = self.doc.child(belt, "dimensions")
         dims = (
             [str(d.get("name")) for d in self.doc.children(holder, "dim")]
@@ -1122,14 +1118,14 @@ class _Reader:
         scope = self.doc.arrays.scope
         key = _reference_key(pipeline)
         reference = f"{scope[0]}.{key}" if scope is not None else key
-        return ae.ArithmeticStructure(["*"], (f / length, ae.ReferenceStructure(reference)))
+        return syn.ArithmeticStructure(["*"], (f / length, syn.ReferenceStructure(reference)))
 
     def add_stock(self, name: str, dims: list[str], flows: Any, start: Any) -> None:
         """An internal stock the reader adds to the model (``XmileModel.internal``)."""
-        self.extra.append(am.AbstractElement(
+        self.extra.append(syn.AbstractElement(
             name=name, units="", limits=(None, None), documentation="",
-            components=[am.AbstractComponent(
-                subscripts=(dims, []), ast=structures["stock"](flows, start, False))],
+            components=[syn.AbstractComponent(
+                subscripts=(dims, []), ast=syn.XMILE["stock"](flows, start, False))],
         ))  # fmt: skip
 
     def belt_terms(self, belt: Any) -> tuple[float, Any, Any]:
@@ -1140,7 +1136,7 @@ class _Reader:
         length = float(doc.child(doc.child(belt, "conveyor"), "len").text)
         inflows = [self.flow_name(i, name) for i in doc.children(belt, "inflow")]
         entering: Any = (
-            ae.ArithmeticStructure(["+"] * (len(inflows) - 1), tuple(inflows))
+            syn.ArithmeticStructure(["+"] * (len(inflows) - 1), tuple(inflows))
             if len(inflows) > 1
             else (inflows[0] if inflows else 0)
         )
@@ -1148,18 +1144,18 @@ class _Reader:
         contents = doc.equation(eqn.text, name, eqn)
         fraction = self.belt_leaks.get(id(belt)) or 0.0
         if fraction == 0:
-            return length, entering, ae.ArithmeticStructure(["/"], (contents, length))
+            return length, entering, syn.ArithmeticStructure(["/"], (contents, length))
         if self.exponential(belt):
-            full = ae.ArithmeticStructure(["^"], (self.kept_per_dt(fraction), self.slats(length)))
-            spread = ae.ArithmeticStructure(["*"], (contents, fraction))
-            emptied = ae.ArithmeticStructure(["-"], (1, full))
-            return length, entering, ae.ArithmeticStructure(["/"], (spread, emptied))
-        dt = ae.ReferenceStructure("time_step")
-        shortened = ae.ArithmeticStructure(
-            ["*"], (fraction / 2, ae.ArithmeticStructure(["-"], (length, dt)))
+            full = syn.ArithmeticStructure(["^"], (self.kept_per_dt(fraction), self.slats(length)))
+            spread = syn.ArithmeticStructure(["*"], (contents, fraction))
+            emptied = syn.ArithmeticStructure(["-"], (1, full))
+            return length, entering, syn.ArithmeticStructure(["/"], (spread, emptied))
+        dt = syn.ReferenceStructure("time_step")
+        shortened = syn.ArithmeticStructure(
+            ["*"], (fraction / 2, syn.ArithmeticStructure(["-"], (length, dt)))
         )
-        span = ae.ArithmeticStructure(["-"], (length, shortened))
-        return length, entering, ae.ArithmeticStructure(["/"], (contents, span))
+        span = syn.ArithmeticStructure(["-"], (length, shortened))
+        return length, entering, syn.ArithmeticStructure(["/"], (contents, span))
 
     def exponential(self, belt: Any) -> bool:
         conveyor = self.doc.child(belt, "conveyor")
@@ -1167,12 +1163,12 @@ class _Reader:
 
     @staticmethod
     def kept_per_dt(fraction: float) -> Any:
-        dt = ae.ReferenceStructure("time_step")
-        return ae.ArithmeticStructure(["-"], (1, ae.ArithmeticStructure(["*"], (fraction, dt))))
+        dt = syn.ReferenceStructure("time_step")
+        return syn.ArithmeticStructure(["-"], (1, syn.ArithmeticStructure(["*"], (fraction, dt))))
 
     @staticmethod
     def slats(length: float) -> Any:
-        return ae.ArithmeticStructure(["/"], (length, ae.ReferenceStructure("time_step")))
+        return syn.ArithmeticStructure(["/"], (length, syn.ReferenceStructure("time_step")))
 
     def limit(self, ast: Any, holder: Any, stock: Any, priority: int) -> Any:
         """``MIN(outflow, stock/DT + inflows - outflows before it)``: Stella's rule for the
@@ -1186,20 +1182,22 @@ class _Reader:
         def ref(name_ast: Any) -> Any:
             if at is None:
                 return name_ast
-            return ae.ReferenceStructure(name_ast.reference, ae.SubscriptsReferenceStructure(at))
+            return syn.ReferenceStructure(name_ast.reference, syn.SubscriptsReferenceStructure(at))
 
         name = _name(stock)
         level = ref(self.flow_name(_Text(name), name))
-        available: Any = ae.ArithmeticStructure(["/"], (level, ae.ReferenceStructure("time_step")))
+        available: Any = syn.ArithmeticStructure(
+            ["/"], (level, syn.ReferenceStructure("time_step"))
+        )
         for inflow in doc.children(stock, "inflow"):
-            added = ae.CallStructure(
-                ae.ReferenceStructure("max"), (ref(self.flow_name(inflow, name)), 0)
+            added = syn.CallStructure(
+                syn.ReferenceStructure("max"), (ref(self.flow_name(inflow, name)), 0)
             )
-            available = ae.ArithmeticStructure(["+"], (available, added))
+            available = syn.ArithmeticStructure(["+"], (available, added))
         for earlier in doc.children(stock, "outflow")[:priority]:
             taken = ref(self.flow_name(earlier, name))
-            available = ae.ArithmeticStructure(["-"], (available, taken))
-        return ae.CallStructure(ae.ReferenceStructure("min"), (ast, available))
+            available = syn.ArithmeticStructure(["-"], (available, taken))
+        return syn.CallStructure(syn.ReferenceStructure("min"), (ast, available))
 
     def element(self, node: Any, kind: str, display: str | None = None) -> Any:
         doc = self.doc
@@ -1231,10 +1229,10 @@ class _Reader:
                     (([sub], []), ast) for sub, ast in zip(elements_of, parsed, strict=False)
                 ]
         if kind == "gf":
-            built = [am.AbstractLookup(subscripts=s, ast=a) for s, a in components]
+            built = [syn.AbstractLookup(subscripts=s, ast=a) for s, a in components]
         else:
-            built = [am.AbstractComponent(subscripts=s, ast=a) for s, a in components]
-        return am.AbstractElement(
+            built = [syn.AbstractComponent(subscripts=s, ast=a) for s, a in components]
+        return syn.AbstractElement(
             name=name, units=units, limits=limits, documentation=documentation,
             components=built,
         )  # fmt: skip
@@ -1253,15 +1251,15 @@ class _Reader:
         for eqn in doc.children(holder, "eqn"):
             ast = doc.equation(eqn.text, name, eqn)
             if gf is not None:
-                ast = structures["inline_lookup"](ast, _lookup(doc, gf, name))
+                ast = syn.XMILE["inline_lookup"](ast, _lookup(doc, gf, name))
             if init is not None:  # xmutil's ACTIVE INITIAL: this value at the start
                 start = doc.equation(init.text, name, init)
-                ast = ae.CallStructure(ae.ReferenceStructure("active_initial"), (ast, start))
+                ast = syn.CallStructure(syn.ReferenceStructure("active_initial"), (ast, start))
             asts.append(ast)
         if not asts:
             doc.where(name, node).error(f"the <{kind}> has no <eqn>")
         if kind == "flow" and _non_negative(doc, node, self.flows_non_negative):
-            asts = [ae.CallStructure(ae.ReferenceStructure("max"), (ast, 0)) for ast in asts]
+            asts = [syn.CallStructure(syn.ReferenceStructure("max"), (ast, 0)) for ast in asts]
         if kind == "flow":
             asts = self.stella_flow(asts, node, holder)
         return asts
@@ -1290,12 +1288,12 @@ class _Reader:
         if inflows:
             operators = ["+"] * (len(inflows) - 1) + ["-"] * len(outflows)
         elif outflows:
-            outflows[0] = structures["negative"](outflows[0])
+            outflows[0] = syn.XMILE["negative"](outflows[0])
             operators = ["-"] * (len(outflows) - 1)
         else:
             operators, inflows = [], [0]
         flows = (
-            structures["arithmetic"](operators, inflows + outflows)
+            syn.XMILE["arithmetic"](operators, inflows + outflows)
             if operators
             else (inflows[0] if inflows else outflows[0])
         )
@@ -1306,7 +1304,7 @@ class _Reader:
         non_negative: Any = _non_negative(doc, node, self.stocks_non_negative)
         if non_negative:  # its outflows limited (``limit``), or the stock clamped
             non_negative = self.stocks.get(id(node), True)
-        return structures["stock"](flows, initial, non_negative)
+        return syn.XMILE["stock"](flows, initial, non_negative)
 
     def flow_name(self, element: Any, stock: str) -> Any:
         """The flow an ``<inflow>``/``<outflow>`` names. XMILE puts a name there, never an
@@ -1319,7 +1317,7 @@ class _Reader:
         scope = self.doc.arrays.scope
         if scope is not None and name in scope[1]:
             name = f"{scope[0]}.{name}"
-        return ae.ReferenceStructure(name, None)
+        return syn.ReferenceStructure(name, None)
 
     def variables(self) -> list[tuple[Any, str, str | None]]:
         """Every variable node with its kind and the module it belongs to (None: the model).
@@ -1390,11 +1388,11 @@ class _Reader:
             variable = _reference_key(variable.strip('"').replace("_", " "))
             where = doc.arrays.modules.get(_key(module)) if module else None
             reference = f"{where}.{variable}" if where else variable
-            return am.AbstractElement(
+            return syn.AbstractElement(
                 name=display, units=doc.text(node, "units") or "", limits=(None, None),
                 documentation=doc.text(node, "doc") or "",
-                components=[am.AbstractComponent(subscripts=([], []),
-                                                 ast=ae.ReferenceStructure(reference))],
+                components=[syn.AbstractComponent(subscripts=([], []),
+                                                 ast=syn.ReferenceStructure(reference))],
             )  # fmt: skip
         return self.element(node, kind, display)
 
@@ -1424,13 +1422,13 @@ class _Reader:
             ("SAVEPER", "The save time step for the simulation.", "time_step", specs),
         ]
         return [
-            am.AbstractControlElement(
+            syn.AbstractControlElement(
                 name=name,
                 units=units,
                 limits=(None, None),
                 documentation=doc_text,
                 components=[
-                    am.AbstractComponent(subscripts=([], []), ast=doc.equation(text, name, node))
+                    syn.AbstractComponent(subscripts=([], []), ast=doc.equation(text, name, node))
                 ],
             )  # fmt: skip
             for name, doc_text, text, node in settings
@@ -1462,9 +1460,9 @@ class _Reader:
             eqn = doc.child(node, "eqn")
             if eqn is None:
                 doc.where(name, node).error("the <macro> has no <eqn> (its value)")
-            elements = [am.AbstractElement(
+            elements = [syn.AbstractElement(
                 name=name, units="", limits=(None, None), documentation="",
-                components=[am.AbstractComponent(
+                components=[syn.AbstractComponent(
                     subscripts=([], []), ast=doc.equation(eqn.text, name, eqn))],
             )]  # fmt: skip
             for holder in doc.children(node, "variables"):
@@ -1490,7 +1488,7 @@ class _Reader:
         for dim in doc.children(dimensions, "dim") if dimensions is not None else []:
             elements = [str(e.get("name")) for e in doc.children(dim, "elem")]
             doc.arrays.dimensions[_key(str(dim.get("name")))] = elements
-            subscripts.append(am.AbstractSubscriptRange(
+            subscripts.append(syn.AbstractSubscriptRange(
                 name=str(dim.get("name")), subscripts=elements, mapping=[]
             ))  # fmt: skip
         placed = self.variables()
@@ -1522,7 +1520,7 @@ class _Reader:
         elements += self.extra
         if doc.readable:  # else nothing is read, which ensure_model_content reports
             elements += self.control()
-        return am.AbstractSection(
+        return syn.AbstractSection(
             name="__main__", path=doc.path.with_suffix(".py"), type="main", params=[],
             returns=[], subscripts=subscripts, elements=elements, constraints=[],
             test_inputs=[], split=False, views_dict=None,
@@ -1530,7 +1528,7 @@ class _Reader:
 
 
 @dataclass
-class XmileModel(am.AbstractModel):  # type: ignore[misc]
+class XmileModel(syn.AbstractModel):  # type: ignore[misc]
     """PySD's ``AbstractModel`` with the names of the variables the reader added (``internal``:
     not in the file, kept out of results)."""
 
@@ -1538,7 +1536,7 @@ class XmileModel(am.AbstractModel):  # type: ignore[misc]
 
 
 @dataclass
-class MacroSection(am.AbstractSection):  # type: ignore[misc]
+class MacroSection(syn.AbstractSection):  # type: ignore[misc]
     """An XMILE ``<macro>`` as a macro section: ``defaults`` holds the syntax tree of each
     ``<parm default="...">`` (it may read the parameters before it)."""
 
