@@ -14,7 +14,7 @@ from sympy.core.symbol import Str
 
 from sdhealth.backends.base import RunSpec, get_backend
 from sdhealth.compile.flatten import element_name, flatten
-from sdhealth.errors import UnsupportedByBackend
+from sdhealth.errors import SimulationError, UnsupportedByBackend
 from sdhealth.ir import functions as fn
 from sdhealth.ir.model import (
     Auxiliary,
@@ -237,11 +237,11 @@ def test_unsupported_array_function_names_function_and_variable() -> None:
     m = model(
         array(Constant, "pop", ("Region",), (("North",), 1), (("South",), 2), (("East",), 3)),
         array(Auxiliary, "order", ("Region",),
-              (("Region",), call("VECTOR ELM MAP", ref("pop", "Region!"), 1))),
+              (("Region",), call("VECTOR LOOKUP", ref("pop", "Region!"), 1, 0, 3, 0))),
     )  # fmt: skip
     with pytest.raises(UnsupportedByBackend) as caught:
         flatten(m)
-    assert "'order'" in str(caught.value) and "VECTOR ELM MAP" in str(caught.value)
+    assert "'order'" in str(caught.value) and "VECTOR LOOKUP" in str(caught.value)
 
 
 def test_vector_sort_order_rank_and_reorder() -> None:
@@ -258,6 +258,67 @@ def test_vector_sort_order_rank_and_reorder() -> None:
     )  # fmt: skip
     values = assert_agree(m)
     assert values["sorted[North]"][0] == 0.0 and values["rank[North]"][0] == 1.0
+
+
+def native_values(m: Model) -> dict[str, np.ndarray]:
+    """Run on the native backend alone (for what PySD cannot run)."""
+    result = get_backend("native").run(m, SPEC, {})
+    return {c: result.values[:, j] for j, c in enumerate(result.columns)}
+
+
+def test_vector_elm_map_counts_from_the_element_named_over_the_whole_variable() -> None:
+    """SDEverywhere's ``vector`` model, whose outputs Vensim printed: an offset counts from
+    the element the first argument names, over the whole variable with the last subscript
+    fastest (``d[A2, B1]`` + 1 is ``d[A2, B2]``), and a whole array counts from its first."""
+    m = model(
+        array(Constant, "a", ("Region",), (("North",), 0), (("South",), 1), (("East",), 1)),
+        array(Constant, "b", ("Age",), (("young",), 1), (("old",), 2)),
+        array(Constant, "d", ("Region", "Age"),
+              *(((r, g), v) for (r, g), v in zip(
+                  [(r, g) for r in ("North", "South", "East") for g in ("young", "old")],
+                  (1, 4, 2, 5, 3, 6), strict=True))),
+        array(Auxiliary, "c", ("Region",),
+              (("Region",), 10 + call("VECTOR ELM MAP", ref("b", "young"), ref("a", "Region")))),
+        array(Auxiliary, "f", ("Region", "Age"),
+              (("Region", "Age"), call("VECTOR ELM MAP", ref("d", "Region", "young"),
+                                       ref("a", "Region")))),
+        array(Auxiliary, "whole", ("Region",),
+              (("Region",), call("VECTOR ELM MAP", ref("a", "Region"), 2 - 2 * ref("a", "Region")))),
+    )  # fmt: skip
+    values = native_values(m)
+    assert [values[f"c[{r}]"][0] for r in ("North", "South", "East")] == [11, 12, 12]
+    f = [values[f"f[{r},{g}]"][0] for r in ("North", "South", "East") for g in ("young", "old")]
+    assert f == [1, 1, 5, 5, 6, 6]  # Vensim's 1,1,5,5,6,6
+    assert [values[f"whole[{r}]"][0] for r in ("North", "South", "East")] == [1, 0, 0]
+    outside = array(
+        Auxiliary,
+        "outside",
+        ("Region",),
+        (("Region",), call("VECTOR ELM MAP", ref("b", "old"), ref("a", "Region"))),
+    )
+    with pytest.raises(SimulationError, match=r"'outside\[South\]' became not a number .* 0"):
+        native_values(model(*m.variables, outside))  # b[old] + 1 is past the end: Vensim's :NA:
+
+
+def test_sorting_a_computed_vector_with_a_direction_set_at_run_time() -> None:
+    m = model(
+        array(Auxiliary, "score", ("Region",), (("North",), 5 - fn.TIME), (("South",), 2),
+              (("East",), fn.TIME)),
+        Constant(name="ascending", value=1.0),
+        array(Auxiliary, "order", ("Region",),
+              (("Region",), call("VECTOR SORT ORDER", ref("score", "Region") * -1,
+                                 symbol("ascending")))),
+        array(Auxiliary, "rank", ("Region",),
+              (("Region",), call("VECTOR RANK", ref("score", "Region") + 1,
+                                 symbol("ascending") - 1))),
+    )  # fmt: skip
+    values = native_values(m)
+    # at time 0 the scores are 5, 2, 0: negated, ascending, North comes first
+    assert [values[f"order[{r}]"][0] for r in ("North", "South", "East")] == [0, 1, 2]
+    # direction 0 is descending: North's 6 ranks first
+    assert [values[f"rank[{r}]"][0] for r in ("North", "South", "East")] == [1, 2, 3]
+    # at time 8: 5 - 8 = -3, 2, 8: negated 3, -2, -8, so East, South, North
+    assert [values[f"order[{r}]"][-1] for r in ("North", "South", "East")] == [2, 1, 0]
 
 
 def test_vector_select_sums_the_selected_elements() -> None:

@@ -47,9 +47,12 @@ def _suite() -> Path:
     return Path(os.environ.get("SDHEALTH_TEST_MODELS", ROOT.parent / "shared" / "test-models"))
 
 
+MORE = Path(os.environ.get("SDHEALTH_MORE_MODELS", _suite().parent / "test-models-more"))
+
+
 def _files() -> list[Path]:
     tests = _suite() / "tests"
-    more = Path(os.environ.get("SDHEALTH_MORE_MODELS", _suite().parent / "test-models-more"))
+    more = MORE
     files = [p for suffix in ("xmile", "stmx", "xml") for p in sorted(tests.glob(f"*/*.{suffix}"))]
     return files + [p for suffix in ("xmile", "stmx") for p in sorted(more.rglob(f"*.{suffix}"))]
 
@@ -253,6 +256,9 @@ ARRAYS = """<?xml version="1.0" encoding="utf-8"?>
         ("MIN(pop[*])", 1),
         ("MIN(pop[Region])", 1),  # a dimension the variable does not have: all of it
         ("SIZE(Age) + SIZE(grid[*, *])", 8),
+        ("RANK(pop[*], 3)", 3),  # Stella's RANK: the position of the 3rd smallest (6, East)
+        ("RANK((pop[*] - 2) ^ 2, 1)", 2),  # of 1, 0, 16 the smallest is South's
+        ("RANK(pop, 2) * 10 + RANK(pop[*] * -1, 1)", 23),
         ("MAX(pop[North], 5)", 5),  # two arguments: the larger of two numbers
         ("SUM(grid[*, *])", 990),
         ("MEAN(grid[*, *] * pop[*])", (1 + 4 + 36) * 110 / 6),
@@ -285,6 +291,7 @@ def test_array_builtins_and_element_names(tmp_path, equation, value):
         ("PROD(1, 2)", "PROD of an array takes one argument, not 2"),
         ("SUM(pop[*:Sector])", "'Sector' is not a dimension"),
         ("SUM(pop[North])", "SUM needs an array: write its dimensions as \\[\\*\\]"),
+        ("RANK(pop[*], 1, pop[*])", "RANK with a tie-breaking array \\(a third argument\\)"),
     ],
 )
 def test_array_errors_are_located(tmp_path, equation, message):
@@ -524,3 +531,26 @@ def test_a_macros_flow_is_not_the_models_flow_of_the_same_name(tmp_path):
     result = sd.load(path).run()
     assert result["change"].tolist()[:2] == [1, 0]  # limited by pool (1 over DT 1)
     assert result["s3"].tolist() == pytest.approx([0, 0, 5, 7.5, 8.75])  # not limited
+
+
+@pytest.mark.skipif(
+    not (MORE / "xmile").is_dir(), reason=f"no XMILE feature corpus at {MORE / 'xmile'}"
+)
+def test_xmile_feature_corpus_matches_its_reference_outputs():
+    """Every model of test-models-more/xmile (Stella and xmutil feature tests with reference
+    outputs: arrays, modules, vector functions, PREVIOUS, graphical functions) matches its
+    output at rtol 1e-3 (the figure ``sdhealth compare`` uses)."""
+    from sdhealth.report.comparison import compare_runs, read_reference
+
+    failing = {}
+    folders = sorted(p for p in (MORE / "xmile").iterdir() if p.is_dir())
+    for folder in folders:
+        model = next(iter(sorted(folder.glob("*.xmile")) + sorted(folder.glob("*.stmx"))))
+        reference = next(iter(sorted(folder.glob("output.*"))))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            comparison = compare_runs(sd.load(model).run(), read_reference(reference))
+        if not comparison.same or not comparison.matched:
+            failing[folder.name] = comparison.lines()[:3]
+    assert failing == {}
+    assert len(folders) >= 19

@@ -60,6 +60,8 @@ PYSD_CANNOT_PARSE = {
     # Stella names b."ghost of module/output" with quotes; the written reference
     # "b.\"ghost of module/output\"" keeps its backslashes in PySD's reader
     "modules_with_complex_idents": 'a quote inside a quoted name (\\")',
+    "vector_computed_operand": "VECTOR ELM MAP, RANK",
+    "vector_snapshot_operand": "a [*] wildcard inside DELAY (PREVIOUS)",
 }
 
 

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import sympy
+from sympy.core.symbol import Str
 
 from sdhealth.compile.allocation import allocate_by_priority
 from sdhealth.compile.subscript_ranges import Cell, Ranges, Refused, element_name
@@ -105,6 +106,10 @@ class Rewriter:
             return self.sorting(name, args[0], args[1])
         if name == "VECTOR REORDER":
             return self.reorder(args[0], args[1])
+        if name == "VECTOR ELM MAP":
+            return self.element_map(args[0], args[1])
+        if name == "RANK":
+            return self.index_of_rank(args[0], args[1])
         if name == "ALLOCATE BY PRIORITY" and len(args) == 5:
             return self.allocation(*args)
         if name == "ELMCOUNT" and isinstance(args[0], fn.VENSIM_CALL) and not args[0].args[0].name:
@@ -142,10 +147,25 @@ class Rewriter:
         return sympy.Piecewise((self.rewrite(missing), none), (result, True), evaluate=False)
 
     def along_last(self, vector: sympy.Basic) -> tuple[list[sympy.Basic], int]:
-        """The elements of ``vector`` along its last subscript, and the current position."""
-        if not isinstance(vector, fn.SUBSCRIPT):
-            raise Refused("a vector function of anything but a subscripted variable")
-        *outer, last = (s.name for s in vector.args[1:])
+        """The elements of ``vector`` along its last subscript, and the current position.
+
+        ``vector`` is a subscripted variable (Vensim's form), or an expression of them (as
+        XMILE translations write, ``VECTOR SORT ORDER(a[Region] + b[Region], 1)``): then the
+        vector runs along the one range its references name, element by element.
+        """
+        if isinstance(vector, fn.SUBSCRIPT):
+            last = vector.args[-1].name
+        else:
+            ranges = _ranges_read(vector, self.space)
+            if len(ranges) != 1:
+                raise Refused("a vector function of an expression over more than one range")
+            last = next(
+                s.name
+                for node in sympy.preorder_traversal(vector)
+                if isinstance(node, fn.SUBSCRIPT)
+                for s in node.args[1:]
+                if canonical(s.name) == ranges[0]
+            )
         elements = self.space.elements(last.rstrip("!"))
         here = canonical(self.resolve(last, set()))
         saved = dict(self.bindings)
@@ -153,30 +173,93 @@ class Rewriter:
             values = []
             for e in elements:
                 self.bindings = saved | {canonical(last): e}
-                values.append(self.reference(vector.args[0].name, [*outer, last]))
+                values.append(self.rewrite(vector))
         finally:
             self.bindings = saved
         return values, [canonical(e) for e in elements].index(here)
+
+    def element_map(self, source: sympy.Basic, offset: sympy.Basic) -> sympy.Expr:
+        """``VECTOR ELM MAP(source, offset)``: the element ``offset`` places after the one
+        ``source`` names, counted over the whole variable in Vensim's order (the last
+        subscript fastest); outside it NaN (Vensim's ``:NA:``), which the native backend
+        reports as an error naming the element and the time.
+
+        A reference that fixes an element (``b[B1]``, ``d[DimA, B1]``) counts from that
+        element (so ``d[A2, B1]`` with offset 1 is ``d[A2, B2]``, as Vensim prints); a whole
+        array (every subscript a range of the variable's own, ``x[Region]``) and an
+        expression (an XMILE translation's ``a[Region] + b[Region]``, which Vensim refuses)
+        count from the first element, as the same values in a variable of their own would.
+        """
+        index = self.rewrite(offset)
+        if isinstance(source, sympy.Symbol) and source.name in self.arrays:
+            source = fn.SUBSCRIPT(source, *(Str(d) for d in self.arrays[source.name].dims))
+        if isinstance(source, fn.SUBSCRIPT) and source.args[0].name in self.arrays:
+            key = source.args[0].name
+            dims = list(self.arrays[key].dims)
+            written = [s.name.rstrip("!") for s in source.args[1:]]
+            cells = list(itertools.product(*(self.space.elements(d) for d in dims)))
+            values = [self.reference(key, list(cell)) for cell in cells]
+            whole = all(canonical(w) == canonical(d) for w, d in zip(written, dims, strict=True))
+            if not whole:
+                here = tuple(canonical(self.resolve(s.name, set())) for s in source.args[1:])
+                index = index + [tuple(map(canonical, c)) for c in cells].index(here)
+        else:
+            ranges = _ranges_read(source, self.space)
+            if not ranges:
+                raise Refused("VECTOR ELM MAP of an expression without subscripts")
+            saved = dict(self.bindings)
+            values = []
+            try:
+                for cell in itertools.product(*(self.space.elements(r) for r in ranges)):
+                    self.bindings = saved | dict(zip(ranges, cell, strict=True))
+                    values.append(self.rewrite(source))
+            finally:
+                self.bindings = saved
+        pieces = [(v, sympy.Eq(index, i, evaluate=False)) for i, v in enumerate(values)]
+        return sympy.Piecewise(*pieces, (sympy.nan, True), evaluate=False)
 
     def sorting(self, name: str, vector: sympy.Basic, direction: sympy.Basic) -> sympy.Expr:
         """``VECTOR SORT ORDER``/``VECTOR RANK`` (PySD: a stable ``argsort`` along the last
         subscript, reversed for a direction <= 0; ranks count from 1, orders from 0)."""
         values, k = self.along_last(vector)
         direction = self.rewrite(direction)
-        if not direction.is_number:
-            raise Refused(f"{name} with a direction that is not a number")
         n = len(values)
         ranks = [_stable_rank(values, i) for i in range(n)]  # 0-based, ascending
-        if name == "VECTOR RANK":
-            return ranks[k] + 1 if direction > 0 else n - ranks[k]
-        wanted = k if direction > 0 else n - 1 - k
-        # ``[rank == wanted]`` as ``1 - MIN(ABS(rank - wanted), 1)`` (ranks are whole numbers):
-        # a condition holding sums of IF THEN ELSE makes sympy distribute the logic for minutes
+
+        def result(ascending: bool) -> sympy.Expr:
+            if name == "VECTOR RANK":
+                return ranks[k] + 1 if ascending else n - ranks[k]
+            wanted = k if ascending else n - 1 - k
+            # ``[rank == wanted]`` as ``1 - MIN(ABS(rank - wanted), 1)`` (ranks are whole
+            # numbers): a condition holding sums of IF THEN ELSE makes sympy distribute the
+            # logic for minutes
+            return sympy.Add(
+                *(
+                    i * (1 - sympy.Min(sympy.Abs(r - wanted, evaluate=False), 1, evaluate=False))
+                    for i, r in enumerate(ranks)
+                    if i
+                )
+            )
+
+        if direction.is_number:
+            return result(bool(direction > 0))
+        # a direction computed at run time (a constant such as ``ASCENDING == 1``)
+        return sympy.Piecewise(
+            (result(True), sympy.Gt(direction, 0, evaluate=False)),
+            (result(False), True),
+            evaluate=False,
+        )
+
+    def index_of_rank(self, array: sympy.Basic, k: sympy.Basic) -> sympy.Expr:
+        """Stella's ``RANK(array, k)``: the position, from 1, of the ``k``-th smallest element
+        (ties in the order of the elements; 0 for a ``k`` outside 1..n)."""
+        values = self.terms(array)
+        wanted = self.rewrite(k) - 1
+        ranks = [_stable_rank(values, i) for i in range(len(values))]
         return sympy.Add(
             *(
-                i * (1 - sympy.Min(sympy.Abs(r - wanted, evaluate=False), 1, evaluate=False))
+                (i + 1) * (1 - sympy.Min(sympy.Abs(r - wanted, evaluate=False), 1, evaluate=False))
                 for i, r in enumerate(ranks)
-                if i
             )
         )
 

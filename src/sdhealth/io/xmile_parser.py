@@ -607,10 +607,13 @@ class _Equation(OperatorLevels):
         opening = self.take()
         self.nested(opening)
         reducer = name in _ARRAY_FUNCTIONS or (name in ("min", "max") and self.one_argument())
+        reducer = reducer or name == "rank"
         self.reducing += reducer
         arguments = self.arguments()
         self.reducing -= reducer
         self.depth -= 1
+        if name == "rank":
+            return self.rank(token, arguments)
         if reducer:
             return self.array_function(token, name, arguments)
         if (
@@ -639,9 +642,11 @@ class _Equation(OperatorLevels):
             start, width, interval, end = arguments
             return syn.CallStructure(reference, (start, interval, width, end))
         if name == "previous" and len(arguments) in (1, 2):
-            # the value one DT earlier (the initial value ``i``, default x's, in the first DT):
-            # Vensim's DELAY FIXED by one time step
-            value, initial = arguments[0], arguments[-1]
+            # the value one DT earlier (the initial value ``i``, default 0, in the first DT):
+            # Vensim's DELAY FIXED by one time step. The default is the reference outputs'
+            # (test-models-more/xmile/vector_snapshot_operand: PREVIOUS(vals) is 0 at the start)
+            value = arguments[0]
+            initial = arguments[1] if len(arguments) == 2 else 0
             return syn.DelayFixedStructure(value, syn.ReferenceStructure("time_step"), initial)
         if name in fn.STELLA_DRAWS:
             return self.draw(token, name, arguments)
@@ -697,6 +702,27 @@ class _Equation(OperatorLevels):
             elif token.text == "," and depth == 0:
                 return False
         return True
+
+    def rank(self, token: _Token, arguments: tuple[Any, ...]) -> Any:
+        """``RANK(array, k)``: Stella's (XMILE 3.7.1.3) index, from 1, of the ``k``-th smallest
+        element of a whole array (``x[*]``, ``x``, a dimension the variable does not have);
+        over the equation's own dimension (``RANK(a[Region] + b[Region], 1)`` in an equation
+        of ``Region``, as xmutil translates Vensim's ``VECTOR RANK``) each element's rank,
+        from 1, as Vensim's ``VECTOR RANK`` gives it."""
+        if len(arguments) != 2:
+            self.where.error(
+                "RANK with a tie-breaking array (a third argument) is not supported yet"
+                if len(arguments) == 3 else f"RANK takes 2 arguments, not {len(arguments)}",
+                self.text, token.start,
+            )  # fmt: skip
+        array, k = arguments
+        own = {_key(d) for d in self.arrays.dims.get(_reference_key(self.where.variable), ())}
+        whole = _summed_dimensions(array) or [
+            name for name in _named_dimensions(array)
+            if _key(name) in self.arrays.dimensions and _key(name) not in own
+        ]  # fmt: skip
+        function = "rank" if whole else "vector_rank"
+        return syn.CallStructure(syn.ReferenceStructure(function), (array, k))
 
     def array_function(self, token: _Token, name: str, arguments: tuple[Any, ...]) -> Any:
         """Stella's array builtins over the dimensions marked ``!`` in their argument."""
