@@ -283,7 +283,8 @@ def test_vector_elm_map_counts_from_the_element_named_over_the_whole_variable() 
               (("Region", "Age"), call("VECTOR ELM MAP", ref("d", "Region", "young"),
                                        ref("a", "Region")))),
         array(Auxiliary, "whole", ("Region",),
-              (("Region",), call("VECTOR ELM MAP", ref("a", "Region"), 2 - 2 * ref("a", "Region")))),
+              (("Region",),
+               call("VECTOR ELM MAP", ref("a", "Region"), 2 - 2 * ref("a", "Region")))),
     )  # fmt: skip
     values = native_values(m)
     assert [values[f"c[{r}]"][0] for r in ("North", "South", "East")] == [11, 12, 12]
@@ -348,3 +349,17 @@ def test_native_columns_and_parameters_of_elements() -> None:
     result = get_backend("native").run(m, spec, {"pop[South]": 100.0})
     assert result.columns == ("pop[North]", "pop[South]", "pop[East]", "total")
     assert result.values[-1].tolist() == [10.0, 100.0, 5.0, 115.0]
+
+
+def test_functions_pysd_lacks_are_refused_by_name_not_raised_from_its_code() -> None:
+    """PySD translates VECTOR ELM MAP into a call that raises NotImplementedError at run
+    time: its backend refuses the model by name instead, and the fallback from native says
+    that neither can run it."""
+    m = model(
+        array(Constant, "a", ("Region",), (("North",), 0), (("South",), 1), (("East",), 1)),
+        array(Auxiliary, "c", ("Region",),
+              (("Region",), call("VECTOR ELM MAP", ref("a", "North"), ref("a", "Region")))),
+    )  # fmt: skip
+    with pytest.raises(UnsupportedByBackend, match="no function for 'c': VECTOR ELM MAP"):
+        get_backend("pysd").run(m, SPEC, {})
+    assert native_values(m)["c[South]"][0] == 1.0

@@ -28,6 +28,7 @@ from typing import Any, ClassVar, NamedTuple, TypedDict, TypeVar
 import numpy as np
 import pandas as pd
 
+from sdhealth.backends.support import pysd_lacks
 from sdhealth.compile.run_size import ensure_run_fits, measure_run
 from sdhealth.errors import BackendError, SdhealthWarning, SimulationError, UnsupportedByBackend
 from sdhealth.io.caches import cache_root  # re-exported: the backends' caches live under it
@@ -305,6 +306,11 @@ def run_with_fallback(
         reference = get_backend("pysd")
         if spec.method not in reference.methods:
             raise
+        lacking = pysd_lacks(model)
+        if lacking is not None:
+            raise UnsupportedByBackend(
+                f"{exc}; the PySD backend cannot run it either (it has no function for {lacking})"
+            ) from None
         warnings.warn(
             f"{exc}; running it with the PySD backend instead",
             BackendFallbackWarning,

@@ -59,12 +59,14 @@ with warnings.catch_warnings():  # PySD's own imports raise deprecation warnings
 
 from sdhealth.backends.base import Backend, RunResult, RunSpec, cache_root, register_backend
 from sdhealth.backends.pysd_rewrites import extrapolate_lookups, for_pysd, widen_zero_pulses
+from sdhealth.backends.support import pysd_lacks
 from sdhealth.compile.compiled import compile_model
 from sdhealth.errors import (
     BackendError,
     ModelError,
     SimulationError,
     UnknownNameError,
+    UnsupportedByBackend,
     format_location,
 )
 from sdhealth.ir.model import (
@@ -533,6 +535,9 @@ class PySDBackend(Backend):
         return translation
 
     def _translate(self, model: Model) -> _Translation:
+        lacking = pysd_lacks(model)
+        if lacking is not None:  # PySD would translate it into a NotImplementedError
+            raise UnsupportedByBackend(f"the PySD backend has no function for {lacking}")
         printable = for_pysd(model)
         text = model_to_vensim(printable, names="identifier")
         digest = hashlib.sha256(f"{_CACHE_FORMAT}\n{pysd.__version__}\n{text}".encode()).hexdigest()

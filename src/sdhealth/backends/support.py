@@ -20,7 +20,7 @@ from sdhealth.errors import Issue, Severity
 from sdhealth.ir import functions as fn
 from sdhealth.ir.model import Equation, Model, SourceLocation, Variable
 
-__all__ = ["NATIVE_CALLS", "pysd_calls", "unsupported_functions"]
+__all__ = ["NATIVE_CALLS", "pysd_calls", "pysd_lacks", "unsupported_functions"]
 
 #: ``VENSIM_CALL`` names the native backend compiles (printer, array expansion, external data,
 #: sampling); kept in step with :mod:`sdhealth.backends.native` and :mod:`sdhealth.compile`.
@@ -56,6 +56,21 @@ def pysd_calls() -> dict[str, int]:
         indices = [int(i) for i in _PLACEHOLDER.findall(template)]
         calls[name.upper().replace("_", " ")] = max(indices) + 1 if indices else 0
     return calls
+
+
+def pysd_lacks(model: Model) -> str | None:
+    """What in ``model`` PySD has no function for (``"'order': VECTOR ELM MAP"``), or None:
+    the calls only the native backend runs (PySD's translator would write a call that raises
+    ``NotImplementedError`` at run time)."""
+    known = pysd_calls()
+    for variable in model.variables:
+        for equation in variable.equations():
+            if equation is None or getattr(equation, "expr", None) is None:
+                continue
+            for call in _calls(equation.expr):
+                if call.args[0].name not in known:
+                    return f"{variable.name!r}: {call.args[0].name}"
+    return None
 
 
 def _calls(expr: sympy.Basic) -> Iterator[fn.VENSIM_CALL]:
