@@ -263,3 +263,24 @@ def test_front_end_chooses_the_reader_of_vensim_files(models_dir, tmp_path):
     assert code == 2
     assert "front_end='pysd' applies to Vensim and XMILE files" in out + err
     assert len((out + err).strip().splitlines()) == 1
+
+
+def test_run_method_overrides_the_models_and_pysd_refuses_rk4_in_one_line(tmp_path):
+    model = tmp_path / "growth.yaml"
+    model.write_text(
+        "model: Growth\ntime: {start: 0, stop: 1, dt: 1, method: rk4}\n"
+        "stocks:\n  Level:\n    initial: 1\n    inflows: [Growth]\n"
+        "flows:\n  Growth:\n    equation: Level\n",
+        encoding="utf-8",
+    )
+    out_csv = tmp_path / "r.csv"
+    status, _, err = run_cli("run", str(model), "--no-loops", "--out", str(out_csv))
+    assert status == 0, err
+    assert pd.read_csv(out_csv, index_col=0)["Level"].iloc[-1] == pytest.approx(65 / 24)
+    status, _, err = run_cli(
+        "run", str(model), "--no-loops", "--method", "euler", "--out", str(out_csv)
+    )
+    assert status == 0, err
+    assert pd.read_csv(out_csv, index_col=0)["Level"].iloc[-1] == 2.0
+    status, _, err = run_cli("run", str(model), "--no-loops", "--backend", "pysd")
+    assert status == 2 and "method='rk4'" in err and len(err.strip().splitlines()) == 1

@@ -79,6 +79,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--stop", type=float, help="final time (default: the model's)")
     run.add_argument("--dt", type=float, help="time step (default: the model's)")
     run.add_argument(
+        "--method",
+        choices=("euler", "rk2", "rk4"),
+        help="integration method (default: the model's, else euler)",
+    )
+    run.add_argument(
         "--backend",
         choices=("native", "pysd"),
         help="simulation backend (default: native, the compiled one; pysd is the reference)",
@@ -550,6 +555,7 @@ def _run_once(args: argparse.Namespace, out: TextIO) -> int:
         scenario=args.scenario,
         stop=args.stop,
         dt=args.dt,
+        method=args.method,
         strict=args.strict,
         **backend,
     )

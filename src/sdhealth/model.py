@@ -167,7 +167,7 @@ class Model:
         dt: float | None = None,
         saveper: float | None = None,
         return_columns: Iterable[str] | None = None,
-        method: str = "euler",
+        method: str | None = None,
         backend: str | None = None,
         strict: bool = False,
         spec: RunSpec | None = None,
@@ -190,8 +190,10 @@ class Model:
             Override the model's clock for this run.
         return_columns : iterable of names, optional
             Only these variables (default: every stock, flow, auxiliary and constant).
-        method : {"euler", "rk2", "rk4"}
-            Integration method (the PySD backend is Euler-only).
+        method : {"euler", "rk2", "rk4"}, optional
+            Integration method (the PySD backend is Euler-only); default the one the model
+            file asks for (XMILE's ``<sim_specs method=...>``, YAML's ``time: method:``),
+            else Euler.
         backend : str, optional
             Registered backend name: ``"native"`` (compiled) or ``"pysd"`` (the reference).
             By default the native backend runs the model; a model it cannot compile (a few
@@ -252,8 +254,7 @@ class Model:
         return runner.run_spec(self._ir, **settings)
 
     def _one_spec(self, spec: RunSpec | None, settings: Mapping[str, Any]) -> RunSpec:
-        defaults = {"method": "euler"}
-        given = {k: v for k, v in settings.items() if v is not None and defaults.get(k) != v}
+        given = {k: v for k, v in settings.items() if v is not None}
         if spec is None:
             return runner.run_spec(self._ir, **settings)
         if given:
@@ -274,7 +275,7 @@ class Model:
         stop: float | None = None,
         dt: float | None = None,
         saveper: float | None = None,
-        method: str = "euler",
+        method: str | None = None,
         backend: str = "native",
         progress: bool | None = None,
         executor: Any = None,

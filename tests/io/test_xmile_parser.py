@@ -554,3 +554,35 @@ def test_xmile_feature_corpus_matches_its_reference_outputs():
             failing[folder.name] = comparison.lines()[:3]
     assert failing == {}
     assert len(folders) >= 19
+
+
+def test_the_integration_method_of_sim_specs_is_the_runs_default(tmp_path):
+    """``<sim_specs method="RK4">`` runs RK4 unless the run says otherwise; the XMILE and YAML
+    writers keep it; a method sdhealth does not have is refused at its line."""
+    variables = """
+    <stock name="level"><eqn>1</eqn><inflow>growth</inflow></stock>
+    <flow name="growth"><eqn>level</eqn></flow>
+    """
+    path = _write(tmp_path, variables).read_text(encoding="utf-8")
+    rk4 = tmp_path / "rk4.xmile"
+    header = '<sim_specs time_units="Months">'
+    rk4.write_text(path.replace(header, header.replace("<sim_specs", '<sim_specs method="RK4"')),
+                   encoding="utf-8")  # fmt: skip
+    model = sd.load(rk4)
+    assert model.ir.time.method == "rk4"
+    # one RK4 step of dx/dt = x from 1 with dt 1: 1 + 1 + 1/2 + 1/6 + 1/24
+    assert model.run()["level"].iloc[1] == pytest.approx(65 / 24)
+    assert model.run(method="euler")["level"].iloc[1] == 2.0
+    model.to_xmile(tmp_path / "again.xmile")
+    assert 'method="RK4"' in (tmp_path / "again.xmile").read_text(encoding="utf-8")
+    assert sd.load(tmp_path / "again.xmile").ir.time.method == "rk4"
+    model.to_yaml(tmp_path / "again.yaml")
+    assert sd.load(tmp_path / "again.yaml").run()["level"].iloc[1] == pytest.approx(65 / 24)
+    gear = tmp_path / "gear.xmile"
+    gear.write_text(rk4.read_text(encoding="utf-8").replace("RK4", "Gear"), encoding="utf-8")
+    with pytest.raises(ModelSyntaxError, match=r'gear.xmile:4: <sim_specs method="Gear">: '):
+        sd.load(gear)
+    text = (tmp_path / "again.yaml").read_text(encoding="utf-8")
+    (tmp_path / "heun.yaml").write_text(text.replace("method: rk4", "method: heun"), "utf-8")
+    with pytest.raises(ModelSyntaxError, match="'method' must be one of euler, rk2, rk4"):
+        sd.load(tmp_path / "heun.yaml")

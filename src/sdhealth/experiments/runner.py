@@ -45,7 +45,7 @@ def run_spec(
     stop: float | None = None,
     dt: float | None = None,
     saveper: float | None = None,
-    method: Method | str = Method.EULER,
+    method: Method | str | None = None,
     return_columns: Iterable[str] | None = None,
     backend: str | None = None,
     progress: bool | None = None,
@@ -70,7 +70,8 @@ def run_spec(
         keys = tuple(_column_key(model, name) for name in return_columns)
     return RunSpec(
         start=clock.start, stop=clock.stop, dt=clock.dt, saveper=clock.save_every,
-        method=method, return_columns=keys, backend=backend, progress=progress,
+        method=clock.method if method is None else method, return_columns=keys,
+        backend=backend, progress=progress,
         executor=executor,
     )  # fmt: skip
 

@@ -88,6 +88,9 @@ def read_xmile(path: Path, front_end: str = "sdhealth") -> Model:
         model = replace(model, variables=variables)
     ensure_model_content(root, path, len(model.variables))
     model = _restored(model, root)
+    method = _integration_method(root, path)
+    if method != model.time.method:
+        model = replace(model, time=replace(model.time, method=method))
     namespaced = front_end == "sdhealth" and any(
         isinstance(e.tag, str) and e.tag.rsplit("}", 1)[-1] == "module" for e in root.iter()
     )  # sdhealth's reader gives each <module> its namespace; without one it merges, as PySD
@@ -95,6 +98,28 @@ def read_xmile(path: Path, front_end: str = "sdhealth") -> Model:
         root, path, merged_modules=not namespaced, stella_stocks=front_end == "sdhealth"
     )
     return replace(model, caveats=caveats) if caveats else model
+
+
+#: ``<sim_specs method=...>`` (XMILE 4.1.1, case-insensitive) -> sdhealth's method.
+_METHODS = {"euler": "euler", "rk2": "rk2", "rk4": "rk4"}
+
+
+def _integration_method(root: Any, path: Path) -> str:
+    """The integration method the file's ``<sim_specs>`` asks for (Euler where it names none);
+    one sdhealth does not have (XMILE's ``RK45``, ``Gear``) is refused at its line, since
+    another method's numbers would pass for the file's."""
+    for element in root.iter():
+        if isinstance(element.tag, str) and element.tag.rsplit("}", 1)[-1] == "sim_specs":
+            written = element.get("method", "Euler")
+            method = _METHODS.get(written.strip().lower())
+            if method is None:
+                raise ModelSyntaxError(
+                    f'<sim_specs method="{written}">: sdhealth integrates with Euler, RK2 or '
+                    "RK4; choose one of them in the file",
+                    str(path), element.sourceline,
+                )  # fmt: skip
+            return method
+    return "euler"
 
 
 def _restored(model: Model, root: Any) -> Model:

@@ -234,7 +234,8 @@ class _Writer:
 
     def sim_specs(self, root: ET.Element) -> None:
         time = self.model.time
-        specs = _sub(root, "sim_specs", method="Euler", time_units=time.units or "")
+        method = {"euler": "Euler", "rk2": "RK2", "rk4": "RK4"}[time.method]
+        specs = _sub(root, "sim_specs", method=method, time_units=time.units or "")
         for tag, setting in _CLOCK_SETTINGS:
             equation = time.equation(setting)
             value = {"start": time.start, "stop": time.stop, "dt": time.dt}[tag]

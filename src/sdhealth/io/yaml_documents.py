@@ -25,7 +25,7 @@ from sdhealth.errors import ModelSyntaxError
 from sdhealth.io.expressions import parse_equation
 from sdhealth.io.yaml_fast import load_fast
 from sdhealth.io.yaml_nodes import MISSING, Document, Slot, describe
-from sdhealth.ir.model import Equation, TimeSpec
+from sdhealth.ir.model import INTEGRATION_METHODS, Equation, TimeSpec
 
 __all__ = [
     "TIME_KEYS", "read_text_file", "parse_yaml_mapping", "read_yaml_mapping", "read_time_spec",
@@ -34,7 +34,7 @@ __all__ = [
 _START = (0, 0)
 
 #: Keys allowed in a ``time`` section.
-TIME_KEYS = ("start", "stop", "dt", "saveper", "units")
+TIME_KEYS = ("start", "stop", "dt", "saveper", "units", "method")
 #: Key of the ``time`` section -> the clock setting an equation there computes.
 _CLOCK_SETTINGS = {
     "start": "initial time", "stop": "final time", "dt": "time step", "saveper": "saveper",
@@ -206,8 +206,9 @@ def _is_equation(value: object) -> bool:
 def read_time_spec(document: Document, root: CommentedMap) -> TimeSpec:
     """The ``time:`` section of ``root`` (which must have one) as a :class:`TimeSpec`.
 
-    ``stop`` and ``dt`` are required; ``start`` defaults to 0, ``saveper`` to ``dt`` and
-    ``units`` to month. Every problem is reported at the offending key or value. A setting
+    ``stop`` and ``dt`` are required; ``start`` defaults to 0, ``saveper`` to ``dt``,
+    ``units`` to month and ``method`` (the integration method runs use unless told otherwise:
+    euler, rk2 or rk4) to euler. Every problem is reported at the offending key or value. A setting
     written as quoted text is an equation the model computes (Vensim's ``FINAL TIME = IF THEN
     ELSE(...)``): it goes to :attr:`TimeSpec.equations` and the number field holds a stand-in
     (start 0, stop 100 or start, dt 1, saveper ``dt``), as for an imported ``.mdl``.
@@ -236,4 +237,10 @@ def read_time_spec(document: Document, root: CommentedMap) -> TimeSpec:
         )
     stop = max(stop, start)  # a computed stop's stand-in must not precede start
     units = document.text_field(fields, "units", "'units' of time", default="month")
-    return TimeSpec(start, stop, dt, saveper, units, equations=tuple(equations))
+    method = document.text_field(fields, "method", "'method'", default="euler").strip().lower()
+    if method not in INTEGRATION_METHODS:
+        raise document.value_error(
+            fields, "method", f"'method' must be one of {', '.join(INTEGRATION_METHODS)}, "
+            f"not {fields['method']!r}",
+        )  # fmt: skip
+    return TimeSpec(start, stop, dt, saveper, units, equations=tuple(equations), method=method)

@@ -219,6 +219,8 @@ def _time_map(time: TimeSpec, name_of: Callable[[str], str]) -> CommentedMap:
         text = equation.text or expr_to_vensim(equation.expr, name_of)
         fields[_CLOCK_KEYS[setting]] = DoubleQuotedScalarString(" ".join(text.split()))
     fields["units"] = _in_flow(time.units)
+    if time.method != "euler":
+        fields["method"] = time.method
     fields.fa.set_flow_style()
     return fields
 

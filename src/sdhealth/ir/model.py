@@ -151,9 +151,17 @@ class Equation:
         )
 
 
+#: The integration methods a model may ask for (the values of ``backends.base.Method``).
+INTEGRATION_METHODS = ("euler", "rk2", "rk4")
+
+
 @dataclass(frozen=True)
 class TimeSpec:
     """The simulation clock. ``saveper`` defaults to ``dt``; times are in ``units``.
+
+    ``method`` is the integration method the model file asks for (``"euler"``, ``"rk2"``,
+    ``"rk4"``: an XMILE ``<sim_specs method="RK4">``, a YAML ``time: {method: rk4}``); a run
+    uses it unless told otherwise.
 
     ``equations`` holds clock settings a Vensim model computes (``FINAL TIME = IF THEN ELSE(
     ..)``) as ``(setting, equation)`` pairs, ``setting`` one of ``"initial time"``, ``"final
@@ -166,6 +174,7 @@ class TimeSpec:
     saveper: float | None = None
     units: str = "month"
     equations: tuple[tuple[str, Equation], ...] = ()
+    method: str = "euler"
 
     def equation(self, setting: str) -> Equation | None:
         """The equation of clock ``setting`` (``"final time"``...), or ``None`` for a number."""
@@ -178,6 +187,11 @@ class TimeSpec:
             raise ValueError(f"stop ({self.stop}) is before start ({self.start})")
         if self.saveper is not None and not self.saveper > 0:
             raise ValueError(f"saveper must be positive, got {self.saveper}")
+        if self.method not in INTEGRATION_METHODS:
+            raise ValueError(
+                f"unknown integration method {self.method!r}; use one of "
+                f"{', '.join(INTEGRATION_METHODS)}"
+            )
 
     @property
     def save_every(self) -> float:
