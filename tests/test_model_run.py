@@ -242,3 +242,19 @@ def test_default_backend_falls_back_to_pysd_for_what_native_cannot_compile(tmp_p
     np.testing.assert_allclose(results["inverse[r5,c5]"], [0.25] * 4)
     with pytest.raises(sd.BackendError, match="INVERT MATRIX of a 5-row matrix"):
         model.run(backend="native")
+
+
+def test_experiments_integrate_with_the_models_method(tmp_path):
+    """A model that asks for RK4 is swept with RK4 too, not only run with it."""
+    path = tmp_path / "growth.yaml"
+    path.write_text(
+        "model: Growth\ntime: {start: 0, stop: 1, dt: 1, method: rk4}\n"
+        "stocks:\n  Level:\n    initial: 1\n    inflows: [Growth]\n"
+        "flows:\n  Growth:\n    equation: Level * rate\nconstants:\n  rate: 1\n",
+        encoding="utf-8",
+    )
+    model = sd.load(path)
+    swept = model.sweep({"rate": [1.0, 2.0]}, return_columns=["Level"])
+    final = swept["Level"].isel(time=-1).values.ravel().tolist()
+    # one RK4 step of dx/dt = r x from 1: 1 + r + r^2/2 + r^3/6 + r^4/24
+    assert final == pytest.approx([65 / 24, 7.0])

@@ -405,7 +405,7 @@ def calibrate(
     start: float | None = None,
     stop: float | None = None,
     dt: float | None = None,
-    integration: str = "euler",
+    integration: str | None = None,
     backend: str | None = None,
     progress: bool | None = None,
 ) -> CalibrationResult:
@@ -434,7 +434,7 @@ def calibrate(
     diff_step : float
         Finite-difference step as a fraction of each parameter's bound width.
     start, stop, dt, integration, backend
-        Run settings (default: the model's clock, Euler, native backend).
+        Run settings (default: the model's clock and integration method, native backend).
     progress : bool, optional
         Show a progress bar (default: only on a terminal).
 

@@ -69,7 +69,7 @@ class SweepSpec:
     outputs: tuple[str, ...] | None = None
     summary: tuple[Summary, ...] | None = None
     clock: dict[str, float] = field(default_factory=dict)
-    method: str = "euler"
+    method: str | None = None
     path: str | None = None
     locations: dict[str, SourceLocation] = field(default_factory=dict)
 
@@ -163,7 +163,7 @@ class _SpecReader:
             outputs=self._outputs(root),
             summary=self._summary(root),
             clock=read_clock(self.document, root),
-            method=read_integration(self.document, root, "method") or "euler",
+            method=read_integration(self.document, root, "method"),
             path=doc.path,
             locations=self.locations,
         )
