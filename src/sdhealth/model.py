@@ -45,6 +45,7 @@ from sdhealth.experiments.scenarios import Scenario
 from sdhealth.experiments.summaries import SummarySpec
 from sdhealth.io import read_model
 from sdhealth.ir import model as irm
+from sdhealth.tuning import collection_paused
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -149,7 +150,8 @@ class Model:
         # The model's own clock may be too large to run (a ``run-size`` error of check) and
         # still run with another stop or dt: each run measures its own clock
         # (experiments.runner.ensure_fits).
-        found = remembered("blocking", self._ir, lambda: tuple(blocking_issues(self._ir)))
+        with collection_paused():
+            found = remembered("blocking", self._ir, lambda: tuple(blocking_issues(self._ir)))
         blocking = tuple(i for i in found if i.code != "run-size")
         if self._approximate:
             return blocking

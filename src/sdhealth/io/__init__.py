@@ -14,6 +14,7 @@ from sdhealth.errors import SdhealthError
 from sdhealth.io.caches import remembered_model
 from sdhealth.io.front_ends import check_front_end
 from sdhealth.ir.model import Model
+from sdhealth.tuning import collection_paused
 
 __all__ = ["READERS", "read_model"]
 
@@ -73,10 +74,11 @@ def read_model(path: Path, front_end: str = "sdhealth") -> Model:
     before = _source_digest(path, front_end)
 
     def read() -> Model:
-        if front_end != "sdhealth":
-            model = _CHOOSE_FRONT_END[suffix](path, front_end)
-        else:
-            model = reader(path)
+        with collection_paused():
+            if front_end != "sdhealth":
+                model = _CHOOSE_FRONT_END[suffix](path, front_end)
+            else:
+                model = reader(path)
         if before and before == _source_digest(path, front_end):  # not rewritten while read
             object.__setattr__(model, "source_digest", before)
         return model

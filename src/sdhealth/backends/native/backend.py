@@ -52,6 +52,7 @@ from sdhealth.compile.time_grid import saving_rows, time_grid
 from sdhealth.errors import BackendError, ModelError, SimulationError, UnknownNameError
 from sdhealth.ir.model import Constant, Lookup, Model
 from sdhealth.ir.names import canonical
+from sdhealth.tuning import collection_paused
 
 from . import interpreter, kernel
 from .compiler import NativeProgram, compile_program
@@ -224,7 +225,8 @@ class NativeBackend(Backend):
         if known is not None:
             self._compiled.move_to_end(model)
             return known
-        compiled = compile_program(compile_model(model), self._cache_dir)
+        with collection_paused():
+            compiled = compile_program(compile_model(model), self._cache_dir)
         self._compiled[model] = compiled
         if len(self._compiled) > _MEMORY_CACHE_SIZE:
             self._compiled.popitem(last=False)
