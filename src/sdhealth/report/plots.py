@@ -87,7 +87,7 @@ def plot_run(
     )
     for ax, name in zip(axes.flat, chosen, strict=False):
         ax.plot(results.index, results[name], color="#1f5fa8", linewidth=1.6)
-        ax.set_title(name, fontsize=9)
+        ax.set_title(name, fontsize=9, y=1.0)  # a fixed place: no tight-bbox search per draw
         ax.grid(alpha=0.3)
         ax.tick_params(labelsize=8)
     for ax in list(axes.flat)[len(chosen) :]:
