@@ -1004,9 +1004,11 @@ class _Reader:
         self.stocks: dict[int, str] = {}
         #: (module key or None, flow key) -> the plain conveyor whose outflow it is
         self.belts: dict[tuple[str | None, str], Any] = {}
-        #: (module key or None, flow key) -> the plain conveyor it leaks from
-        self.leaks: dict[tuple[str | None, str], Any] = {}
-        self.belt_leaks: dict[int, float | None] = {}  # id of a leaking conveyor -> fraction
+        #: (module key or None, flow key) -> (the plain conveyor it leaks from, its fraction)
+        self.leaks: dict[tuple[str | None, str], tuple[Any, float]] = {}
+        #: id of a leaking conveyor -> the fraction of all its leaks (linear ones add, as do
+        #: exponential rates: xmile-semantics.md 2.4)
+        self.belt_leaks: dict[int, float] = {}
         #: (module key or None, flow key) -> (the plain conveyor it feeds, its priority)
         self.admitted: dict[tuple[str | None, str], tuple[Any, int]] = {}
         #: elements the reader adds (a leaking conveyor's no-leak pipeline), all internal
@@ -1040,8 +1042,9 @@ class _Reader:
                     self.admitted[(module, _key(inflow.text or ""))] = (node, priority)
                 for leak in leaks:
                     key = (module, _key(leak.text or ""))
-                    self.leaks[key] = node
-                    self.belt_leaks[id(node)] = leak_fraction(flows[key])
+                    fraction = leak_fraction(flows[key]) or 0.0
+                    self.leaks[key] = (node, fraction)
+                    self.belt_leaks[id(node)] = self.belt_leaks.get(id(node), 0.0) + fraction
         for node, kind, prefix in placed:
             if kind != "stock" or not _non_negative(doc, node, self.stocks_non_negative):
                 continue
@@ -1116,13 +1119,14 @@ class _Reader:
             return ast
         return syn.CallStructure(syn.ReferenceStructure("min"), tuple(bounds))
 
-    def leaked(self, belt: Any) -> Any:
-        """A conveyor's leak flow (2.4): exponential, ``f`` times the contents; linear, every
-        slat on the belt loses ``f/N`` of what entered in it each DT (the exiting one too), so
-        the leak is ``f / len`` times what the belt would hold without leaks -- an internal
-        stock fed by the inflows and emptied by ``DELAY FIXED(inflows, len, q)``, which starts
-        at ``len q`` (:meth:`delivered`)."""
-        f = self.belt_leaks.get(id(belt)) or 0.0
+    def leaked(self, belt: Any, f: float) -> Any:
+        """A conveyor's leak flow of fraction ``f`` (2.4): exponential, ``f`` times the
+        contents; linear, every slat on the belt loses ``f/N`` of what entered in it each DT
+        (the exiting one too), so the leak is ``f / len`` times what the belt would hold
+        without leaks -- an internal stock fed by the inflows and emptied by ``DELAY
+        FIXED(inflows, len, q)``, which starts at ``len q`` (:meth:`delivered`). With several
+        leaks each takes its own fraction of every slat; the belt's profile follows their
+        sum."""
         name = _name(belt)
         if self.exponential(belt):
             level = self.flow_name(_Text(name), name)
@@ -1298,7 +1302,7 @@ class _Reader:
         if key in self.belts:
             asts = [self.delivered(self.belts[key])]
         if key in self.leaks:
-            asts = [self.leaked(self.leaks[key])]
+            asts = [self.leaked(*self.leaks[key])]
         if key in self.admitted:
             asts = [self.admit(ast, key[1], *self.admitted[key]) for ast in asts]
         if key in self.limited:

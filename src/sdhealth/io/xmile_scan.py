@@ -55,7 +55,8 @@ def _children(element: Any, name: str) -> list[Any]:
 def plain_conveyor(stock: Any, flows: dict[str, Any]) -> bool:
     """Whether ``stock`` is a conveyor sdhealth computes as Stella does (xmile-semantics.md
     section 2): a continuous belt with a constant transit time (``<len>`` a number), a main
-    outflow and at most one leak of constant fraction over the whole belt, no sampling or
+    outflow and leaks of constant fractions over the whole belt (linear ones adding up to at
+    most 1: above, Stella serves them in order, later ones getting less), no sampling or
     arrest, one initial value, and inflows that land at the entry (no ``isee:spreadflow``); a
     capacity and an inflow limit may be given. ``flows`` maps a flow's name
     (:func:`_flow_key`) to its element.
@@ -73,7 +74,7 @@ def plain_conveyor(stock: Any, flows: dict[str, Any]) -> bool:
     if str(belt.get("discrete", "false")).lower() == "true":
         return False
     outflows = _children(stock, "outflow")
-    if not 1 <= len(outflows) <= 2 or len(_children(stock, "eqn")) != 1:
+    if not outflows or len(_children(stock, "eqn")) != 1:
         return False
     if "," in (_children(stock, "eqn")[0].text or ""):  # amounts per time unit
         return False
@@ -90,17 +91,18 @@ def plain_conveyor(stock: Any, flows: dict[str, Any]) -> bool:
                 "distrib" in _local(child) for child in flow
             ):
                 return False
-    if len(outflows) == 2:  # the second is a leak: one constant fraction over the whole belt
-        leak = flows[_flow_key(outflows[1].text)]
-        if leak_fraction(leak) is None or _children(leak, "leak_integers"):
+    total = 0.0
+    for outflow in outflows[1:]:  # leaks: each a constant fraction over the whole belt
+        leak = flows[_flow_key(outflow.text)]
+        fraction = leak_fraction(leak)
+        if fraction is None or _children(leak, "leak_integers"):
             return False
         zone = (leak.get("leak_start", "0"), leak.get("leak_end", "1"))
         if tuple(_number(z) for z in zone) != (0.0, 1.0):
             return False
-        exponential = str(belt.get("exponential_leak", "false")).lower() == "true"
-        if not exponential and (leak_fraction(leak) or 0.0) > 1:
-            return False
-    return True
+        total += fraction
+    exponential = str(belt.get("exponential_leak", "false")).lower() == "true"
+    return exponential or total <= 1
 
 
 def leak_fraction(flow: Any) -> float | None:
