@@ -283,6 +283,30 @@ def test_a_leaking_conveyor_as_stella_documents_it(tmp_path, exponential, expect
         assert (row["Belt"], row["leaving"], row["spill"]) == pytest.approx(values, abs=1e-7)
 
 
+def test_a_conveyor_started_with_amounts_per_time_unit_delivers_them_in_turn(tmp_path):
+    """xmile-semantics.md 2.8, list initialisation: len 4, DT 0.25, ``1,2,3,4`` and no inflow
+    deliver 1 on [0, 1), 2 on [1, 2), 3 on [2, 3), 4 on [3, 4) from contents of 10; then what
+    entered 4 earlier (here an inflow from time 2)."""
+    body = (
+        '<stock name="Belt"><eqn>1,2,3,4</eqn><inflow>entering</inflow><outflow>leaving</outflow>'
+        "<conveyor><len>4</len></conveyor></stock>\n"
+        '<flow name="entering"><eqn>IF TIME &gt;= 2 THEN 5 ELSE 0</eqn><non_negative/></flow>\n'
+        '<flow name="leaving"><eqn>0</eqn></flow>\n'
+    )
+    path = _file(tmp_path, _model(body))
+    path.write_text(path.read_text().replace("<dt>1</dt>", "<dt>0.25</dt>"))
+    model = sd.load(path)
+    assert model.ir.caveats == ()
+    frame = model.run()
+    times = [0, 0.75, 1, 1.75, 2, 2.75, 3, 3.75, 4, 5.75, 6]
+    assert frame.loc[times, "leaving"].tolist() == [1, 1, 2, 2, 3, 3, 4, 4, 0, 0, 5]
+    assert frame.loc[[0, 1, 2, 4], "Belt"].tolist() == pytest.approx([10, 9, 7, 10])
+    # a list of another length than the belt's time units (truncated or filled by Stella,
+    # by rules its documentation does not give) stays flagged
+    other = _file(tmp_path, _model(body.replace("1,2,3,4", "1,2,3")))
+    assert [c.construct for c in sd.load(other).ir.caveats] == ["conveyor"]
+
+
 @pytest.mark.parametrize("exponential", [False, True])
 def test_several_leaks_share_what_one_leak_of_their_total_fraction_takes(tmp_path, exponential):
     """xmile-semantics.md 2.4: linear fractions add (each slat loses each leak's share of what

@@ -60,6 +60,7 @@ from sdhealth.io.operator_levels import OperatorLevels
 from sdhealth.io.xmile_scan import (
     _SPECIAL_STOCKS,
     XMILE_NAMESPACES,
+    belt_amounts,
     leak_fraction,
     plain_conveyor,
 )
@@ -1077,6 +1078,9 @@ class _Reader:
         ``(1 - f DT)^(len/DT) DELAY FIXED(inflows, len, q)`` for an exponential one, with
         ``q = contents f / (1 - (1 - f DT)^(len/DT))``.
         """
+        amounts = belt_amounts(belt)
+        if amounts is not None:
+            return self.unloaded(belt, amounts)
         length, entering, q = self.belt_terms(belt)
         arrived = syn.DelayFixedStructure(entering, length, q)
         fraction = self.belt_leaks.get(id(belt))
@@ -1087,6 +1091,27 @@ class _Reader:
         else:
             kept = 1 - fraction
         return syn.ArithmeticStructure(["*"], (kept, arrived))
+
+    def unloaded(self, belt: Any, amounts: list[float]) -> Any:
+        """The outflow of a conveyor whose initial value lists the amounts leaving in each
+        time unit (xmile-semantics.md 2.3: ``1,2,3,4`` on a belt of 4 delivers 1 per time unit
+        on [0, 1), 2 on [1, 2) ...): those, then what entered ``len`` earlier."""
+        doc = self.doc
+        length = float(doc.child(doc.child(belt, "conveyor"), "len").text)
+        entering = self.belt_terms(belt, with_q=False)[1]
+        time = syn.ReferenceStructure("time")
+        half_dt = syn.ArithmeticStructure(["/"], (syn.ReferenceStructure("time_step"), 2))
+
+        def before(units: float) -> Any:  # TIME < STARTTIME + units, by half a DT
+            bound = syn.ArithmeticStructure(
+                ["+", "-"], (syn.ReferenceStructure("initial_time"), units, half_dt)
+            )
+            return syn.LogicStructure(["<"], (time, bound))
+
+        result: Any = syn.DelayFixedStructure(entering, length, 0)
+        for unit in reversed(range(len(amounts))):
+            result = syn.XMILE["if_then_else"](before(unit + 1), amounts[unit], result)
+        return result
 
     def admit(self, ast: Any, flow: str, belt: Any, priority: int) -> Any:
         """An inflow of a conveyor with a capacity or an inflow limit (xmile-semantics.md 2.6):
@@ -1158,9 +1183,9 @@ class _Reader:
                 subscripts=(dims, []), ast=syn.XMILE["stock"](flows, start, False))],
         ))  # fmt: skip
 
-    def belt_terms(self, belt: Any) -> tuple[float, Any, Any]:
+    def belt_terms(self, belt: Any, with_q: bool = True) -> tuple[float, Any, Any]:
         """``(len, the inflows' sum, q)``: ``q`` the inflow that would have filled the belt
-        with its initial contents (:meth:`delivered`)."""
+        with its initial contents (:meth:`delivered`; None without ``with_q``)."""
         doc = self.doc
         name = _name(belt)
         length = float(doc.child(doc.child(belt, "conveyor"), "len").text)
@@ -1170,6 +1195,8 @@ class _Reader:
             if len(inflows) > 1
             else (inflows[0] if inflows else 0)
         )
+        if not with_q:
+            return length, entering, None
         eqn = doc.child(belt, "eqn")
         contents = doc.equation(eqn.text, name, eqn)
         fraction = self.belt_leaks.get(id(belt)) or 0.0
@@ -1330,7 +1357,11 @@ class _Reader:
         eqn = doc.child(holder, "eqn")
         if eqn is None:
             doc.where(name, holder).error("the <stock> has no initial value <eqn>")
-        initial = doc.equation(eqn.text, name, eqn)
+        amounts = belt_amounts(node) if doc.child(node, "conveyor") is not None else None
+        if amounts is not None:  # a conveyor's amounts per time unit: it holds their sum
+            initial: Any = sum(amounts)
+        else:
+            initial = doc.equation(eqn.text, name, eqn)
         non_negative: Any = _non_negative(doc, node, self.stocks_non_negative)
         if non_negative:  # its outflows limited (``limit``), or the stock clamped
             non_negative = self.stocks.get(id(node), True)

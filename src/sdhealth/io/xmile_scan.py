@@ -76,8 +76,13 @@ def plain_conveyor(stock: Any, flows: dict[str, Any]) -> bool:
     outflows = _children(stock, "outflow")
     if not outflows or len(_children(stock, "eqn")) != 1:
         return False
-    if "," in (_children(stock, "eqn")[0].text or ""):  # amounts per time unit
-        return False
+    if "," in (_children(stock, "eqn")[0].text or ""):  # amounts leaving per time unit
+        amounts = belt_amounts(stock)
+        length = float(lengths[0].text)
+        if amounts is None or len(amounts) != length or len(outflows) > 1:
+            return False  # a list that is truncated or filled, or on a leaking belt
+        if _children(stock, "dimensions"):
+            return False
     for kind in ("inflow", "outflow"):
         for link in _children(stock, kind):
             flow = flows.get(_flow_key(link.text))
@@ -103,6 +108,18 @@ def plain_conveyor(stock: Any, flows: dict[str, Any]) -> bool:
         total += fraction
     exponential = str(belt.get("exponential_leak", "false")).lower() == "true"
     return exponential or total <= 1
+
+
+def belt_amounts(stock: Any) -> list[float] | None:
+    """A conveyor's initial value written as a list (``1,2,3,4``: the amounts leaving in each
+    successive time unit, xmile-semantics.md 2.3), or None where it is not a list of
+    numbers."""
+    equations = _children(stock, "eqn")
+    text = (equations[0].text or "") if equations else ""
+    if "," not in text:
+        return None
+    values = [_number(part) for part in text.split(",")]
+    return None if any(v is None for v in values) else values  # type: ignore[return-value]
 
 
 def leak_fraction(flow: Any) -> float | None:
