@@ -307,6 +307,34 @@ def test_a_conveyor_started_with_amounts_per_time_unit_delivers_them_in_turn(tmp
     assert [c.construct for c in sd.load(other).ir.caveats] == ["conveyor"]
 
 
+def test_a_conveyors_transit_time_and_leak_may_be_constants_a_run_can_change(tmp_path):
+    """``<len>`` and the leak fraction may name constants (as NHS models name their treatment
+    times): the worked linear example of 2.8 again, and a run that sets the constants gets the
+    belt they describe."""
+    body = (
+        '<stock name="Belt"><eqn>10</eqn><inflow>entering</inflow><outflow>leaving</outflow>'
+        "<outflow>spill</outflow><conveyor><len>belt_time</len></conveyor></stock>\n"
+        '<flow name="entering"><eqn>1</eqn><non_negative/></flow>\n'
+        '<flow name="leaving"><eqn>0</eqn></flow>\n'
+        '<flow name="spill"><eqn>share</eqn><leak/></flow>\n'
+        '<aux name="belt time"><eqn>2</eqn></aux>\n'
+        '<aux name="share"><eqn>0.2</eqn></aux>\n'
+    )
+    path = _file(tmp_path, _model(body))
+    path.write_text(path.read_text().replace("<dt>1</dt>", "<dt>0.5</dt>"))
+    model = sd.load(path)
+    assert model.ir.caveats == ()
+    row = model.run().loc[0.5]
+    assert (row["Belt"], row["leaving"], row["spill"]) == pytest.approx(
+        (7.7972973, 4.3243243, 0.8608108), abs=1e-7
+    )
+    longer = model.run(params={"belt time": 4, "share": 0})
+    assert longer.loc[0, "leaving"] == 2.5 and longer.loc[4, "leaving"] == 1  # 10 over 4
+    assert longer["spill"].abs().max() == 0
+    varying = _file(tmp_path, _model(body.replace("<eqn>2</eqn>", "<eqn>2 + TIME</eqn>")))
+    assert [c.construct for c in sd.load(varying).ir.caveats] == ["conveyor"]
+
+
 @pytest.mark.parametrize("exponential", [False, True])
 def test_several_leaks_share_what_one_leak_of_their_total_fraction_takes(tmp_path, exponential):
     """xmile-semantics.md 2.4: linear fractions add (each slat loses each leak's share of what

@@ -61,7 +61,7 @@ from sdhealth.io.xmile_scan import (
     _SPECIAL_STOCKS,
     XMILE_NAMESPACES,
     belt_amounts,
-    leak_fraction,
+    leak_text,
     plain_conveyor,
 )
 from sdhealth.ir import functions as fn
@@ -1005,11 +1005,10 @@ class _Reader:
         self.stocks: dict[int, str] = {}
         #: (module key or None, flow key) -> the plain conveyor whose outflow it is
         self.belts: dict[tuple[str | None, str], Any] = {}
-        #: (module key or None, flow key) -> (the plain conveyor it leaks from, its fraction)
-        self.leaks: dict[tuple[str | None, str], tuple[Any, float]] = {}
-        #: id of a leaking conveyor -> the fraction of all its leaks (linear ones add, as do
-        #: exponential rates: xmile-semantics.md 2.4)
-        self.belt_leaks: dict[int, float] = {}
+        #: (module key or None, flow key) -> (the plain conveyor it leaks from, the leak flow)
+        self.leaks: dict[tuple[str | None, str], tuple[Any, Any]] = {}
+        #: id of a leaking conveyor -> its leak flows (:meth:`fraction`)
+        self.belt_leaks: dict[int, list[Any]] = {}
         #: (module key or None, flow key) -> (the plain conveyor it feeds, its priority)
         self.admitted: dict[tuple[str | None, str], tuple[Any, int]] = {}
         #: elements the reader adds (a leaking conveyor's no-leak pipeline), all internal
@@ -1023,10 +1022,10 @@ class _Reader:
         conveyor, queue or oven, whose ``<non_negative/>`` limits its outflows)."""
         doc = self.doc
         drains: dict[tuple[str | None, str], int] = {}  # flow -> how many stocks it drains
-        flows: dict[tuple[str | None, str], Any] = {}
+        flows: dict[tuple[str | None, str], Any] = {}  # and auxes (constant transit times)
         for node, kind, prefix in placed:
             module = None if prefix is None else _key(prefix)
-            if kind == "flow":
+            if kind in ("flow", "aux"):
                 flows[(module, _key(_name(node)))] = node
             for outflow in doc.children(node, "outflow") if kind == "stock" else ():
                 key = (module, _key(outflow.text or ""))
@@ -1043,9 +1042,8 @@ class _Reader:
                     self.admitted[(module, _key(inflow.text or ""))] = (node, priority)
                 for leak in leaks:
                     key = (module, _key(leak.text or ""))
-                    fraction = leak_fraction(flows[key]) or 0.0
-                    self.leaks[key] = (node, fraction)
-                    self.belt_leaks[id(node)] = self.belt_leaks.get(id(node), 0.0) + fraction
+                    self.leaks[key] = (node, flows[key])
+                    self.belt_leaks.setdefault(id(node), []).append(flows[key])
         for node, kind, prefix in placed:
             if kind != "stock" or not _non_negative(doc, node, self.stocks_non_negative):
                 continue
@@ -1083,22 +1081,41 @@ class _Reader:
             return self.unloaded(belt, amounts)
         length, entering, q = self.belt_terms(belt)
         arrived = syn.DelayFixedStructure(entering, length, q)
-        fraction = self.belt_leaks.get(id(belt))
-        if fraction is None or fraction == 0:
+        fraction = self.fraction(belt)
+        if fraction is None:
             return arrived
         if self.exponential(belt):
             kept = syn.ArithmeticStructure(["^"], (self.kept_per_dt(fraction), self.slats(length)))
         else:
-            kept = 1 - fraction
+            kept = syn.ArithmeticStructure(["-"], (1, fraction))
         return syn.ArithmeticStructure(["*"], (kept, arrived))
+
+    def fraction(self, belt: Any, leak: Any = None) -> Any:
+        """The fraction of ``leak`` (a leak flow's element), or of all the belt's leaks (linear
+        fractions add, as do exponential rates: xmile-semantics.md 2.4), as an expression;
+        None for a belt without leaks. A number or a constant's name (``xmile_scan.
+        constant_value``), read where the conveyor is, so a run's parameters reach it."""
+        leaks = [leak] if leak is not None else self.belt_leaks.get(id(belt), [])
+        if not leaks:
+            return None
+        fractions = []
+        for flow in leaks:
+            text, holder = leak_text(flow)
+            fractions.append(self.doc.equation(text, _name(flow), holder))
+        if len(fractions) == 1:
+            return fractions[0]
+        return syn.ArithmeticStructure(["+"] * (len(fractions) - 1), tuple(fractions))
+
+    def length(self, belt: Any) -> Any:
+        """A conveyor's transit time ``<len>``: a number or a constant's name."""
+        node = self.doc.child(self.doc.child(belt, "conveyor"), "len")
+        return self.doc.equation(node.text, _name(belt), node)
 
     def unloaded(self, belt: Any, amounts: list[float]) -> Any:
         """The outflow of a conveyor whose initial value lists the amounts leaving in each
         time unit (xmile-semantics.md 2.3: ``1,2,3,4`` on a belt of 4 delivers 1 per time unit
         on [0, 1), 2 on [1, 2) ...): those, then what entered ``len`` earlier."""
-        doc = self.doc
-        length = float(doc.child(doc.child(belt, "conveyor"), "len").text)
-        entering = self.belt_terms(belt, with_q=False)[1]
+        length, entering, _ = self.belt_terms(belt, with_q=False)
         time = syn.ReferenceStructure("time")
         half_dt = syn.ArithmeticStructure(["/"], (syn.ReferenceStructure("time_step"), 2))
 
@@ -1144,7 +1161,7 @@ class _Reader:
             return ast
         return syn.CallStructure(syn.ReferenceStructure("min"), tuple(bounds))
 
-    def leaked(self, belt: Any, f: float) -> Any:
+    def leaked(self, belt: Any, leak: Any) -> Any:
         """A conveyor's leak flow of fraction ``f`` (2.4): exponential, ``f`` times the
         contents; linear, every slat on the belt loses ``f/N`` of what entered in it each DT
         (the exiting one too), so the leak is ``f / len`` times what the belt would hold
@@ -1152,6 +1169,7 @@ class _Reader:
         FIXED(inflows, len, q)``, which starts at ``len q`` (:meth:`delivered`). With several
         leaks each takes its own fraction of every slat; the belt's profile follows their
         sum."""
+        f = self.fraction(belt, leak)
         name = _name(belt)
         if self.exponential(belt):
             level = self.flow_name(_Text(name), name)
@@ -1173,7 +1191,7 @@ class _Reader:
         scope = self.doc.arrays.scope
         key = _reference_key(pipeline)
         reference = f"{scope[0]}.{key}" if scope is not None else key
-        return syn.ArithmeticStructure(["*"], (f / length, syn.ReferenceStructure(reference)))
+        return syn.ArithmeticStructure(["*", "/"], (f, syn.ReferenceStructure(reference), length))
 
     def add_stock(self, name: str, dims: list[str], flows: Any, start: Any) -> None:
         """An internal stock the reader adds to the model (``XmileModel.internal``)."""
@@ -1183,12 +1201,12 @@ class _Reader:
                 subscripts=(dims, []), ast=syn.XMILE["stock"](flows, start, False))],
         ))  # fmt: skip
 
-    def belt_terms(self, belt: Any, with_q: bool = True) -> tuple[float, Any, Any]:
+    def belt_terms(self, belt: Any, with_q: bool = True) -> tuple[Any, Any, Any]:
         """``(len, the inflows' sum, q)``: ``q`` the inflow that would have filled the belt
         with its initial contents (:meth:`delivered`; None without ``with_q``)."""
         doc = self.doc
         name = _name(belt)
-        length = float(doc.child(doc.child(belt, "conveyor"), "len").text)
+        length = self.length(belt)
         inflows = [self.flow_name(i, name) for i in doc.children(belt, "inflow")]
         entering: Any = (
             syn.ArithmeticStructure(["+"] * (len(inflows) - 1), tuple(inflows))
@@ -1199,8 +1217,8 @@ class _Reader:
             return length, entering, None
         eqn = doc.child(belt, "eqn")
         contents = doc.equation(eqn.text, name, eqn)
-        fraction = self.belt_leaks.get(id(belt)) or 0.0
-        if fraction == 0:
+        fraction = self.fraction(belt)
+        if fraction is None:
             return length, entering, syn.ArithmeticStructure(["/"], (contents, length))
         if self.exponential(belt):
             full = syn.ArithmeticStructure(["^"], (self.kept_per_dt(fraction), self.slats(length)))
@@ -1209,7 +1227,7 @@ class _Reader:
             return length, entering, syn.ArithmeticStructure(["/"], (spread, emptied))
         dt = syn.ReferenceStructure("time_step")
         shortened = syn.ArithmeticStructure(
-            ["*"], (fraction / 2, syn.ArithmeticStructure(["-"], (length, dt)))
+            ["*", "/"], (fraction, syn.ArithmeticStructure(["-"], (length, dt)), 2)
         )
         span = syn.ArithmeticStructure(["-"], (length, shortened))
         return length, entering, syn.ArithmeticStructure(["/"], (contents, span))
@@ -1219,12 +1237,12 @@ class _Reader:
         return str(conveyor.get("exponential_leak", "false")).lower() == "true"
 
     @staticmethod
-    def kept_per_dt(fraction: float) -> Any:
+    def kept_per_dt(fraction: Any) -> Any:
         dt = syn.ReferenceStructure("time_step")
         return syn.ArithmeticStructure(["-"], (1, syn.ArithmeticStructure(["*"], (fraction, dt))))
 
     @staticmethod
-    def slats(length: float) -> Any:
+    def slats(length: Any) -> Any:
         return syn.ArithmeticStructure(["/"], (length, syn.ReferenceStructure("time_step")))
 
     def limit(self, ast: Any, holder: Any, stock: Any, priority: int) -> Any:

@@ -54,19 +54,21 @@ def _children(element: Any, name: str) -> list[Any]:
 
 def plain_conveyor(stock: Any, flows: dict[str, Any]) -> bool:
     """Whether ``stock`` is a conveyor sdhealth computes as Stella does (xmile-semantics.md
-    section 2): a continuous belt with a constant transit time (``<len>`` a number), a main
+    section 2): a continuous belt with a constant transit time (``<len>`` a number or the
+    name of a constant: an aux whose equation is a number), a main
     outflow and leaks of constant fractions over the whole belt (linear ones adding up to at
     most 1: above, Stella serves them in order, later ones getting less), no sampling or
     arrest, one initial value, and inflows that land at the entry (no ``isee:spreadflow``); a
-    capacity and an inflow limit may be given. ``flows`` maps a flow's name
-    (:func:`_flow_key`) to its element.
+    capacity and an inflow limit may be given. ``flows`` maps the name (:func:`_flow_key`) of
+    each flow and aux of the stock's model to its element.
     """
     belts = _children(stock, "conveyor")
     if len(belts) != 1:
         return False
     belt = belts[0]
     lengths = _children(belt, "len")
-    if len(lengths) != 1 or not _is_number(lengths[0].text):
+    length = constant_value(lengths[0].text, flows) if len(lengths) == 1 else None
+    if length is None or length <= 0:
         return False
     options = {"sample", "arrest"}
     if any(_local(child) in options for child in belt):
@@ -78,7 +80,6 @@ def plain_conveyor(stock: Any, flows: dict[str, Any]) -> bool:
         return False
     if "," in (_children(stock, "eqn")[0].text or ""):  # amounts leaving per time unit
         amounts = belt_amounts(stock)
-        length = float(lengths[0].text)
         if amounts is None or len(amounts) != length or len(outflows) > 1:
             return False  # a list that is truncated or filled, or on a leaking belt
         if _children(stock, "dimensions"):
@@ -99,7 +100,7 @@ def plain_conveyor(stock: Any, flows: dict[str, Any]) -> bool:
     total = 0.0
     for outflow in outflows[1:]:  # leaks: each a constant fraction over the whole belt
         leak = flows[_flow_key(outflow.text)]
-        fraction = leak_fraction(leak)
+        fraction = leak_fraction(leak, flows)
         if fraction is None or _children(leak, "leak_integers"):
             return False
         zone = (leak.get("leak_start", "0"), leak.get("leak_end", "1"))
@@ -122,16 +123,37 @@ def belt_amounts(stock: Any) -> list[float] | None:
     return None if any(v is None for v in values) else values  # type: ignore[return-value]
 
 
-def leak_fraction(flow: Any) -> float | None:
-    """A leak flow's fraction when it is a number: XMILE's ``<leak>fraction</leak>``, or, as
-    Stella writes it, a bare ``<leak/>`` with the fraction in the flow's ``<eqn>``."""
+def leak_text(flow: Any) -> tuple[str, Any]:
+    """A leak flow's fraction as written, with the element holding it: XMILE's
+    ``<leak>fraction</leak>``, or, as Stella writes it, a bare ``<leak/>`` with the fraction
+    in the flow's ``<eqn>``."""
     marks = _children(flow, "leak")
-    written = (marks[0].text or "").strip() if marks else ""
-    if not written:
-        equations = _children(flow, "eqn")
-        written = (equations[0].text or "").strip() if equations else ""
-    value = _number(written)
+    if marks and (marks[0].text or "").strip():
+        return (marks[0].text or "").strip(), marks[0]
+    equations = _children(flow, "eqn")
+    return ((equations[0].text or "").strip(), equations[0]) if equations else ("", flow)
+
+
+def leak_fraction(flow: Any, elements: dict[str, Any] | None = None) -> float | None:
+    """A leak flow's fraction when it is constant (:func:`constant_value`), else None."""
+    value = constant_value(leak_text(flow)[0], elements or {})
     return value if value is not None and value >= 0 else None
+
+
+def constant_value(text: str | None, elements: dict[str, Any]) -> float | None:
+    """The value of ``text`` when it is a number, or the name of an aux of ``elements`` (by
+    :func:`_flow_key`) whose equation is a number and which has no dimensions or graphical
+    function: what stays the same through a run. Else None."""
+    value = _number(text)
+    if value is not None:
+        return value
+    element = elements.get(_flow_key(text))
+    if element is None or _local(element) != "aux":
+        return None
+    if _children(element, "dimensions") or _children(element, "gf"):
+        return None
+    equations = _children(element, "eqn")
+    return _number(equations[0].text) if len(equations) == 1 else None
 
 
 def _number(text: str | None) -> float | None:
@@ -143,13 +165,6 @@ def _number(text: str | None) -> float | None:
 
 def _flow_key(text: str | None) -> str:
     return " ".join((text or "").replace("_", " ").split()).lower()
-
-
-def _is_number(text: str | None) -> bool:
-    try:
-        return float((text or "").strip()) > 0
-    except ValueError:
-        return False
 
 
 def _models(root: Any) -> list[Any]:
@@ -251,7 +266,7 @@ def scan_caveats(
             _flow_key(_name(e)): e
             for variables in _children(model, "variables")
             for e in variables
-            if _local(e) == "flow"
+            if _local(e) in ("flow", "aux")
         }
         for variables in _children(model, "variables"):
             for element in variables:
