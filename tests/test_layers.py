@@ -20,7 +20,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "sdhealth"
 RANK = {
     "errors": 0, "version": 0, "tuning": 0, "ir": 0, "io": 1, "compile": 2, "backends": 3,
     "experiments": 4, "analysis": 4, "cld": 4, "report": 4,
-    "model": 5, "benchmarks": 5, "__init__": 6, "cli": 7, "__main__": 8,
+    "model": 5, "benchmarks": 5, "__init__": 6, "workbench": 6, "cli": 7, "__main__": 8,
 }  # fmt: skip
 
 

@@ -172,6 +172,27 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--batches", type=int, nargs="+", metavar="RUNS", help="batch sizes")
     bench.add_argument("--out", metavar="FILE", help="write the results table (.md)")
     bench.set_defaults(handler=_bench)
+
+    serve = commands.add_parser(
+        "serve", help="open a model in the browser workbench: sliders, runs and scenarios"
+    )
+    serve.add_argument("model", help="model file (.yaml, .mdl, .xmile, .stmx)")
+    serve.add_argument(
+        "--scenario",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a scenario to offer (repeatable; default: the YAML files of <model>/scenarios/)",
+    )
+    serve.add_argument(
+        "--port", type=int, default=8765, help="port on 127.0.0.1 (default 8765; 0: any free one)"
+    )
+    serve.add_argument(
+        "--save-to",
+        metavar="FOLDER",
+        help="where saved scenarios go (default: the scenarios folder beside the model)",
+    )
+    serve.set_defaults(handler=_serve)
     _add_calibrate(commands)
     _add_sweep(commands)
     _add_uncertainty(commands)
@@ -325,6 +346,40 @@ def _convert(args: argparse.Namespace, out: TextIO) -> int:
 _MODEL_SUFFIXES = (".yaml", ".yml", ".mdl", ".xmile", ".stmx", ".xml")
 #: The status of ``compare`` when the runs differ (as ``diff`` has it).
 EXIT_DIFFERENT = 1
+
+
+def _serve(args: argparse.Namespace, out: TextIO) -> int:
+    """``serve``: the workbench on 127.0.0.1 until Ctrl-C; prints its address, opens nothing."""
+    import socket
+
+    import uvicorn
+
+    from sdhealth.workbench import Workbench, create_app
+
+    if not Path(args.model).is_file():
+        raise SdhealthError(f"{args.model}: no such model file")
+    if not 0 <= args.port <= 65535:
+        raise SdhealthError(f"cannot listen on 127.0.0.1:{args.port}: ports run from 0 to 65535")
+    bench = Workbench.open(args.model, tuple(args.scenario), args.save_to)
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        listener.bind(("127.0.0.1", args.port))
+    except OSError as error:
+        listener.close()
+        raise SdhealthError(f"cannot listen on 127.0.0.1:{args.port}: {error.strerror}") from None
+    port = listener.getsockname()[1]
+    errors = sum(issue.is_error for issue in bench.issues)
+    state = f" ({errors} error{'s' * (errors != 1)} listed)" if errors else ""
+    print(f"sdhealth workbench for {args.model}{state}: http://127.0.0.1:{port}/", file=out)
+    print("Ctrl-C stops it", file=out, flush=True)
+    config = uvicorn.Config(create_app(bench), log_level="warning")
+    try:
+        uvicorn.Server(config).run(sockets=[listener])
+    except KeyboardInterrupt:
+        pass
+    finally:
+        listener.close()
+    return 0
 
 
 def _compare(args: argparse.Namespace, out: TextIO) -> int:
