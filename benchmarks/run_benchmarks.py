@@ -27,6 +27,7 @@ from first_command import (  # noqa: E402
     edit_to_result_rows,
     first_command_rows,
     mdl_load_rows,
+    workbench_rows,
     xmile_load_rows,
 )
 
@@ -48,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = benchmark(args.quick, models=extra)
     rows += first_command_rows(repeat=1 if args.quick else 3)
     rows += edit_to_result_rows()
+    rows += workbench_rows()
     rows += mdl_load_rows((100,) if args.quick else (1000,), repeat=1 if args.quick else 3)
     rows += xmile_load_rows((100,) if args.quick else (1000,), repeat=1 if args.quick else 3)
     notes = [f"at start: {before}", f"at end: {machine_note()}"]

@@ -367,6 +367,7 @@ def _serve(args: argparse.Namespace, out: TextIO) -> int:
     except OSError as error:
         listener.close()
         raise SdhealthError(f"cannot listen on 127.0.0.1:{args.port}: {error.strerror}") from None
+    listener.listen()  # connections wait from now on, even before the server takes them
     port = listener.getsockname()[1]
     errors = sum(issue.is_error for issue in bench.issues)
     state = f" ({errors} error{'s' * (errors != 1)} listed)" if errors else ""

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,6 +98,7 @@ class Workbench:
     model: Model | None = None
     issues: list[Issue] = field(default_factory=list)
     scenarios: dict[str, Scenario] = field(default_factory=dict)
+    _base: dict[tuple[str, ...], Any] = field(default_factory=dict, repr=False)
 
     @classmethod
     def open(
@@ -123,7 +125,26 @@ class Workbench:
         for scenario_path in found:
             scenario = load_scenario(scenario_path)
             bench.scenarios[scenario.name] = scenario
+        if not any(i.is_error for i in bench.issues):
+            threading.Thread(target=bench.warm, daemon=True).start()
         return bench
+
+    def warm(self) -> None:
+        """Load the compiled kernel now (a batch of two runs does), so that every slider move
+        runs at its speed (milliseconds for the NHS model); until it is in, runs are
+        interpreted (:mod:`sdhealth.backends.native.interpreter`), as for a single run."""
+        import numpy as np
+
+        from sdhealth.backends.base import RunSpec, get_backend
+
+        model = self.model
+        if model is None:
+            return
+        try:
+            spec = RunSpec.from_time(model.time)
+            get_backend("native").run_batch(model.ir, spec, [], np.zeros((2, 0)), parallel=False)
+        except SdhealthError:
+            pass  # the runs themselves will say what is wrong
 
     def constants(self) -> list[Constant]:
         if self.model is None:
@@ -162,6 +183,9 @@ class Workbench:
                 if not v.internal and v.name not in {c.name for c in self.constants()}
             ]
             + [c.name for c in self.constants()],  # fmt: skip
+            "stocks": []
+            if model is None
+            else [v.name for v in model.ir.stocks if not v.internal],  # fmt: skip
             "issues": [_issue(i) for i in self.issues],
             "scenarios": list(self.scenarios),
         }
@@ -206,6 +230,15 @@ class Workbench:
         if name not in self.scenarios:
             raise _Refused(404, f"no scenario named {name!r}")
         return self.scenarios[name]
+
+    def base(self, names: list[str]):
+        """The base run's series (the model as written), kept per list of variables."""
+        key = tuple(names)
+        if key not in self._base:
+            if len(self._base) > 32:
+                self._base.clear()
+            self._base[key] = self.series({}, None, names)
+        return self._base[key]
 
     def series(self, params: dict[str, float], scenario: Scenario | None, names: list[str]):
         model = self.runnable()
@@ -322,7 +355,7 @@ def create_app(bench: Workbench) -> Starlette:
         names = bench.variables(body.get("variables"))
         scenario = bench.scenario(body.get("scenario"))
         times, series = bench.series(params, scenario, names)
-        _, base = bench.series({}, None, names)
+        _, base = bench.base(names)
         return JSONResponse({"time": times, "series": series, "base": base})
 
     async def compare(request: Request) -> Response:

@@ -137,7 +137,8 @@ def kernel_loaded() -> bool:
     """Whether this process has the compiled kernel for single runs in memory already
     (without importing numba when it has not been)."""
     jit = sys.modules.get(f"{__package__}.jit")
-    return jit is not None and jit.kernel_loaded()
+    loaded = getattr(jit, "kernel_loaded", None)  # None while another thread imports it
+    return loaded is not None and loaded()
 
 
 def kernel_choice() -> str:
