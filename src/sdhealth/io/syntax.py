@@ -351,6 +351,19 @@ VENSIM: dict[str, Any] = {
     ),
 }
 
+
+def _ordered(kind: type, order: int | None = None) -> dict[int, Any]:
+    """XMILE's ``DELAY1/3(x, t[, i])``, ``SMTH1/3(x, t[, i])`` (``order`` given) and
+    ``DELAYN/SMTHN(x, t, n[, i])`` (``order=None``): the initial value, when not given, is the
+    input's."""
+    if order is not None:
+        return {
+            2: lambda x, t: kind(x, t, x, order),
+            3: lambda x, t, i: kind(x, t, i, order),
+        }
+    return {3: lambda x, t, n: kind(x, t, x, n), 4: lambda x, t, n, i: kind(x, t, i, n)}
+
+
 #: XMILE function names (lower case) -> builders; a dict of builders by argument count where
 #: one name has several forms.
 XMILE: dict[str, Any] = {
@@ -367,30 +380,12 @@ XMILE: dict[str, Any] = {
         2: lambda x, y: DelayFixedStructure(x, y, x),
         3: DelayFixedStructure,
     },
-    "delay1": {
-        2: lambda x, y: DelayStructure(x, y, x, 1),
-        3: lambda x, y, z: DelayStructure(x, y, z, 1),
-    },
-    "delay3": {
-        2: lambda x, y: DelayStructure(x, y, x, 3),
-        3: lambda x, y, z: DelayStructure(x, y, z, 3),
-    },
-    "delayn": {
-        3: lambda x, y, n: DelayNStructure(x, y, x, n),
-        4: lambda x, y, n, z: DelayNStructure(x, y, z, n),
-    },
-    "smth1": {
-        2: lambda x, y: SmoothStructure(x, y, x, 1),
-        3: lambda x, y, z: SmoothStructure(x, y, z, 1),
-    },
-    "smth3": {
-        2: lambda x, y: SmoothStructure(x, y, x, 3),
-        3: lambda x, y, z: SmoothStructure(x, y, z, 3),
-    },
-    "smthn": {
-        3: lambda x, y, n: SmoothNStructure(x, y, x, n),
-        4: lambda x, y, n, z: SmoothNStructure(x, y, z, n),
-    },
+    "delay1": _ordered(DelayStructure, 1),
+    "delay3": _ordered(DelayStructure, 3),
+    "delayn": _ordered(DelayNStructure),
+    "smth1": _ordered(SmoothStructure, 1),
+    "smth3": _ordered(SmoothStructure, 3),
+    "smthn": _ordered(SmoothNStructure),
     "trend": {
         2: lambda x, y: TrendStructure(x, y, 0),
         3: TrendStructure,
