@@ -24,6 +24,7 @@ another site's, are refused (403): a page elsewhere cannot drive the local model
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import threading
@@ -43,7 +44,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from sdhealth.errors import Issue, SdhealthError
 from sdhealth.experiments.scenarios import Scenario, load_scenario
 from sdhealth.io.atomic import write_text_atomic
-from sdhealth.ir.model import Constant
+from sdhealth.ir.model import Constant, Lookup
 from sdhealth.model import Model, check, load
 
 __all__ = ["Workbench", "create_app", "slider_range"]
@@ -155,6 +156,9 @@ class Workbench:
         ]  # fmt: skip
 
     def describe(self) -> dict[str, Any]:
+        """What the page shows: the model, its constants (with slider ranges), the variables
+        a run can plot (lookups have no values over time), its stocks, findings and
+        scenarios."""
         model = self.model
         constants = []
         for constant in self.constants():
@@ -163,32 +167,25 @@ class Workbench:
                 "name": constant.name, "value": float(constant.value), "units": constant.units,
                 "min": low, "max": high, "doc": constant.doc, "source": constant.source,
             })  # fmt: skip
-        return {
-            "name": model.name if model else self.path.stem,
-            "path": str(self.path),
-            "time": None
-            if model is None
-            else {
-                "start": model.time.start,
-                "stop": model.time.stop,
-                "dt": model.time.dt,
-                "units": model.time.units,
-            },  # fmt: skip
-            "constants": constants,
-            "variables": []
-            if model is None
-            else [
-                v.name
-                for v in model.ir.variables
-                if not v.internal and v.name not in {c.name for c in self.constants()}
-            ]
-            + [c.name for c in self.constants()],  # fmt: skip
-            "stocks": []
-            if model is None
-            else [v.name for v in model.ir.stocks if not v.internal],  # fmt: skip
-            "issues": [_issue(i) for i in self.issues],
-            "scenarios": list(self.scenarios),
+        described: dict[str, Any] = {
+            "name": self.path.stem, "path": str(self.path), "time": None,
+            "constants": constants, "variables": [], "stocks": [],
+            "issues": [_issue(i) for i in self.issues], "scenarios": list(self.scenarios),
+        }  # fmt: skip
+        if model is None:
+            return described
+        time = model.time
+        described["name"] = model.name
+        described["time"] = {
+            "start": time.start,
+            "stop": time.stop,
+            "dt": time.dt,
+            "units": time.units,
         }
+        shown = [v for v in model.ir.variables if not v.internal and not isinstance(v, Lookup)]
+        described["variables"] = [v.name for v in shown]
+        described["stocks"] = [v.name for v in model.ir.stocks if not v.internal]
+        return described
 
     def runnable(self) -> Model:
         if self.model is None or any(i.is_error for i in self.issues):
@@ -276,8 +273,6 @@ class Workbench:
 
 def _yaml_text(text: str) -> str:
     """``text`` as a double-quoted YAML scalar (JSON's escaping is YAML's)."""
-    import json
-
     return json.dumps(text)
 
 
