@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import warnings
+from pathlib import Path
 
 import pytest
 
@@ -201,6 +202,25 @@ def _belt(options: str = "", initial: str = "10", leak: str = "") -> str:
     )
 
 
+def _leaking_belt(leaks: dict[str, str], attribute: str = "", length: str = "2") -> str:
+    """2.8's leaking belt: contents 10, ``len`` 2, fed 1 per time unit, one leak flow per
+    ``leaks`` entry (name -> fraction)."""
+    return (
+        '<stock name="Belt"><eqn>10</eqn><inflow>entering</inflow><outflow>leaving</outflow>'
+        + "".join(f"<outflow>{name}</outflow>" for name in leaks)
+        + f"<conveyor{attribute}><len>{length}</len></conveyor></stock>\n"
+        '<flow name="entering"><eqn>1</eqn><non_negative/></flow>\n'
+        '<flow name="leaving"><eqn>0</eqn></flow>\n'
+        + "".join(f'<flow name="{n}"><eqn>{f}</eqn><leak/></flow>\n' for n, f in leaks.items())
+    )
+
+
+def _load_with_dt(tmp_path: Path, body: str, dt: str) -> sd.Model:
+    path = _file(tmp_path, _model(body))
+    path.write_text(path.read_text().replace("<dt>1</dt>", f"<dt>{dt}</dt>"))
+    return sd.load(path)
+
+
 def test_a_plain_conveyor_delivers_what_entered_its_transit_time_earlier(tmp_path):
     """xmile-semantics.md 2.8, no leak: contents 10 over a belt of 4 (DT 0.25, 16 slats of
     0.625) leave at 2.5 per time unit until the first entry (1 per time unit at time 0)
@@ -265,16 +285,7 @@ def test_a_leaking_conveyor_as_stella_documents_it(tmp_path, exponential, expect
     """Linear leakage: each DT every slat loses fraction/N of what entered in it; exponential:
     fraction x DT of what it holds. The initial contents lie in the steady-state profile."""
     attribute = ' exponential_leak="true"' if exponential else ""
-    body = (
-        '<stock name="Belt"><eqn>10</eqn><inflow>entering</inflow><outflow>leaving</outflow>'
-        f"<outflow>spill</outflow><conveyor{attribute}><len>2</len></conveyor></stock>\n"
-        '<flow name="entering"><eqn>1</eqn><non_negative/></flow>\n'
-        '<flow name="leaving"><eqn>0</eqn></flow>\n'
-        '<flow name="spill"><eqn>0.2</eqn><leak/></flow>\n'
-    )
-    path = _file(tmp_path, _model(body))
-    path.write_text(path.read_text().replace("<dt>1</dt>", "<dt>0.5</dt>"))
-    model = sd.load(path)
+    model = _load_with_dt(tmp_path, _leaking_belt({"spill": "0.2"}, attribute), "0.5")
     assert model.ir.caveats == ()
     frame = model.run()
     assert list(frame.columns) == ["entering", "leaving", "spill", "Belt"]  # no helper shown
@@ -311,18 +322,10 @@ def test_a_conveyors_transit_time_and_leak_may_be_constants_a_run_can_change(tmp
     """``<len>`` and the leak fraction may name constants (as NHS models name their treatment
     times): the worked linear example of 2.8 again, and a run that sets the constants gets the
     belt they describe."""
-    body = (
-        '<stock name="Belt"><eqn>10</eqn><inflow>entering</inflow><outflow>leaving</outflow>'
-        "<outflow>spill</outflow><conveyor><len>belt_time</len></conveyor></stock>\n"
-        '<flow name="entering"><eqn>1</eqn><non_negative/></flow>\n'
-        '<flow name="leaving"><eqn>0</eqn></flow>\n'
-        '<flow name="spill"><eqn>share</eqn><leak/></flow>\n'
-        '<aux name="belt time"><eqn>2</eqn></aux>\n'
-        '<aux name="share"><eqn>0.2</eqn></aux>\n'
+    body = _leaking_belt({"spill": "share"}, length="belt_time") + (
+        '<aux name="belt time"><eqn>2</eqn></aux>\n<aux name="share"><eqn>0.2</eqn></aux>\n'
     )
-    path = _file(tmp_path, _model(body))
-    path.write_text(path.read_text().replace("<dt>1</dt>", "<dt>0.5</dt>"))
-    model = sd.load(path)
+    model = _load_with_dt(tmp_path, body, "0.5")
     assert model.ir.caveats == ()
     row = model.run().loc[0.5]
     assert (row["Belt"], row["leaving"], row["spill"]) == pytest.approx(
@@ -341,18 +344,8 @@ def test_several_leaks_share_what_one_leak_of_their_total_fraction_takes(tmp_pat
     entered in it), exponential rates add; so leaks of 0.15 and 0.05 run as the worked
     example's one leak of 0.2, split 3 to 1."""
     attribute = ' exponential_leak="true"' if exponential else ""
-    body = (
-        '<stock name="Belt"><eqn>10</eqn><inflow>entering</inflow><outflow>leaving</outflow>'
-        "<outflow>spill</outflow><outflow>seep</outflow>"
-        f"<conveyor{attribute}><len>2</len></conveyor></stock>\n"
-        '<flow name="entering"><eqn>1</eqn><non_negative/></flow>\n'
-        '<flow name="leaving"><eqn>0</eqn></flow>\n'
-        '<flow name="spill"><eqn>0.15</eqn><leak/></flow>\n'
-        '<flow name="seep"><eqn>0.05</eqn><leak/></flow>\n'
-    )
-    path = _file(tmp_path, _model(body))
-    path.write_text(path.read_text().replace("<dt>1</dt>", "<dt>0.5</dt>"))
-    model = sd.load(path)
+    body = _leaking_belt({"spill": "0.15", "seep": "0.05"}, attribute)
+    model = _load_with_dt(tmp_path, body, "0.5")
     assert model.ir.caveats == ()
     frame = model.run()
     leaked, delivered = (2.0, 3.8156441) if exponential else (1.0810811, 4.3243243)
@@ -368,15 +361,7 @@ def test_several_leaks_share_what_one_leak_of_their_total_fraction_takes(tmp_pat
 def test_linear_leaks_over_a_whole_entry_stay_flagged(tmp_path):
     """Linear leaks adding up to more than the whole entry: Stella serves them in order,
     later ones getting less (not computed yet, so flagged)."""
-    body = (
-        '<stock name="Belt"><eqn>10</eqn><inflow>entering</inflow><outflow>leaving</outflow>'
-        "<outflow>spill</outflow><outflow>seep</outflow><conveyor><len>2</len></conveyor>"
-        "</stock>\n"
-        '<flow name="entering"><eqn>1</eqn><non_negative/></flow>\n'
-        '<flow name="leaving"><eqn>0</eqn></flow>\n'
-        '<flow name="spill"><eqn>0.7</eqn><leak/></flow>\n'
-        '<flow name="seep"><eqn>0.6</eqn><leak/></flow>\n'
-    )
+    body = _leaking_belt({"spill": "0.7", "seep": "0.6"})
     caveats = sd.load(_file(tmp_path, _model(body))).ir.caveats
     assert [(c.element, c.construct) for c in caveats] == [("Belt", "conveyor")]
 

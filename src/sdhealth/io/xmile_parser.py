@@ -717,13 +717,20 @@ class _Equation(OperatorLevels):
                 self.text, token.start,
             )  # fmt: skip
         array, k = arguments
-        own = {_key(d) for d in self.arrays.dims.get(_reference_key(self.where.variable), ())}
-        whole = _summed_dimensions(array) or [
-            name for name in _named_dimensions(array)
-            if _key(name) in self.arrays.dimensions and _key(name) not in own
-        ]  # fmt: skip
-        function = "rank" if whole else "vector_rank"
+        function = "rank" if self.ranged_over(array) else "vector_rank"
         return syn.CallStructure(syn.ReferenceStructure(function), (array, k))
+
+    def ranged_over(self, argument: Any) -> list[str]:
+        """The dimensions an array function of ``argument`` runs over: those marked ``[*]``,
+        then those its references name that the equation's variable does not have
+        (``MIN(x[Dim])`` on a variable without ``Dim``: all of ``Dim``)."""
+        marked = _summed_dimensions(argument)
+        own = {_key(d) for d in self.arrays.dims.get(_reference_key(self.where.variable), ())}
+        return marked + [
+            name for name in _named_dimensions(argument)
+            if _key(name) in self.arrays.dimensions and _key(name) not in own
+            and name not in marked
+        ]  # fmt: skip
 
     def array_function(self, token: _Token, name: str, arguments: tuple[Any, ...]) -> Any:
         """Stella's array builtins over the dimensions marked ``!`` in their argument."""
@@ -743,12 +750,7 @@ class _Equation(OperatorLevels):
             if elements is not None and argument.subscripts is None:
                 return len(elements)  # SIZE(Dim): how many elements Dim has
         marked = _summed_dimensions(argument)
-        own = {_key(d) for d in self.arrays.dims.get(_reference_key(self.where.variable), ())}
-        summed = marked + [  # ``MIN(x[Dim])`` on a variable without Dim: over all of Dim
-            name for name in _named_dimensions(argument)
-            if _key(name) in self.arrays.dimensions and _key(name) not in own
-            and name not in marked
-        ]  # fmt: skip
+        summed = self.ranged_over(argument)
         if not summed:
             self.where.error(
                 f"{token.text.upper()} needs an array: write its dimensions as [*]",

@@ -118,11 +118,12 @@ class Workbench:
         bench = cls(path, found, Path(output) if output else path.parent / "scenarios")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            bench.issues = check(path)
             try:
                 bench.model = load(path)
-            except SdhealthError:
+            except SdhealthError:  # a file that does not read: its finding, located
+                bench.issues = check(path)
                 return bench
+            bench.issues = bench.model.check()
         for scenario_path in found:
             scenario = load_scenario(scenario_path)
             bench.scenarios[scenario.name] = scenario
